@@ -1,1 +1,250 @@
-//! carrier-config
+//! carrier's configuration: one TOML file (DESIGN.md §3), parsed with serde and
+//! validated at start. Every error names the file, the line and the key, and says
+//! what is expected.
+
+mod error;
+mod raw;
+mod values;
+
+pub use error::ConfigError;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The system-wide configuration file, used when neither `-c` nor `CARRIER_CONFIG` is given.
+pub const SYSTEM_CONFIG: &str = "/etc/carrier/carrier.toml";
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Our fully qualified host name: banner, HELO, Received, Message-ID.
+    pub hostname: String,
+    /// Where the queue, mailboxes, user database and generated keys live (absolute).
+    pub data_dir: PathBuf,
+    /// Local domains, lower-case (sendmail's local-host-names).
+    pub domains: Vec<String>,
+    /// The aliases file in /etc/aliases syntax.
+    pub aliases: Option<PathBuf>,
+    /// Listening addresses per service.
+    pub listen: Listen,
+    /// Certificate and key; None means a generated self-signed certificate.
+    pub tls: Option<Tls>,
+    /// Who may relay, and through where.
+    pub relay: Relay,
+    /// Resolver settings.
+    pub dns: Dns,
+    /// Outbound delivery and retries.
+    pub delivery: Delivery,
+    /// SMTP server limits and timeouts.
+    pub smtp: Smtp,
+    /// The file this came from; None for built-in development defaults.
+    pub source: Option<PathBuf>,
+}
+
+/// `[listen]`: each a list of socket addresses; empty means not listening.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Listen {
+    /// MTA-to-MTA SMTP (port 25).
+    pub smtp: Vec<SocketAddr>,
+    /// Submission with STARTTLS (587).
+    pub submission: Vec<SocketAddr>,
+    /// Submission over implicit TLS (465).
+    pub smtps: Vec<SocketAddr>,
+    /// POP3 (110).
+    pub pop3: Vec<SocketAddr>,
+    /// POP3 over TLS (995).
+    pub pop3s: Vec<SocketAddr>,
+    /// IMAP (143).
+    pub imap: Vec<SocketAddr>,
+    /// IMAP over TLS (993).
+    pub imaps: Vec<SocketAddr>,
+}
+
+/// `[tls]`: PEM certificate chain and private key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tls {
+    /// Certificate chain file.
+    pub cert: PathBuf,
+    /// Private key file.
+    pub key: PathBuf,
+}
+
+/// `[relay]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relay {
+    /// Clients allowed to relay without authentication (sendmail's access map RELAY).
+    pub networks: Vec<ipnet::IpNet>,
+    /// Send all outbound mail through this host.
+    pub smarthost: Option<Smarthost>,
+}
+
+/// A smarthost and its credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smarthost {
+    /// Host name or address.
+    pub host: String,
+    /// Port: 465 means implicit TLS, others STARTTLS.
+    pub port: u16,
+    /// AUTH user name.
+    pub user: Option<String>,
+    /// AUTH password.
+    pub password: Option<String>,
+}
+
+/// `[dns]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Dns {
+    /// Name servers to ask instead of the system resolver.
+    pub nameservers: Vec<SocketAddr>,
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// TCP port used to reach MX hosts.
+    pub remote_port: u16,
+    /// Waits between attempts; the last one repeats.
+    pub retry: Vec<Duration>,
+    /// After this long in the queue a message bounces.
+    pub max_queue_time: Duration,
+}
+
+/// `[smtp]`: limits and timeouts of the SMTP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smtp {
+    /// Largest message accepted, in octets (advertised with SIZE).
+    pub max_message_size: u64,
+    /// Recipients per transaction.
+    pub max_recipients: usize,
+    /// Error replies before the session is closed.
+    pub max_errors: u32,
+    /// Concurrent connections.
+    pub max_connections: usize,
+    /// Idle time allowed between commands (RFC 5321 4.5.3.2.7).
+    pub timeout: Duration,
+    /// Idle time allowed while receiving message data.
+    pub data_timeout: Duration,
+    /// Wait before the greeting; clients that talk first are refused. Zero is off.
+    pub greet_pause: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Delivery {
+        Delivery {
+            remote_port: 25,
+            retry: [60, 300, 900, 3600, 14_400]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+            max_queue_time: Duration::from_secs(5 * 86_400),
+        }
+    }
+}
+
+impl Default for Smtp {
+    fn default() -> Smtp {
+        Smtp {
+            max_message_size: 25 * 1024 * 1024,
+            // RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted.
+            max_recipients: 100,
+            max_errors: 10,
+            max_connections: 1000,
+            timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+            greet_pause: Duration::ZERO,
+        }
+    }
+}
+
+impl Default for Relay {
+    /// Loopback may relay, as Postfix's `mynetworks_style = host`.
+    fn default() -> Relay {
+        Relay {
+            networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+            smarthost: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: Some(path.to_path_buf()),
+            line: None,
+            key: None,
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` is used in messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        raw::parse(text, path)
+    }
+
+    /// Built-in defaults for trying carrier without a configuration file.
+    pub fn development() -> Config {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Config {
+            hostname: "localhost".into(),
+            data_dir: cwd.join("carrier-data"),
+            domains: vec!["localhost".into()],
+            aliases: None,
+            listen: Listen {
+                smtp: vec!["127.0.0.1:2525".parse().unwrap()],
+                ..Listen::default()
+            },
+            tls: None,
+            relay: Relay::default(),
+            dns: Dns::default(),
+            delivery: Delivery::default(),
+            smtp: Smtp::default(),
+            source: None,
+        }
+    }
+
+    /// True for the local domains and our own host name (case-insensitive, one trailing dot ignored).
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        let d = domain.strip_suffix('.').unwrap_or(domain);
+        d.eq_ignore_ascii_case(&self.hostname)
+            || self.domains.iter().any(|l| l.eq_ignore_ascii_case(d))
+    }
+
+    /// True when `ip` is in `relay.networks` (IPv4-mapped IPv6 counts as IPv4).
+    pub fn relay_allowed(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.relay.networks.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// Finds the configuration as DESIGN.md §3 says: `-c FILE`, else `$CARRIER_CONFIG`, else
+/// /etc/carrier/carrier.toml, else development defaults. A file that was named but does
+/// not exist is an error, not a silent fallback.
+pub fn locate(cli: Option<&Path>) -> Result<Config, ConfigError> {
+    let named = cli
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("CARRIER_CONFIG").map(PathBuf::from));
+    if let Some(path) = named {
+        if !path.exists() {
+            return Err(ConfigError {
+                path: Some(path),
+                line: None,
+                key: None,
+                message: "the configuration file does not exist; create it (see docs/config.md) or give another with -c"
+                    .into(),
+            });
+        }
+        return Config::load(&path);
+    }
+    let system = Path::new(SYSTEM_CONFIG);
+    if system.exists() {
+        Config::load(system)
+    } else {
+        Ok(Config::development())
+    }
+}

@@ -1,0 +1,451 @@
+//! The file as serde sees it, and its conversion into a validated [`Config`].
+//! Values that need checking are kept `Spanned` so errors can name their line.
+
+use crate::values;
+use crate::{Config, ConfigError, Delivery, Dns, Listen, Relay, Smarthost, Smtp, Tls};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    hostname: Option<S<String>>,
+    data_dir: Option<S<String>>,
+    domains: Option<S<Vec<S<String>>>>,
+    aliases: Option<S<String>>,
+    #[serde(default)]
+    listen: RawListen,
+    tls: Option<S<RawTls>>,
+    #[serde(default)]
+    relay: RawRelay,
+    #[serde(default)]
+    dns: RawDns,
+    #[serde(default)]
+    delivery: RawDelivery,
+    #[serde(default)]
+    smtp: RawSmtp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawListen {
+    #[serde(default)]
+    smtp: Vec<S<String>>,
+    #[serde(default)]
+    submission: Vec<S<String>>,
+    #[serde(default)]
+    smtps: Vec<S<String>>,
+    #[serde(default)]
+    pop3: Vec<S<String>>,
+    #[serde(default)]
+    pop3s: Vec<S<String>>,
+    #[serde(default)]
+    imap: Vec<S<String>>,
+    #[serde(default)]
+    imaps: Vec<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRelay {
+    networks: Option<Vec<S<String>>>,
+    smarthost: Option<S<String>>,
+    user: Option<S<String>>,
+    password: Option<S<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    #[serde(default)]
+    nameservers: Vec<S<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    remote_port: Option<S<u16>>,
+    retry: Option<S<Vec<S<toml::Value>>>>,
+    max_queue_time: Option<S<toml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    max_message_size: Option<S<toml::Value>>,
+    max_recipients: Option<S<usize>>,
+    max_errors: Option<S<u32>>,
+    max_connections: Option<S<usize>>,
+    timeout: Option<S<toml::Value>>,
+    data_timeout: Option<S<toml::Value>>,
+    greet_pause: Option<S<toml::Value>>,
+}
+
+/// Turns spans into lines and builds errors that name the key.
+struct Ctx<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn line(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError {
+            path: Some(self.path.to_path_buf()),
+            line: Some(self.line(span.start)),
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
+    }
+
+    fn check<T, U>(
+        &self,
+        v: &S<T>,
+        key: &str,
+        f: impl FnOnce(&T) -> Result<U, String>,
+    ) -> Result<U, ConfigError> {
+        f(v.get_ref()).map_err(|m| self.err(v.span(), key, m))
+    }
+
+    /// The dotted key at a byte offset: the last `[section]` above it plus the key on its line.
+    fn key_at(&self, offset: usize) -> String {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = &self.text[line_start..];
+        let line = line.lines().next().unwrap_or("");
+        let key = line
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(['[', ']'])
+            .trim();
+        let section = before[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('[') && !l.contains('='))
+            .map(|l| l.trim_matches(['[', ']']).trim().to_string());
+        match section {
+            Some(s) if !key.is_empty() && key != s => format!("{s}.{key}"),
+            Some(s) if key.is_empty() => s,
+            _ => key.to_string(),
+        }
+    }
+}
+
+/// Parses and validates the whole file.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let ctx = Ctx { text, path };
+    let raw: Raw = toml::from_str(text).map_err(|e| syntax_error(&ctx, &e))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let hostname = match &raw.hostname {
+        Some(h) => ctx.check(h, "hostname", |h| values::hostname(h))?,
+        None => system_hostname().map_err(|m| ConfigError {
+            path: Some(path.to_path_buf()),
+            line: None,
+            key: Some("hostname".into()),
+            message: m,
+        })?,
+    };
+    let domains = match &raw.domains {
+        Some(list) if list.get_ref().is_empty() => {
+            return Err(ctx.err(
+                list.span(),
+                "domains",
+                "list at least one local domain, e.g. [\"example.com\"]",
+            ));
+        }
+        Some(list) => {
+            let mut out: Vec<String> = Vec::new();
+            for d in list.get_ref() {
+                let name = ctx.check(d, "domains", |d| values::dns_name(d))?;
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+            out
+        }
+        None => vec![hostname.clone()],
+    };
+    let data_dir = match &raw.data_dir {
+        Some(d) => absolute(&base, d.get_ref()),
+        None => PathBuf::from("/var/lib/carrier"),
+    };
+    Ok(Config {
+        hostname,
+        data_dir,
+        domains,
+        aliases: raw.aliases.as_ref().map(|a| absolute(&base, a.get_ref())),
+        listen: listen(&ctx, &raw.listen)?,
+        tls: tls(&ctx, raw.tls.as_ref(), &base)?,
+        relay: relay(&ctx, &raw.relay)?,
+        dns: Dns {
+            nameservers: list(
+                &ctx,
+                &raw.dns.nameservers,
+                "dns.nameservers",
+                values::nameserver,
+            )?,
+        },
+        delivery: delivery(&ctx, &raw.delivery)?,
+        smtp: smtp(&ctx, &raw.smtp)?,
+        source: Some(path.to_path_buf()),
+    })
+}
+
+fn syntax_error(ctx: &Ctx, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim().to_string();
+    let (line, key) = match e.span() {
+        Some(span) => (Some(ctx.line(span.start)), Some(ctx.key_at(span.start))),
+        None => (None, None),
+    };
+    let hint = if message.starts_with("unknown field") {
+        "; remove it or fix its spelling (docs/config.md lists every key)"
+    } else {
+        ""
+    };
+    ConfigError {
+        path: Some(ctx.path.to_path_buf()),
+        line,
+        key: key.filter(|k| !k.is_empty()),
+        message: format!("{message}{hint}"),
+    }
+}
+
+fn absolute(base: &Path, p: &str) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() { p } else { base.join(p) }
+}
+
+/// The kernel's host name, when it is fully qualified.
+fn system_hostname() -> Result<String, String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = name.trim();
+    values::hostname(name).map_err(|_| {
+        format!(
+            "not set, and the system host name `{name}` is not fully qualified; set `hostname = \"mail.example.com\"` \
+             in carrier.toml (the name this server's MX record points at)"
+        )
+    })
+}
+
+fn list<T>(
+    ctx: &Ctx,
+    items: &[S<String>],
+    key: &str,
+    f: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, ConfigError> {
+    items.iter().map(|i| ctx.check(i, key, |s| f(s))).collect()
+}
+
+fn listen(ctx: &Ctx, raw: &RawListen) -> Result<Listen, ConfigError> {
+    let services = [
+        ("smtp", &raw.smtp),
+        ("submission", &raw.submission),
+        ("smtps", &raw.smtps),
+        ("pop3", &raw.pop3),
+        ("pop3s", &raw.pop3s),
+        ("imap", &raw.imap),
+        ("imaps", &raw.imaps),
+    ];
+    let mut seen: Vec<(SocketAddr, &str)> = Vec::new();
+    let mut parsed = Vec::new();
+    for (name, items) in services {
+        let key = format!("listen.{name}");
+        let mut addrs = Vec::new();
+        for item in items.iter() {
+            let addr = ctx.check(item, &key, |s| values::socket_addr(s))?;
+            if let Some((_, other)) = seen.iter().find(|(a, _)| *a == addr) {
+                let msg = format!(
+                    "{addr} is also listed under listen.{other}; each address can serve one protocol"
+                );
+                return Err(ctx.err(item.span(), &key, msg));
+            }
+            seen.push((addr, name));
+            addrs.push(addr);
+        }
+        parsed.push(addrs);
+    }
+    let mut it = parsed.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    Ok(Listen {
+        smtp: next(),
+        submission: next(),
+        smtps: next(),
+        pop3: next(),
+        pop3s: next(),
+        imap: next(),
+        imaps: next(),
+    })
+}
+
+fn tls(ctx: &Ctx, raw: Option<&S<RawTls>>, base: &Path) -> Result<Option<Tls>, ConfigError> {
+    let Some(t) = raw else { return Ok(None) };
+    match (&t.get_ref().cert, &t.get_ref().key) {
+        (Some(cert), Some(key)) => Ok(Some(Tls { cert: absolute(base, cert), key: absolute(base, key) })),
+        _ => Err(ctx.err(
+            t.span(),
+            "tls",
+            "[tls] needs both `cert` and `key` (PEM files); remove the section to use a generated self-signed certificate",
+        )),
+    }
+}
+
+fn relay(ctx: &Ctx, raw: &RawRelay) -> Result<Relay, ConfigError> {
+    let networks = match &raw.networks {
+        Some(items) => list(ctx, items, "relay.networks", values::network)?,
+        None => Relay::default().networks,
+    };
+    let smarthost = match &raw.smarthost {
+        Some(s) => {
+            let (host, port) = ctx.check(s, "relay.smarthost", |s| values::host_port(s))?;
+            let user = raw.user.as_ref().map(|u| u.get_ref().clone());
+            let password = raw.password.as_ref().map(|p| p.get_ref().clone());
+            if user.is_some() != password.is_some() {
+                let span = raw
+                    .user
+                    .as_ref()
+                    .or(raw.password.as_ref())
+                    .map(|v| v.span())
+                    .unwrap_or(s.span());
+                return Err(ctx.err(
+                    span,
+                    "relay.user",
+                    "set both `user` and `password` for the smarthost, or neither",
+                ));
+            }
+            Some(Smarthost {
+                host,
+                port,
+                user,
+                password,
+            })
+        }
+        None => {
+            if let Some(v) = raw.user.as_ref().or(raw.password.as_ref()) {
+                return Err(ctx.err(
+                    v.span(),
+                    "relay.user",
+                    "`user` and `password` only make sense with `smarthost`",
+                ));
+            }
+            None
+        }
+    };
+    Ok(Relay {
+        networks,
+        smarthost,
+    })
+}
+
+fn duration_value(ctx: &Ctx, v: &S<toml::Value>, key: &str) -> Result<Duration, ConfigError> {
+    ctx.check(v, key, |v| match v {
+        toml::Value::String(s) => values::duration(s),
+        toml::Value::Integer(i) if *i >= 0 => Ok(Duration::from_secs(*i as u64)),
+        other => Err(format!(
+            "expected a duration such as \"30s\" or \"5m\", found {other}"
+        )),
+    })
+}
+
+fn delivery(ctx: &Ctx, raw: &RawDelivery) -> Result<Delivery, ConfigError> {
+    let mut d = Delivery::default();
+    if let Some(p) = &raw.remote_port {
+        d.remote_port = ctx.check(p, "delivery.remote_port", |p| {
+            nonzero(*p as u64).map(|_| *p)
+        })?;
+    }
+    if let Some(r) = &raw.retry {
+        if r.get_ref().is_empty() {
+            return Err(ctx.err(
+                r.span(),
+                "delivery.retry",
+                "list at least one interval, e.g. [\"1m\", \"5m\", \"1h\"]",
+            ));
+        }
+        d.retry = r
+            .get_ref()
+            .iter()
+            .map(|v| duration_value(ctx, v, "delivery.retry"))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(v) = &raw.max_queue_time {
+        d.max_queue_time = duration_value(ctx, v, "delivery.max_queue_time")?;
+    }
+    Ok(d)
+}
+
+fn nonzero(n: u64) -> Result<u64, String> {
+    if n == 0 {
+        Err("must be greater than zero".into())
+    } else {
+        Ok(n)
+    }
+}
+
+fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
+    let mut s = Smtp::default();
+    if let Some(v) = &raw.max_message_size {
+        s.max_message_size = ctx.check(v, "smtp.max_message_size", |v| match v {
+            toml::Value::String(t) => values::size(t).and_then(nonzero),
+            toml::Value::Integer(i) if *i > 0 => Ok(*i as u64),
+            other => Err(format!(
+                "expected a size such as \"25M\" or a number of octets, found {other}"
+            )),
+        })?;
+    }
+    if let Some(v) = &raw.max_recipients {
+        s.max_recipients =
+            ctx.check(v, "smtp.max_recipients", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    if let Some(v) = &raw.max_errors {
+        s.max_errors = ctx.check(v, "smtp.max_errors", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    if let Some(v) = &raw.max_connections {
+        s.max_connections = ctx.check(v, "smtp.max_connections", |n| {
+            nonzero(*n as u64).map(|_| *n)
+        })?;
+    }
+    if let Some(v) = &raw.timeout {
+        s.timeout = duration_value(ctx, v, "smtp.timeout")?;
+    }
+    if let Some(v) = &raw.data_timeout {
+        s.data_timeout = duration_value(ctx, v, "smtp.data_timeout")?;
+    }
+    if let Some(v) = &raw.greet_pause {
+        s.greet_pause = duration_value(ctx, v, "smtp.greet_pause")?;
+    }
+    if s.timeout.is_zero() || s.data_timeout.is_zero() {
+        return Err(ConfigError {
+            path: Some(ctx.path.to_path_buf()),
+            line: None,
+            key: Some("smtp.timeout".into()),
+            message: "timeouts must be greater than zero".into(),
+        });
+    }
+    Ok(s)
+}

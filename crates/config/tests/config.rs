@@ -1,0 +1,251 @@
+//! The configuration file: the DESIGN.md example, defaults, and every kind of mistake.
+
+use carrier_config::{Config, ConfigError, locate};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+const DESIGN_EXAMPLE: &str = r#"
+hostname = "mail.example.com"      # FQDN used in banner, HELO, Received, Message-ID
+data_dir = "/var/lib/carrier"      # spool, mailboxes, user db, generated keys/certs
+domains = ["example.com"]          # local domains (local-host-names)
+aliases = "/etc/carrier/aliases"   # /etc/aliases syntax: "name: target, target"
+
+[listen]                           # each a list of "ip:port"; an absent key = not listening
+smtp = ["0.0.0.0:25"]
+submission = ["0.0.0.0:587"]
+smtps = ["0.0.0.0:465"]
+pop3 = ["0.0.0.0:110"]
+pop3s = ["0.0.0.0:995"]
+imap = ["0.0.0.0:143"]
+imaps = ["0.0.0.0:993"]
+
+[tls]                              # absent: a self-signed certificate is made in data_dir
+cert = "/etc/carrier/cert.pem"
+key = "/etc/carrier/key.pem"
+
+[relay]
+networks = ["192.0.2.0/24"]        # clients allowed to relay without AUTH (access map RELAY)
+smarthost = "smtp.provider.net:587"  # optional; with user/password for AUTH
+
+[dns]
+nameservers = ["127.0.0.1:53"]     # optional; default: the system resolver
+
+[delivery]
+remote_port = 25                   # TCP port used to reach MX hosts (tests use a high port)
+retry = ["1m", "5m", "15m", "1h", "4h"]
+max_queue_time = "5d"              # then bounce
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/carrier/carrier.toml"))
+}
+
+fn error(text: &str) -> ConfigError {
+    parse(text).expect_err("should be refused")
+}
+
+#[test]
+fn design_example_parses() {
+    let c = parse(DESIGN_EXAMPLE).unwrap();
+    assert_eq!(c.hostname, "mail.example.com");
+    assert_eq!(c.domains, ["example.com"]);
+    assert_eq!(c.listen.smtp, ["0.0.0.0:25".parse().unwrap()]);
+    assert_eq!(c.listen.imaps, ["0.0.0.0:993".parse().unwrap()]);
+    assert_eq!(c.tls.unwrap().key, Path::new("/etc/carrier/key.pem"));
+    let smarthost = c.relay.smarthost.unwrap();
+    assert_eq!(
+        (smarthost.host.as_str(), smarthost.port),
+        ("smtp.provider.net", 587)
+    );
+    assert_eq!(c.dns.nameservers, ["127.0.0.1:53".parse().unwrap()]);
+    assert_eq!(c.delivery.retry[4], Duration::from_secs(4 * 3600));
+    assert_eq!(c.delivery.max_queue_time, Duration::from_secs(5 * 86400));
+    assert_eq!(
+        c.source.as_deref(),
+        Some(Path::new("/etc/carrier/carrier.toml"))
+    );
+}
+
+#[test]
+fn defaults() {
+    let c = parse("hostname = \"mx.example.com\"\n").unwrap();
+    assert_eq!(c.domains, ["mx.example.com"]);
+    assert_eq!(c.data_dir, Path::new("/var/lib/carrier"));
+    assert!(c.listen.smtp.is_empty() && c.tls.is_none() && c.aliases.is_none());
+    assert!(c.relay_allowed("127.0.0.1".parse().unwrap()));
+    assert!(c.relay_allowed("::1".parse().unwrap()));
+    assert!(!c.relay_allowed("192.0.2.1".parse().unwrap()));
+    assert_eq!(c.smtp.max_message_size, 25 * 1024 * 1024);
+    assert_eq!(c.smtp.max_recipients, 100);
+    assert_eq!(c.smtp.timeout, Duration::from_secs(300));
+    assert_eq!(c.delivery.remote_port, 25);
+}
+
+#[test]
+fn smtp_section_values() {
+    let c = parse(
+        "hostname = \"mx.example.com\"\n[smtp]\nmax_message_size = \"10M\"\nmax_recipients = 500\nmax_errors = 3\n\
+         max_connections = 20\ntimeout = 30\ndata_timeout = \"2m\"\ngreet_pause = \"500ms\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.smtp.max_message_size, 10 << 20);
+    assert_eq!(
+        (
+            c.smtp.max_recipients,
+            c.smtp.max_errors,
+            c.smtp.max_connections
+        ),
+        (500, 3, 20)
+    );
+    assert_eq!(c.smtp.timeout, Duration::from_secs(30));
+    assert_eq!(c.smtp.data_timeout, Duration::from_secs(120));
+    assert_eq!(c.smtp.greet_pause, Duration::from_millis(500));
+}
+
+#[test]
+fn unknown_key_names_key_line_and_file() {
+    let e = error("hostname = \"mx.example.com\"\n\n[smtp]\nmax_recipents = 5\n");
+    assert_eq!(e.line, Some(4));
+    assert_eq!(e.key.as_deref(), Some("smtp.max_recipents"));
+    let text = e.to_string();
+    assert!(
+        text.starts_with("/etc/carrier/carrier.toml:4: `smtp.max_recipents`: unknown field"),
+        "{text}"
+    );
+    let e = error("hostname = \"mx.example.com\"\ncolour = \"blue\"\n");
+    assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("colour")));
+    let e = error("hostname = \"mx.example.com\"\n[sections]\n");
+    assert_eq!(e.line, Some(2));
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let e = error("hostname = \"mx.example.com\"\n[smtp]\nmax_errors = \"ten\"\n");
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(3), Some("smtp.max_errors"))
+    );
+    let e = error("hostname = \"mx.example.com\"\ndomains = \"example.com\"\n");
+    assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("domains")));
+}
+
+#[test]
+fn bad_values_say_what_is_expected() {
+    let cases = [
+        (
+            "[smtp]\ntimeout = \"5 minutes\"\n",
+            "smtp.timeout",
+            "duration",
+        ),
+        (
+            "[smtp]\nmax_message_size = \"lots\"\n",
+            "smtp.max_message_size",
+            "size",
+        ),
+        (
+            "[smtp]\nmax_recipients = 0\n",
+            "smtp.max_recipients",
+            "greater than zero",
+        ),
+        (
+            "[relay]\nnetworks = [\"192.0.2.0/33\"]\n",
+            "relay.networks",
+            "network",
+        ),
+        ("[listen]\nsmtp = [\"0.0.0.0\"]\n", "listen.smtp", "ip:port"),
+        (
+            "[listen]\nsmtp = [\"127.0.0.1:25\"]\nsubmission = [\"127.0.0.1:25\"]\n",
+            "listen.submission",
+            "also listed",
+        ),
+        ("[tls]\ncert = \"/c.pem\"\n", "tls", "both `cert` and `key`"),
+        (
+            "[relay]\nuser = \"u\"\npassword = \"p\"\n",
+            "relay.user",
+            "smarthost",
+        ),
+        (
+            "[relay]\nsmarthost = \"smtp.example.net:587\"\nuser = \"u\"\n",
+            "relay.user",
+            "both",
+        ),
+        ("[delivery]\nretry = []\n", "delivery.retry", "at least one"),
+        (
+            "[dns]\nnameservers = [\"ns.example\"]\n",
+            "dns.nameservers",
+            "ip:port",
+        ),
+        (
+            "domains = [\"exa mple.com\"]\n",
+            "domains",
+            "not a valid domain",
+        ),
+    ];
+    for (body, key, words) in cases {
+        let e = error(&format!("hostname = \"mx.example.com\"\n{body}"));
+        assert_eq!(e.key.as_deref(), Some(key), "{body}: {e}");
+        assert!(e.line.is_some(), "{body}: {e}");
+        assert!(e.message.contains(words), "{body}: {e}");
+    }
+}
+
+#[test]
+fn unqualified_hostname_is_explained() {
+    let e = error("hostname = \"mx\"\n");
+    assert!(
+        e.to_string().contains("hostname `mx` is not fully qualified; set `hostname = \"mx.example.com\"` in carrier.toml"),
+        "{e}"
+    );
+    assert_eq!(e.line, Some(1));
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_file() {
+    let c = Config::parse(
+        "hostname = \"mx.example.com\"\ndata_dir = \"data\"\naliases = \"aliases\"\n",
+        Path::new("/srv/mail/carrier.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.data_dir, Path::new("/srv/mail/data"));
+    assert_eq!(c.aliases.as_deref(), Some(Path::new("/srv/mail/aliases")));
+}
+
+#[test]
+fn local_domains_and_relay_networks() {
+    let c = parse("hostname = \"mx.example.com\"\ndomains = [\"Example.COM\", \"example.com\"]\n[relay]\nnetworks = [\"192.0.2.0/24\", \"2001:db8::/32\"]\n")
+        .unwrap();
+    assert_eq!(c.domains, ["example.com"]);
+    assert!(c.is_local_domain("EXAMPLE.com."));
+    assert!(c.is_local_domain("mx.example.com"));
+    assert!(!c.is_local_domain("example.org"));
+    assert!(c.relay_allowed("192.0.2.200".parse().unwrap()));
+    assert!(c.relay_allowed("::ffff:192.0.2.200".parse::<IpAddr>().unwrap()));
+    assert!(c.relay_allowed("2001:db8::5".parse().unwrap()));
+    assert!(
+        !c.relay_allowed("127.0.0.1".parse().unwrap()),
+        "explicit networks replace the loopback default"
+    );
+}
+
+#[test]
+fn development_defaults() {
+    let c = Config::development();
+    assert_eq!(c.hostname, "localhost");
+    assert_eq!(c.domains, ["localhost"]);
+    assert!(c.data_dir.is_absolute() && c.data_dir.ends_with("carrier-data"));
+    assert_eq!(c.listen.smtp, ["127.0.0.1:2525".parse().unwrap()]);
+    assert!(c.source.is_none());
+}
+
+#[test]
+fn locate_explicit_missing_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    let e = locate(Some(&missing)).unwrap_err();
+    assert_eq!(e.path.as_deref(), Some(missing.as_path()));
+    assert!(e.message.contains("does not exist"));
+    let present = dir.path().join("carrier.toml");
+    std::fs::write(&present, "hostname = \"mx.example.com\"\n").unwrap();
+    assert_eq!(locate(Some(&present)).unwrap().hostname, "mx.example.com");
+}
