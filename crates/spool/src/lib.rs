@@ -1,1 +1,351 @@
-//! carrier-spool
+//! The durable queue. `enqueue` returns only when the message and its envelope are on
+//! stable storage (DESIGN.md §4: a 250 after DATA means fsynced).
+//!
+//! Layout under the spool directory:
+//! - `queue/QID`: the envelope as short text lines, a blank line, the message as received;
+//! - `queue/QID.status`: per-recipient status changes, one line each, appended and fdatasynced;
+//! - `tmp/`: files being written; renamed into `queue/` only once complete and synced, so a
+//!   crash leaves either the whole file or nothing (anything in `tmp/` at open is garbage).
+//!
+//! **Group commit**: callers hand their message to one committer thread, which takes every
+//! request waiting, writes the files, fsyncs them in parallel (so the file system can merge
+//! journal commits), renames them, fsyncs `queue/` once for the whole batch and answers all.
+
+mod envelope;
+mod id;
+mod status;
+
+pub use envelope::{Envelope, Recipient, Status};
+pub use id::QueueId;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+
+/// One message in the queue, as `list` sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    /// Its queue id.
+    pub id: QueueId,
+    /// Envelope with current recipient statuses.
+    pub envelope: Envelope,
+    /// Message size in octets.
+    pub size: u64,
+}
+
+/// Group-commit counters, to observe batching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitStats {
+    /// Batches committed (one directory fsync each).
+    pub batches: u64,
+    /// Messages committed.
+    pub messages: u64,
+}
+
+type Reply = Box<dyn FnOnce(io::Result<QueueId>) + Send>;
+
+struct Job {
+    envelope: Envelope,
+    message: Vec<u8>,
+    reply: Reply,
+}
+
+struct Inner {
+    queue: PathBuf,
+    tmp: PathBuf,
+    jobs: mpsc::Sender<Job>,
+    batches: AtomicU64,
+    messages: AtomicU64,
+}
+
+/// The queue. Cheap to clone; all clones share one committer thread.
+#[derive(Clone)]
+pub struct Spool {
+    inner: Arc<Inner>,
+}
+
+/// Most files fsynced in parallel by one batch.
+const SYNC_THREADS: usize = 8;
+/// Most messages in one batch.
+const MAX_BATCH: usize = 512;
+
+impl Spool {
+    /// Opens (creating) the spool at `dir` and removes what a crash left half-done.
+    pub fn open(dir: &Path) -> io::Result<Spool> {
+        let queue = dir.join("queue");
+        let tmp = dir.join("tmp");
+        for d in [dir, &queue, &tmp] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(d)?;
+        }
+        clean(&queue, &tmp)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let inner = Arc::new(Inner {
+            queue,
+            tmp,
+            jobs: tx,
+            batches: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&inner);
+        let queue_dir = inner.queue.clone();
+        let tmp_dir = inner.tmp.clone();
+        std::thread::Builder::new()
+            .name("spool-commit".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let n = batch.len() as u64;
+                    commit(&queue_dir, &tmp_dir, batch);
+                    if let Some(inner) = weak.upgrade() {
+                        inner.batches.fetch_add(1, Ordering::Relaxed);
+                        inner.messages.fetch_add(n, Ordering::Relaxed);
+                    }
+                }
+            })?;
+        Ok(Spool { inner })
+    }
+
+    /// Stores a message; returns its id once it is durable.
+    pub async fn enqueue(&self, envelope: Envelope, message: Vec<u8>) -> io::Result<QueueId> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(envelope, message, Box::new(move |r| drop(tx.send(r))))?;
+        rx.await
+            .map_err(|_| io::Error::other("the spool committer stopped"))?
+    }
+
+    /// Same as [`Spool::enqueue`] for code outside an async runtime (CLI tools).
+    pub fn enqueue_blocking(&self, envelope: Envelope, message: Vec<u8>) -> io::Result<QueueId> {
+        let (tx, rx) = mpsc::channel();
+        self.submit(envelope, message, Box::new(move |r| drop(tx.send(r))))?;
+        rx.recv()
+            .map_err(|_| io::Error::other("the spool committer stopped"))?
+    }
+
+    fn submit(&self, envelope: Envelope, message: Vec<u8>, reply: Reply) -> io::Result<()> {
+        self.inner
+            .jobs
+            .send(Job {
+                envelope,
+                message,
+                reply,
+            })
+            .map_err(|_| io::Error::other("the spool committer stopped"))
+    }
+
+    /// Records a recipient's new status durably.
+    pub fn update(&self, id: &QueueId, rcpt: usize, status: Status) -> io::Result<()> {
+        let mut file = OpenOptions::new().append(true).open(self.status_path(id))?;
+        file.write_all(status::line(rcpt, &status).as_bytes())?;
+        file.sync_data()
+    }
+
+    /// The envelope (with current statuses) and the message.
+    pub fn load(&self, id: &QueueId) -> io::Result<(Envelope, Vec<u8>)> {
+        let bytes = fs::read(self.message_path(id))?;
+        let (mut envelope, body_at) = envelope::decode(&bytes)?;
+        self.apply_status(id, &mut envelope)?;
+        Ok((envelope, bytes[body_at..].to_vec()))
+    }
+
+    /// The envelope with current statuses, without the message.
+    pub fn envelope(&self, id: &QueueId) -> io::Result<Envelope> {
+        Ok(self.read_head(id)?.0)
+    }
+
+    fn read_head(&self, id: &QueueId) -> io::Result<(Envelope, u64)> {
+        let file = File::open(self.message_path(id))?;
+        let len = file.metadata()?.len();
+        let head = envelope::read_head(file)?;
+        let (mut envelope, body_at) = envelope::decode(&head)?;
+        self.apply_status(id, &mut envelope)?;
+        Ok((envelope, len - body_at as u64))
+    }
+
+    fn apply_status(&self, id: &QueueId, envelope: &mut Envelope) -> io::Result<()> {
+        match fs::read(self.status_path(id)) {
+            Ok(bytes) => status::apply(&bytes, envelope),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every message in the queue, oldest first. Safe while another process writes.
+    pub fn list(&self) -> io::Result<Vec<Queued>> {
+        let mut ids: Vec<QueueId> = fs::read_dir(&self.inner.queue)?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        ids.sort();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.read_head(&id) {
+                Ok((envelope, size)) => out.push(Queued { id, envelope, size }),
+                // Removed between read_dir and open: it is simply gone.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a message: the message file first, so a crash leaves at worst an orphan
+    /// status file (cleaned at open), never a message without its status.
+    pub fn remove(&self, id: &QueueId) -> io::Result<()> {
+        fs::remove_file(self.message_path(id))?;
+        match fs::remove_file(self.status_path(id)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Group-commit counters since open.
+    pub fn commit_stats(&self) -> CommitStats {
+        CommitStats {
+            batches: self.inner.batches.load(Ordering::Relaxed),
+            messages: self.inner.messages.load(Ordering::Relaxed),
+        }
+    }
+
+    fn message_path(&self, id: &QueueId) -> PathBuf {
+        self.inner.queue.join(id.to_string())
+    }
+
+    fn status_path(&self, id: &QueueId) -> PathBuf {
+        self.inner.queue.join(format!("{id}.status"))
+    }
+}
+
+/// Removes temporary files and status files whose message is gone.
+fn clean(queue: &Path, tmp: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(tmp)? {
+        fs::remove_file(entry?.path())?;
+    }
+    for entry in fs::read_dir(queue)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "status") && !path.with_extension("").exists() {
+            fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes, syncs and publishes one batch, then answers every caller.
+fn commit(queue: &Path, tmp: &Path, batch: Vec<Job>) {
+    let written: Vec<(Job, io::Result<(QueueId, File)>)> = batch
+        .into_iter()
+        .map(|job| {
+            let r = write_tmp(tmp, &job);
+            (job, r)
+        })
+        .collect();
+    // fsync in parallel: concurrent fsyncs let the file system merge journal commits.
+    let files: Vec<&File> = written
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().map(|(_, f)| f))
+        .collect();
+    let mut sync_errors = sync_all(&files).into_iter();
+    let mut results = Vec::with_capacity(written.len());
+    for (job, r) in written {
+        let r = r.and_then(|(id, file)| {
+            if let Some(e) = sync_errors.next().flatten() {
+                return Err(e);
+            }
+            drop(file);
+            publish(queue, tmp, &id).map(|_| id)
+        });
+        results.push((job.reply, r));
+    }
+    // One directory fsync makes every rename of the batch durable.
+    let dir_sync = File::open(queue).and_then(|d| d.sync_all());
+    for (reply, r) in results {
+        reply(match (&dir_sync, r) {
+            (Err(e), Ok(id)) => {
+                let _ = fs::remove_file(queue.join(id.to_string()));
+                Err(io::Error::new(e.kind(), e.to_string()))
+            }
+            (_, r) => r,
+        });
+    }
+}
+
+fn write_tmp(tmp: &Path, job: &Job) -> io::Result<(QueueId, File)> {
+    let id = QueueId::generate();
+    let path = tmp.join(id.to_string());
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all(&envelope::encode(&job.envelope))?;
+        file.write_all(&job.message)?;
+        // The empty status file is created now so that later updates need no directory sync.
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(tmp.join(format!("{id}.status")))?;
+        Ok(file)
+    })();
+    match result {
+        Ok(file) => Ok((id, file)),
+        Err(e) => {
+            let _ = fs::remove_file(&path);
+            let _ = fs::remove_file(tmp.join(format!("{id}.status")));
+            Err(e)
+        }
+    }
+}
+
+/// Renames the status file, then the message file, into the queue.
+fn publish(queue: &Path, tmp: &Path, id: &QueueId) -> io::Result<()> {
+    let status = format!("{id}.status");
+    fs::rename(tmp.join(&status), queue.join(&status))?;
+    fs::rename(tmp.join(id.to_string()), queue.join(id.to_string()))
+}
+
+/// fdatasync every file, spread over a few threads; one result per file.
+fn sync_all(files: &[&File]) -> Vec<Option<io::Error>> {
+    if files.len() <= 1 {
+        return files.iter().map(|f| f.sync_data().err()).collect();
+    }
+    let per_thread = files.len().div_ceil(SYNC_THREADS);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(per_thread)
+            .map(|chunk| {
+                (
+                    chunk.len(),
+                    s.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|f| f.sync_data().err())
+                            .collect::<Vec<_>>()
+                    }),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(n, h)| {
+                // A dead sync thread means those files are not known to be durable.
+                h.join().unwrap_or_else(|_| {
+                    (0..n)
+                        .map(|_| Some(io::Error::other("fsync thread failed")))
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}

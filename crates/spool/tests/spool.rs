@@ -1,0 +1,273 @@
+//! The queue: durability-relevant behaviour, restart, and group commit.
+
+use carrier_spool::{Envelope, QueueId, Recipient, Spool, Status};
+use std::time::{Duration, UNIX_EPOCH};
+
+fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
+    Envelope {
+        sender: sender.into(),
+        recipients: rcpts
+            .iter()
+            .map(|r| Recipient {
+                address: r.to_string(),
+                orig: r.to_string(),
+                local: true,
+                status: Status::Pending,
+            })
+            .collect(),
+        received: UNIX_EPOCH + Duration::from_micros(1_795_532_581_123_456),
+        client_ip: Some("192.0.2.7".parse().unwrap()),
+        client_name: "unknown".into(),
+        helo: "client.example".into(),
+        proto: "ESMTP".into(),
+        smtputf8: true,
+        body_8bit: false,
+    }
+}
+
+#[test]
+fn round_trip_keeps_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let env = envelope(
+        "",
+        &[
+            "bob@example.com",
+            "\"john doe\"@example.com",
+            "jöran@bücher.example",
+        ],
+    );
+    let body = b"Subject: x\r\n\r\n8-bit \xe9\xff and CRLF\r\n\r\n\r\n".to_vec();
+    let id = spool.enqueue_blocking(env.clone(), body.clone()).unwrap();
+    let (loaded, message) = spool.load(&id).unwrap();
+    assert_eq!(loaded, env);
+    assert_eq!(message, body);
+    assert_eq!(spool.envelope(&id).unwrap(), env);
+}
+
+#[test]
+fn statuses_survive_reopen_and_last_line_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let spool = Spool::open(dir.path()).unwrap();
+        let id = spool
+            .enqueue_blocking(
+                envelope("a@x.example", &["b@example.com", "c@example.com"]),
+                b"m\r\n".to_vec(),
+            )
+            .unwrap();
+        let next_try = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        spool
+            .update(
+                &id,
+                0,
+                Status::Deferred {
+                    next_try,
+                    tries: 1,
+                    error: "disk full: try later".into(),
+                },
+            )
+            .unwrap();
+        spool
+            .update(
+                &id,
+                1,
+                Status::Failed {
+                    error: "550 5.1.1 no such user".into(),
+                },
+            )
+            .unwrap();
+        spool
+            .update(
+                &id,
+                0,
+                Status::Deferred {
+                    next_try,
+                    tries: 2,
+                    error: "still full".into(),
+                },
+            )
+            .unwrap();
+        id
+    };
+    let spool = Spool::open(dir.path()).unwrap();
+    let env = spool.envelope(&id).unwrap();
+    let Status::Deferred {
+        tries,
+        error,
+        next_try,
+    } = &env.recipients[0].status
+    else {
+        panic!("{env:?}")
+    };
+    assert_eq!((*tries, error.as_str()), (2, "still full"));
+    assert_eq!(*next_try, UNIX_EPOCH + Duration::from_secs(2_000_000_000));
+    assert_eq!(
+        env.recipients[1].status,
+        Status::Failed {
+            error: "550 5.1.1 no such user".into()
+        }
+    );
+    assert!(env.recipients[1].status.is_final() && !env.recipients[0].status.is_final());
+}
+
+#[test]
+fn torn_status_line_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let id = spool
+        .enqueue_blocking(
+            envelope("a@x.example", &["b@example.com"]),
+            b"m\r\n".to_vec(),
+        )
+        .unwrap();
+    spool
+        .update(
+            &id,
+            0,
+            Status::Delivered {
+                detail: "ok".into(),
+            },
+        )
+        .unwrap();
+    let path = dir.path().join("queue").join(format!("{id}.status"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("0 failed half-writ");
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(
+        spool.envelope(&id).unwrap().recipients[0].status,
+        Status::Delivered {
+            detail: "ok".into()
+        }
+    );
+}
+
+#[test]
+fn open_cleans_temp_files_and_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let spool = Spool::open(dir.path()).unwrap();
+        spool
+            .enqueue_blocking(
+                envelope("a@x.example", &["b@example.com"]),
+                b"m\r\n".to_vec(),
+            )
+            .unwrap()
+    };
+    std::fs::write(dir.path().join("tmp/0000000000ZZ01"), b"half a message").unwrap();
+    std::fs::write(
+        dir.path().join("queue/0000000000ZZ02.status"),
+        b"0 pending\n",
+    )
+    .unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
+    assert!(!dir.path().join("queue/0000000000ZZ02.status").exists());
+    assert_eq!(spool.list().unwrap().len(), 1);
+    assert!(spool.load(&id).is_ok());
+}
+
+#[test]
+fn list_is_oldest_first_and_remove_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let ids: Vec<QueueId> = (0..5)
+        .map(|i| {
+            spool
+                .enqueue_blocking(
+                    envelope("a@x.example", &["b@example.com"]),
+                    vec![b'x'; i * 10],
+                )
+                .unwrap()
+        })
+        .collect();
+    let listed = spool.list().unwrap();
+    assert_eq!(listed.iter().map(|q| q.id.clone()).collect::<Vec<_>>(), ids);
+    assert_eq!(listed[3].size, 30);
+    spool.remove(&ids[2]).unwrap();
+    assert_eq!(spool.list().unwrap().len(), 4);
+    assert!(spool.load(&ids[2]).is_err());
+    assert!(!dir.path().join(format!("queue/{}.status", ids[2])).exists());
+    // Another process (here: another handle) sees the same queue.
+    assert_eq!(Spool::open(dir.path()).unwrap().list().unwrap().len(), 4);
+}
+
+#[test]
+fn files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(&dir.path().join("spool")).unwrap();
+    let id = spool
+        .enqueue_blocking(
+            envelope("a@x.example", &["b@example.com"]),
+            b"m\r\n".to_vec(),
+        )
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("spool/queue")), 0o700);
+    assert_eq!(mode(&dir.path().join(format!("spool/queue/{id}"))), 0o600);
+}
+
+#[test]
+fn concurrent_enqueues_are_all_durable_unique_and_batched() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let ids = rt.block_on(async {
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let spool = spool.clone();
+                tokio::spawn(async move {
+                    spool
+                        .enqueue(
+                            envelope("a@x.example", &["b@example.com"]),
+                            format!("message {i}\r\n").into_bytes(),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap().unwrap());
+        }
+        ids
+    });
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 200);
+    let stats = spool.commit_stats();
+    assert_eq!(stats.messages, 200);
+    // Group commit: 200 concurrent callers shared directory fsyncs.
+    assert!(stats.batches < 200, "no batching happened: {stats:?}");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            spool.load(id).unwrap().1,
+            format!("message {i}\r\n").into_bytes()
+        );
+    }
+}
+
+#[test]
+fn enqueue_error_is_reported_not_swallowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    // Make tmp/ unusable: the write fails and the caller hears about it.
+    std::fs::remove_dir(dir.path().join("tmp")).unwrap();
+    std::fs::write(dir.path().join("tmp"), b"not a directory").unwrap();
+    let err = spool
+        .enqueue_blocking(
+            envelope("a@x.example", &["b@example.com"]),
+            b"m\r\n".to_vec(),
+        )
+        .unwrap_err();
+    assert!(!err.to_string().is_empty());
+    assert!(spool.list().unwrap().is_empty());
+}
