@@ -1,1 +1,11 @@
-//! carrier-accounts
+//! Who an address is: the user database (argon2 hashes), the aliases file, and the
+//! directory that resolves a recipient to mailboxes.
+
+pub mod address;
+pub mod aliases;
+pub mod directory;
+pub mod users;
+
+pub use aliases::{AliasError, AliasFile, Aliases};
+pub use directory::{Directory, Lookup, Route};
+pub use users::{AccountError, UserDb, generate_password};
