@@ -1,0 +1,152 @@
+//! `carrier serve`: opens the stores, binds the listeners, starts delivery.
+
+use crate::{delivery, inbound, tls};
+use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
+use carrier_config::Config;
+use carrier_spool::Spool;
+use carrier_store::Maildir;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tracing::{info, warn};
+
+/// Everything a connection needs, shared.
+pub struct Server {
+    /// The configuration in force.
+    pub cfg: Config,
+    /// The durable queue.
+    pub spool: Spool,
+    /// Users and aliases, refreshed when their files change.
+    pub directory: Mutex<Directory>,
+    /// TLS for STARTTLS, when a certificate is available.
+    pub tls: Option<TlsAcceptor>,
+    /// The local delivery agent.
+    pub delivery: delivery::Agent,
+    /// Limits concurrent SMTP connections.
+    pub connections: Arc<Semaphore>,
+}
+
+/// Runs the daemon until it is killed or gets SIGTERM/SIGINT.
+pub async fn serve(cfg: Config) -> Result<(), String> {
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        format!("cannot create data_dir {}: {e}; create it or set `data_dir` in carrier.toml", cfg.data_dir.display())
+    })?;
+    let directory = open_directory(&cfg)?;
+    let spool = Spool::open(&cfg.data_dir.join("spool"))
+        .map_err(|e| format!("cannot open the queue in {}: {e}", cfg.data_dir.join("spool").display()))?;
+    let configured = cfg.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path()));
+    let (tls_config, source) = tls::server_config(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
+    info!("TLS certificate: {source:?}");
+    let listeners = bind(&cfg).await?;
+    let delivery = delivery::start(delivery::Context {
+        spool: spool.clone(),
+        store: Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname),
+        hostname: cfg.hostname.clone(),
+        retry: cfg.delivery.retry.clone(),
+    });
+    let server = Arc::new(Server {
+        connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
+        cfg,
+        spool,
+        directory: Mutex::new(directory),
+        tls: Some(TlsAcceptor::from(tls_config)),
+        delivery,
+    });
+    recover(&server)?;
+    for listener in listeners {
+        tokio::spawn(inbound::listen(server.clone(), listener));
+    }
+    info!("carrier {} ready as {}", env!("CARGO_PKG_VERSION"), server.cfg.hostname);
+    wait_for_signal().await;
+    info!("shutting down");
+    Ok(())
+}
+
+fn open_directory(cfg: &Config) -> Result<Directory, String> {
+    let users = UserDb::open(&cfg.data_dir)
+        .map_err(|e| format!("cannot read the user database in {}: {e}", cfg.data_dir.display()))?;
+    let aliases = match &cfg.aliases {
+        Some(path) => Some(AliasFile::open(path)?),
+        None => None,
+    };
+    let mut domains = cfg.domains.clone();
+    if !domains.contains(&cfg.hostname) {
+        domains.push(cfg.hostname.clone());
+    }
+    let directory = Directory::new(domains, users, aliases);
+    for problem in directory.alias_loops() {
+        warn!("aliases: {problem}");
+    }
+    Ok(directory)
+}
+
+async fn bind(cfg: &Config) -> Result<Vec<TcpListener>, String> {
+    let mut listeners = Vec::new();
+    for addr in &cfg.listen.smtp {
+        let listener = TcpListener::bind(addr).await.map_err(|e| bind_error(addr, &e))?;
+        info!("listening for SMTP on {addr}");
+        listeners.push(listener);
+    }
+    for (name, addrs) in [
+        ("submission", &cfg.listen.submission),
+        ("smtps", &cfg.listen.smtps),
+        ("pop3", &cfg.listen.pop3),
+        ("pop3s", &cfg.listen.pop3s),
+        ("imap", &cfg.listen.imap),
+        ("imaps", &cfg.listen.imaps),
+    ] {
+        if !addrs.is_empty() {
+            warn!("[listen] {name} is configured but this version of carrier does not serve it yet; ignoring it");
+        }
+    }
+    if listeners.is_empty() {
+        warn!("no [listen] smtp address is configured: carrier will accept no mail over the network");
+    }
+    Ok(listeners)
+}
+
+fn bind_error(addr: &std::net::SocketAddr, e: &std::io::Error) -> String {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "another program (sendmail, postfix, exim?) is listening there; stop it or change [listen]".to_string(),
+        std::io::ErrorKind::PermissionDenied => format!("ports below 1024 need root; run as root or use a port above 1024 in [listen]"),
+        _ => "check the address in [listen]".to_string(),
+    };
+    format!("cannot listen on {addr}: {e}; {hint}")
+}
+
+/// Hands every message left in the queue by a previous run back to delivery.
+fn recover(server: &Server) -> Result<(), String> {
+    let queued = server.spool.list().map_err(|e| format!("cannot list the queue: {e}"))?;
+    if !queued.is_empty() {
+        info!("recovering {} queued message(s)", queued.len());
+    }
+    for q in queued {
+        server.delivery.submit(q.id, true);
+    }
+    Ok(())
+}
+
+/// First run on development defaults: make an account so the server is usable at once.
+pub fn first_run_account(cfg: &Config) -> Result<(), String> {
+    let mut users = UserDb::open(&cfg.data_dir).map_err(|e| format!("cannot open the user database: {e}"))?;
+    if !users.list().is_empty() {
+        return Ok(());
+    }
+    let address = format!("postmaster@{}", cfg.domains[0]);
+    let password = generate_password();
+    users.add(&address, &password).map_err(|e| e.to_string())?;
+    eprintln!("carrier: first run: created the account {address} with password {password}");
+    eprintln!("carrier: (shown only this once; change it with `carrier user passwd {address}`)");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

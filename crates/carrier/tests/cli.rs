@@ -1,0 +1,126 @@
+//! The command line: accounts and configuration errors.
+
+mod common;
+use common::run_cli;
+
+fn config_in(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("carrier.toml");
+    let text = format!(
+        "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\ndomains = [\"example.com\"]\n{extra}",
+        dir.join("data").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn user_add_list_passwd_del() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let (code, out, err) = run_cli(&cfg, &["user", "add", "Aaa@Example.com", "--password-stdin"], "pw-one\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("aaa@example.com"), "{out}");
+    // A bare name is placed in the first local domain.
+    let (code, _, err) = run_cli(&cfg, &["user", "add", "bbb", "--password-stdin"], "pw-two\n");
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run_cli(&cfg, &["user", "list"], "");
+    assert_eq!(out, "aaa@example.com\nbbb@example.com\n");
+    // Adding twice is refused with a way forward.
+    let (code, _, err) = run_cli(&cfg, &["user", "add", "aaa@example.com", "--password-stdin"], "x\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = run_cli(&cfg, &["user", "passwd", "AAA@example.com", "--password-stdin"], "pw-new\n");
+    assert_eq!(code, 0, "{err}");
+    let users = std::fs::read_to_string(dir.path().join("data/users")).unwrap();
+    assert!(users.contains("$argon2id$"), "{users}");
+    assert!(!users.contains("pw-new") && !users.contains("pw-two"));
+    let (code, _, err) = run_cli(&cfg, &["user", "del", "bbb@example.com"], "");
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run_cli(&cfg, &["user", "list"], "");
+    assert_eq!(out, "aaa@example.com\n");
+    let (code, _, err) = run_cli(&cfg, &["user", "del", "nobody@example.com"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("nobody@example.com"), "{err}");
+}
+
+#[test]
+fn user_add_refuses_routing_tricks_and_empty_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    for bad in ["a%b@example.com", "a!b@example.com", "\"a@b\"@example.com", "@example.com"] {
+        let (code, _, err) = run_cli(&cfg, &["user", "add", bad, "--password-stdin"], "pw\n");
+        assert_ne!(code, 0, "{bad} was accepted");
+        assert!(!err.is_empty());
+    }
+    let (code, _, _) = run_cli(&cfg, &["user", "add", "ccc@example.com", "--password-stdin"], "\n");
+    assert_ne!(code, 0);
+}
+
+#[test]
+fn password_prompt_needs_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let (code, _, err) = run_cli(&cfg, &["user", "add", "ddd@example.com"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("--password-stdin"), "{err}");
+}
+
+#[test]
+fn config_errors_name_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "\n[smtp]\nmax_recipents = 5\n");
+    let (code, _, err) = run_cli(&cfg, &["user", "list"], "");
+    assert_eq!(code, 78, "EX_CONFIG expected: {err}");
+    assert!(err.contains("carrier.toml"), "{err}");
+    assert!(err.contains(":6"), "line number missing: {err}");
+    assert!(err.contains("max_recipents"), "{err}");
+
+    let cfg = config_in(dir.path(), "");
+    std::fs::write(&cfg, "hostname = \"mx\"\n").unwrap();
+    let (code, _, err) = run_cli(&cfg, &["serve"], "");
+    assert_eq!(code, 78);
+    assert!(err.contains("hostname `mx` is not fully qualified"), "{err}");
+}
+
+#[test]
+fn missing_config_file_named_on_the_command_line_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_cli(&dir.path().join("nope.toml"), &["user", "list"], "");
+    assert_eq!(code, 78);
+    assert!(err.contains("nope.toml"), "{err}");
+}
+
+#[test]
+fn serve_without_config_uses_development_defaults_and_creates_a_first_account() {
+    let dir = tempfile::tempdir().unwrap();
+    // No -c, no CARRIER_CONFIG; /etc/carrier/carrier.toml does not exist on test machines.
+    assert!(!std::path::Path::new("/etc/carrier/carrier.toml").exists());
+    let port_taken = std::net::TcpStream::connect(("127.0.0.1", 2525)).is_ok();
+    if port_taken {
+        panic!("port 2525 is in use on this machine; the development-defaults test needs it free");
+    }
+    let mut child = std::process::Command::new(common::carrier_bin())
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("CARRIER_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", 2525)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "dev server never listened on 2525");
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let mut c = common::Client::connect(2525);
+    c.cmd("EHLO dev.example").expect(250);
+    c.cmd("MAIL FROM:<me@localhost>").expect(250);
+    c.cmd("RCPT TO:<postmaster@localhost>").expect(250);
+    c.cmd("QUIT").expect(221);
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("created the account postmaster@localhost with password"), "{err}");
+    assert!(dir.path().join("carrier-data/users").exists());
+}

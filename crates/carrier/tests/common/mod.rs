@@ -1,0 +1,317 @@
+//! Test harness: runs the real `carrier` binary on loopback ports with a temporary data_dir.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of the binary under test.
+pub fn carrier_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_carrier")
+}
+
+/// A free loopback port (bound then released; collisions between tests are unlikely).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running carrier with its own config and data_dir.
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+/// Options for [`Server::start_with`]: extra TOML appended to the base config.
+pub struct Options {
+    /// Extra top-level keys (before any section).
+    pub top: String,
+    /// Extra sections.
+    pub sections: String,
+    /// Relay networks; default none, so relay tests are explicit.
+    pub relay_networks: Vec<String>,
+    /// Users to create: (address, password).
+    pub users: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            top: String::new(),
+            sections: String::new(),
+            relay_networks: vec![],
+            users: vec![("bob@example.com".into(), "bob-secret".into()), ("alice@example.com".into(), "alice-pw".into())],
+        }
+    }
+}
+
+impl Server {
+    /// Starts with the default options: domain example.com, users bob and alice, no relay networks.
+    pub fn start() -> Server {
+        Server::start_with(Options::default())
+    }
+
+    pub fn start_with(opts: Options) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("carrier.toml");
+        let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
+        let toml = format!(
+            "hostname = \"mx.example.com\"\ndata_dir = \"{data}\"\ndomains = [\"example.com\", \"example.net\"]\n{top}\n\
+             [listen]\nsmtp = [\"127.0.0.1:{port}\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
+            data = dir.path().join("data").display(),
+            top = opts.top,
+            nets = networks.join(", "),
+            sections = opts.sections,
+        );
+        std::fs::write(&config, toml).unwrap();
+        let mut server = Server { dir, port, config, child: None };
+        for (user, password) in &opts.users {
+            server.add_user(user, password);
+        }
+        server.spawn();
+        server
+    }
+
+    /// Runs `carrier -c CONFIG args...` and returns (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        run_cli(&self.config, args, stdin)
+    }
+
+    pub fn add_user(&self, address: &str, password: &str) {
+        let (code, _, err) = self.cli(&["user", "add", address, "--password-stdin"], &format!("{password}\n"));
+        assert_eq!(code, 0, "user add failed: {err}");
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("carrier.log")
+    }
+
+    /// Everything the server logged so far (all runs).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Starts the daemon and waits until it answers on its port.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
+        let child = Command::new(carrier_bin())
+            .args(["-c", self.config.to_str().unwrap(), "serve"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("carrier exited at start ({status}):\n{}", self.log());
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("carrier did not start listening:\n{}", self.log());
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGKILL and start again on the same data.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.port)
+    }
+
+    /// The Maildir of a user.
+    pub fn maildir(&self, domain: &str, local: &str) -> PathBuf {
+        self.data_dir().join("mail").join(domain).join(local)
+    }
+
+    /// Messages in a user's Maildir new/ (contents), sorted by file name.
+    pub fn messages(&self, domain: &str, local: &str) -> Vec<String> {
+        read_maildir(&self.maildir(domain, local))
+    }
+
+    /// Waits until `domain/local` holds `n` messages (delivery is asynchronous).
+    pub fn wait_messages(&self, domain: &str, local: &str, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let msgs = self.messages(domain, local);
+            if msgs.len() >= n || Instant::now() > deadline {
+                return msgs;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends one message over a fresh connection; returns the final reply.
+    pub fn send_mail(&self, from: &str, to: &[&str], body: &str) -> Reply {
+        let mut c = self.connect();
+        c.cmd("EHLO client.example").expect(250);
+        c.cmd(&format!("MAIL FROM:<{from}>")).expect(250);
+        for rcpt in to {
+            c.cmd(&format!("RCPT TO:<{rcpt}>")).expect(250);
+        }
+        c.cmd("DATA").expect(354);
+        let reply = c.data(body);
+        c.cmd("QUIT");
+        reply
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs the CLI against a config file.
+pub fn run_cli(config: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(carrier_bin())
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Reads all files in a Maildir's new/ directory, sorted by name.
+pub fn read_maildir(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("new")) else { return vec![] };
+    let mut names: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    names.sort();
+    names.iter().map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()).collect()
+}
+
+/// One SMTP reply.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl Reply {
+    /// Asserts the code and returns self.
+    #[track_caller]
+    pub fn expect(self, code: u16) -> Reply {
+        assert_eq!(self.code, code, "unexpected reply: {}", self.text);
+        self
+    }
+
+    /// Asserts the code and enhanced status code, e.g. (550, "5.1.1").
+    #[track_caller]
+    pub fn expect_status(self, code: u16, status: &str) -> Reply {
+        assert_eq!(self.code, code, "unexpected reply: {}", self.text);
+        let first = self.text.lines().last().unwrap_or("");
+        assert_eq!(first.get(4..4 + status.len()), Some(status), "unexpected reply: {}", self.text);
+        self
+    }
+}
+
+/// A minimal blocking SMTP client that can also send raw bytes.
+pub struct Client {
+    pub reader: BufReader<TcpStream>,
+    pub greeting: Reply,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut reader = BufReader::new(stream);
+        let greeting = read_reply(&mut reader).expect("greeting");
+        Client { reader, greeting }
+    }
+
+    /// Sends raw bytes.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
+    }
+
+    /// Sends one command line (CRLF added) and reads the reply.
+    pub fn cmd(&mut self, line: &str) -> Reply {
+        self.raw(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// Reads one reply; panics if the connection closed.
+    pub fn reply(&mut self) -> Reply {
+        read_reply(&mut self.reader).expect("connection closed while waiting for a reply")
+    }
+
+    /// Reads one reply, or None when the server closed the connection.
+    pub fn try_reply(&mut self) -> Option<Reply> {
+        read_reply(&mut self.reader)
+    }
+
+    /// Sends a message body (with dot-stuffing and the final dot) and reads the reply.
+    pub fn data(&mut self, body: &str) -> Reply {
+        let mut wire = String::new();
+        for line in body.split_inclusive('\n') {
+            let line = line.trim_end_matches('\n').trim_end_matches('\r');
+            if line.starts_with('.') {
+                wire.push('.');
+            }
+            wire.push_str(line);
+            wire.push_str("\r\n");
+        }
+        wire.push_str(".\r\n");
+        self.raw(wire.as_bytes());
+        self.reply()
+    }
+
+    /// True when the server has closed the connection (EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+}
+
+fn read_reply(reader: &mut BufReader<TcpStream>) -> Option<Reply> {
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        text.push_str(&line);
+        if line.len() < 4 || line.as_bytes()[3] == b' ' {
+            let code = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+            return Some(Reply { code, text });
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs carrier's whole test suite: unit tests, integration tests that start the real
+# server on loopback ports, and interop tests with swaks and Python's smtplib.
+# On a fresh Debian machine it first installs the clients the tests use (needs root).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+command -v swaks >/dev/null || missing+=(swaks)
+command -v python3 >/dev/null || missing+=(python3)
+command -v openssl >/dev/null || missing+=(openssl)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: the tests need ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+cargo test --workspace --all-targets "$@"
