@@ -94,6 +94,12 @@ impl Directory {
             false,
         ) {
             Err(cycle) => Lookup::Loop(cycle),
+            // RFC 5321 4.5.1: postmaster MUST be accepted. Without an alias or account it
+            // goes to the postmaster mailbox of the first domain, ready for when one is made.
+            Ok(()) if out.is_empty() && local.eq_ignore_ascii_case("postmaster") => {
+                let first = self.domains.first().map_or(domain, String::as_str);
+                Lookup::Deliver(vec![Route::Mailbox(format!("postmaster@{first}"))])
+            }
             Ok(()) if out.is_empty() => Lookup::UnknownUser,
             Ok(()) => Lookup::Deliver(out),
         }

@@ -207,3 +207,17 @@ fn refresh_picks_up_new_users_and_aliases() {
         Lookup::Deliver(vec![mailbox("carol@example.com")])
     );
 }
+
+#[test]
+fn postmaster_is_always_deliverable() {
+    let f = fixture(&["bob@example.com"], "");
+    assert_eq!(
+        resolve(&f, "POSTMASTER@example.net"),
+        Lookup::Deliver(vec![mailbox("postmaster@example.com")])
+    );
+    let f = fixture(&["bob@example.com"], "postmaster: bob\n");
+    assert_eq!(
+        resolve(&f, "postmaster@example.net"),
+        Lookup::Deliver(vec![mailbox("bob@example.com")])
+    );
+}

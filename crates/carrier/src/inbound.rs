@@ -43,8 +43,15 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener) {
 
 /// RFC 5321 3.8 / 4.2.5: 421 when the server cannot take the connection now.
 async fn refuse_busy(server: &Server, mut tcp: TcpStream, peer: SocketAddr) {
-    warn!("reject: too many connections ({}), refused unknown[{}]", server.cfg.smtp.max_connections, peer.ip());
-    let text = format!("421 4.3.2 {} Too many connections, try again later\r\n", server.cfg.hostname);
+    warn!(
+        "reject: too many connections ({}), refused unknown[{}]",
+        server.cfg.smtp.max_connections,
+        peer.ip()
+    );
+    let text = format!(
+        "421 4.3.2 {} Too many connections, try again later\r\n",
+        server.cfg.hostname
+    );
     let _ = timeout(Duration::from_secs(5), tcp.write_all(text.as_bytes())).await;
 }
 
@@ -74,7 +81,13 @@ impl Client {
             starttls: server.tls.is_some(),
             tls: false,
         });
-        Client { server, peer, session, counts: Counts::default(), helo: String::new() }
+        Client {
+            server,
+            peer,
+            session,
+            counts: Counts::default(),
+            helo: String::new(),
+        }
     }
 
     /// Runs the session to its end; returns why it ended.
@@ -116,7 +129,11 @@ impl Client {
                     };
                     if let Err(reply) = &decision {
                         self.counts.rejected += 1;
-                        info!("NOQUEUE: reject: RCPT from unknown[{}]: {reply}; helo=<{}>", self.peer.ip(), self.helo);
+                        info!(
+                            "NOQUEUE: reject: RCPT from unknown[{}]: {reply}; helo=<{}>",
+                            self.peer.ip(),
+                            self.helo
+                        );
                     }
                     self.session.answer(decision);
                 }
@@ -128,11 +145,17 @@ impl Client {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    let Some(acceptor) = self.server.tls.clone() else { return "no TLS".into() };
+                    let Some(acceptor) = self.server.tls.clone() else {
+                        return "no TLS".into();
+                    };
                     match timeout(self.server.cfg.smtp.timeout, conn.start_tls(&acceptor)).await {
                         Ok(Ok(tls)) => {
                             conn = tls;
-                            info!("TLS established from unknown[{}]: {}", self.peer.ip(), conn.tls_summary().unwrap_or_default());
+                            info!(
+                                "TLS established from unknown[{}]: {}",
+                                self.peer.ip(),
+                                conn.tls_summary().unwrap_or_default()
+                            );
                             self.session.tls_established();
                         }
                         Ok(Err(e)) => return format!("TLS handshake failed: {e}"),
@@ -159,7 +182,10 @@ impl Client {
                 Ok(Ok(_)) => {
                     self.session.early_talker();
                     let _ = self.flush(conn).await;
-                    warn!("reject: unknown[{}] talked before the greeting", self.peer.ip());
+                    warn!(
+                        "reject: unknown[{}] talked before the greeting",
+                        self.peer.ip()
+                    );
                     return Some("pregreet".into());
                 }
             }
@@ -184,7 +210,11 @@ impl Client {
         let recipients = self.recipients(&tx);
         if recipients.is_empty() {
             // Every recipient vanished from the alias table between RCPT and DATA.
-            return Err(Reply::new(451, "4.3.0", "Recipients no longer valid, try again later"));
+            return Err(Reply::new(
+                451,
+                "4.3.0",
+                "Recipients no longer valid, try again later",
+            ));
         }
         let nrcpts = recipients.len();
         let envelope = Envelope {
@@ -251,7 +281,9 @@ impl Client {
 /// DESIGN §4: a full disk gives 452 4.3.1, never a 5xx and never corruption.
 pub fn storage_error(e: &io::Error) -> Reply {
     match e.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => Reply::new(452, "4.3.1", "Insufficient system storage"),
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+            Reply::new(452, "4.3.1", "Insufficient system storage")
+        }
         _ => Reply::new(451, "4.3.0", "Local error in processing, try again later"),
     }
 }

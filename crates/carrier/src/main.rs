@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "carrier", version, about = "A mail server: SMTP, local delivery, queue, POP3 and IMAP in one program")]
+#[command(
+    name = "carrier",
+    version,
+    about = "A mail server: SMTP, local delivery, queue, POP3 and IMAP in one program"
+)]
 struct Cli {
     /// Configuration file (else $CARRIER_CONFIG, else /etc/carrier/carrier.toml, else development defaults).
     #[arg(short, long, global = true, value_name = "FILE")]
@@ -56,10 +60,17 @@ fn main() -> ExitCode {
 }
 
 fn serve(cfg: carrier_config::Config) -> Result<(), String> {
-    tracing_subscriber::fmt().with_target(false).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
     if cfg.source.is_none() {
-        eprintln!("carrier: no configuration file found; running on development defaults (data in {})", cfg.data_dir.display());
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| format!("cannot create {}: {e}", cfg.data_dir.display()))?;
+        eprintln!(
+            "carrier: no configuration file found; running on development defaults (data in {})",
+            cfg.data_dir.display()
+        );
+        std::fs::create_dir_all(&cfg.data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", cfg.data_dir.display()))?;
         server::first_run_account(&cfg)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -9,7 +9,9 @@ use std::time::Duration;
 /// Sends numbered messages until the server goes away; records the numbers that got 250.
 fn sender(port: u16, worker: usize, acked: Arc<Mutex<Vec<String>>>) {
     for n in 0.. {
-        let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return };
+        let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return;
+        };
         drop(stream);
         let result = std::panic::catch_unwind(|| {
             let mut c = Client::connect(port);
@@ -19,11 +21,17 @@ fn sender(port: u16, worker: usize, acked: Arc<Mutex<Vec<String>>>) {
                 if c.cmd("MAIL FROM:<load@remote.example>").code != 250 {
                     return;
                 }
-                let rcpt = if i % 2 == 0 { "bob@example.com" } else { "alice@example.com" };
+                let rcpt = if i % 2 == 0 {
+                    "bob@example.com"
+                } else {
+                    "alice@example.com"
+                };
                 if c.cmd(&format!("RCPT TO:<{rcpt}>")).code != 250 || c.cmd("DATA").code != 354 {
                     return;
                 }
-                let reply = c.data(&format!("Subject: {tag}\r\nX-Tag: {tag}\r\n\r\nbody {tag}\r\n"));
+                let reply = c.data(&format!(
+                    "Subject: {tag}\r\nX-Tag: {tag}\r\n\r\nbody {tag}\r\n"
+                ));
                 if reply.code == 250 {
                     acked.lock().unwrap().push(tag);
                 }
@@ -40,7 +48,11 @@ fn tags_in_mailboxes(server: &Server) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for user in ["bob", "alice"] {
         for m in server.messages("example.com", user) {
-            let tag = m.lines().find_map(|l| l.strip_prefix("X-Tag: ")).unwrap_or("?").to_string();
+            let tag = m
+                .lines()
+                .find_map(|l| l.strip_prefix("X-Tag: "))
+                .unwrap_or("?")
+                .to_string();
             *seen.entry(tag).or_insert(0) += 1;
         }
     }
@@ -68,7 +80,11 @@ fn kill_9_under_concurrent_load_loses_and_duplicates_nothing() {
         server.spawn();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 20, "the load produced too few messages ({}) to mean anything", acked.len());
+    assert!(
+        acked.len() > 20,
+        "the load produced too few messages ({}) to mean anything",
+        acked.len()
+    );
     // After the last restart, recovery delivers whatever was queued.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -79,7 +95,10 @@ fn kill_9_under_concurrent_load_loses_and_duplicates_nothing() {
             assert!(dups.is_empty(), "duplicated messages: {dups:?}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "acknowledged but never delivered: {missing:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "acknowledged but never delivered: {missing:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // No message without a 250 should be counted, but one in flight at the kill may have been
@@ -93,7 +112,13 @@ fn queued_message_is_delivered_after_restart() {
     // Kill the server right after the 250, before delivery may have happened; restart delivers it once.
     let mut server = Server::start();
     for i in 0..10 {
-        server.send_mail("a@remote.example", &["bob@example.com"], &format!("Subject: r{i}\r\nX-Tag: r{i}\r\n\r\nx\r\n")).expect(250);
+        server
+            .send_mail(
+                "a@remote.example",
+                &["bob@example.com"],
+                &format!("Subject: r{i}\r\nX-Tag: r{i}\r\n\r\nx\r\n"),
+            )
+            .expect(250);
     }
     server.kill9();
     server.spawn();

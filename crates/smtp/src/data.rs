@@ -1,9 +1,10 @@
 //! Message content: the DATA terminator and dot-unstuffing (RFC 5321 4.5.2), and the
 //! checks every byte of content passes whether it came by DATA or BDAT.
 //!
-//! SMTP smuggling is impossible by construction: only CRLF ends a line, so only
-//! CRLF "." CRLF ends DATA. A bare CR or LF is content, flagged, and the message is
-//! refused once it has been read to its real end.
+//! SMTP smuggling is impossible by construction: only CRLF "." CRLF ends DATA. A bare LF
+//! is normalised to CRLF inside the content (as Postfix's `smtpd_forbid_bare_newline =
+//! normalize`, so LF-only scripts keep working) but a "." line after a bare LF is content,
+//! never the end. A bare CR is flagged and the message refused once read to its real end.
 
 use crate::reply::Reply;
 
@@ -132,6 +133,8 @@ impl Content {
 pub struct DataReader {
     content: Content,
     line_start: bool,
+    /// The previous line ended with a real CRLF (or this is the first line).
+    after_crlf: bool,
 }
 
 impl DataReader {
@@ -140,6 +143,7 @@ impl DataReader {
         DataReader {
             content: Content::new(max_size),
             line_start: true,
+            after_crlf: true,
         }
     }
 
@@ -151,7 +155,10 @@ impl DataReader {
             if self.line_start {
                 match rest {
                     [] | [b'.'] | [b'.', b'\r'] => return (i, false),
-                    [b'.', b'\r', b'\n', ..] => return (i + 3, true),
+                    // RFC 5321 4.1.1.4: the end is CRLF "." CRLF and nothing else.
+                    [b'.', b'\r', b'\n', ..] if self.after_crlf => return (i + 3, true),
+                    // A lone dot after a bare LF is content: this is where smuggling would start.
+                    [b'.', b'\r', b'\n', ..] | [b'.', b'\n', ..] => {}
                     // RFC 5321 4.5.2: a leading dot is removed (dot-unstuffing).
                     [b'.', ..] => i += 1,
                     _ => {}
@@ -159,11 +166,19 @@ impl DataReader {
                 self.line_start = false;
                 continue;
             }
-            match find_crlf(rest) {
+            match rest.iter().position(|&b| b == b'\n') {
+                // A trailing CR is always held back below, so the CR of a CRLF is in `rest`.
+                Some(p) if p > 0 && rest[p - 1] == b'\r' => {
+                    self.content.push(&rest[..=p]);
+                    self.after_crlf = true;
+                    self.end_line(&mut i, p);
+                }
                 Some(p) => {
-                    self.content.push(&rest[..p + 2]);
-                    i += p + 2;
-                    self.line_start = true;
+                    // Bare LF: normalised to CRLF, but it never makes the next "." an end.
+                    self.content.push(&rest[..p]);
+                    self.content.push(b"\r\n");
+                    self.after_crlf = false;
+                    self.end_line(&mut i, p);
                 }
                 None => {
                     // Hold back a trailing CR: it may be the start of CRLF.
@@ -179,6 +194,11 @@ impl DataReader {
         }
     }
 
+    fn end_line(&mut self, i: &mut usize, lf: usize) {
+        *i += lf + 1;
+        self.line_start = true;
+    }
+
     /// Octets of content so far.
     pub fn size(&self) -> u64 {
         self.content.size()
@@ -188,18 +208,6 @@ impl DataReader {
     pub fn finish(self) -> Result<Vec<u8>, Reply> {
         self.content.finish()
     }
-}
-
-fn find_crlf(s: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(p) = s[from..].iter().position(|&b| b == b'\r') {
-        let at = from + p;
-        if s.get(at + 1) == Some(&b'\n') {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
 }
 
 #[cfg(test)]
@@ -269,7 +277,8 @@ mod tests {
 
     #[test]
     fn smuggling_variants_do_not_end_data() {
-        // Each of these must NOT be taken as the end of data; the real end follows.
+        // Each holds a fake end of data and a second transaction; only the real CRLF.CRLF
+        // at the very end may end the message, and the fake one must stay inside it.
         for evil in [
             &b"a\n.\nMAIL FROM:<x@y.example>\r\n.\r\n"[..],
             b"a\r.\rMAIL FROM:<x@y.example>\r\n.\r\n",
@@ -277,22 +286,38 @@ mod tests {
             b"a\r\n.\nMAIL FROM:<x@y.example>\r\n.\r\n",
             b"a\r\n.\rMAIL FROM:<x@y.example>\r\n.\r\n",
         ] {
-            let (m, n) = read(evil, evil.len());
-            assert_eq!(
-                n,
-                evil.len(),
-                "{:?} ended early",
-                String::from_utf8_lossy(evil)
-            );
-            let reply = m.unwrap().unwrap_err();
-            assert_eq!((reply.code, reply.status), (554, Some("5.6.0")));
+            for step in [1, 2, evil.len()] {
+                let (m, n) = read(evil, step);
+                assert_eq!(
+                    n,
+                    evil.len(),
+                    "{:?} ended early",
+                    String::from_utf8_lossy(evil)
+                );
+                match m.unwrap() {
+                    Ok(message) => {
+                        assert!(message.windows(9).any(|w| w == b"MAIL FROM"), "{message:?}")
+                    }
+                    Err(reply) => assert_eq!((reply.code, reply.status), (554, Some("5.6.0"))),
+                }
+            }
         }
     }
 
     #[test]
-    fn bare_lf_and_cr_refused() {
-        assert_eq!(refused(b"a\nb\r\n.\r\n").code, 554);
+    fn bare_lf_is_normalised_and_dots_still_unstuffed() {
+        assert_eq!(
+            ok(b"a\nb\r\n..c\n.\n\r\n.\r\n"),
+            b"a\r\nb\r\n.c\r\n.\r\n\r\n"
+        );
+        // "a LF . CRLF" is not the end either: the dot line did not follow a real CRLF.
+        assert_eq!(ok(b"a\n.\r\nb\r\n.\r\n"), b"a\r\n.\r\nb\r\n");
+    }
+
+    #[test]
+    fn bare_cr_refused() {
         assert_eq!(refused(b"a\rb\r\n.\r\n").code, 554);
+        assert_eq!(refused(b"a\r\r\n.\r\n").code, 554);
     }
 
     #[test]

@@ -309,8 +309,25 @@ fn smuggling_is_impossible() {
     let mut d = ready();
     d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n");
     let r = d.send(b"hi\n.\nMAIL FROM:<evil@x.example>\nRCPT TO:<victim@example.com>\nDATA\nforged\n.\n\r\n.\r\n");
+    // One message, with the would-be second transaction inside it as text.
+    assert_eq!(codes(&r), ["250 2.0.0"]);
+    assert_eq!(d.messages.len(), 1);
+    assert_eq!(
+        d.messages[0].message,
+        b"hi\r\n.\r\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nforged\r\n.\r\n\r\n"
+    );
+    assert!(
+        !d.events
+            .iter()
+            .any(|e| e.contains("evil") || e.contains("victim")),
+        "{:?}",
+        d.events
+    );
+    // With bare CRs the message is refused, and still nothing runs as a command.
+    d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n");
+    let r = d.send(b"hi\r.\rMAIL FROM:<evil@x.example>\r\n.\r\n");
     assert_eq!(codes(&r), ["554 5.6.0"]);
-    assert!(d.messages.is_empty());
+    assert_eq!(d.messages.len(), 1);
     assert!(
         !d.events.iter().any(|e| e.contains("evil")),
         "{:?}",

@@ -14,7 +14,11 @@ pub fn carrier_bin() -> &'static str {
 
 /// A free loopback port (bound then released; collisions between tests are unlikely).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running carrier with its own config and data_dir.
@@ -43,7 +47,10 @@ impl Default for Options {
             top: String::new(),
             sections: String::new(),
             relay_networks: vec![],
-            users: vec![("bob@example.com".into(), "bob-secret".into()), ("alice@example.com".into(), "alice-pw".into())],
+            users: vec![
+                ("bob@example.com".into(), "bob-secret".into()),
+                ("alice@example.com".into(), "alice-pw".into()),
+            ],
         }
     }
 }
@@ -58,7 +65,11 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("carrier.toml");
-        let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
+        let networks: Vec<String> = opts
+            .relay_networks
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect();
         let toml = format!(
             "hostname = \"mx.example.com\"\ndata_dir = \"{data}\"\ndomains = [\"example.com\", \"example.net\"]\n{top}\n\
              [listen]\nsmtp = [\"127.0.0.1:{port}\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
@@ -68,7 +79,12 @@ impl Server {
             sections = opts.sections,
         );
         std::fs::write(&config, toml).unwrap();
-        let mut server = Server { dir, port, config, child: None };
+        let mut server = Server {
+            dir,
+            port,
+            config,
+            child: None,
+        };
         for (user, password) in &opts.users {
             server.add_user(user, password);
         }
@@ -82,7 +98,10 @@ impl Server {
     }
 
     pub fn add_user(&self, address: &str, password: &str) {
-        let (code, _, err) = self.cli(&["user", "add", address, "--password-stdin"], &format!("{password}\n"));
+        let (code, _, err) = self.cli(
+            &["user", "add", address, "--password-stdin"],
+            &format!("{password}\n"),
+        );
         assert_eq!(code, 0, "user add failed: {err}");
     }
 
@@ -101,7 +120,11 @@ impl Server {
 
     /// Starts the daemon and waits until it answers on its port.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
         let child = Command::new(carrier_bin())
             .args(["-c", self.config.to_str().unwrap(), "serve"])
             .stdin(Stdio::null())
@@ -199,7 +222,12 @@ pub fn run_cli(config: &Path, args: &[&str], stdin: &str) -> (i32, String, Strin
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -210,10 +238,15 @@ pub fn run_cli(config: &Path, args: &[&str], stdin: &str) -> (i32, String, Strin
 
 /// Reads all files in a Maildir's new/ directory, sorted by name.
 pub fn read_maildir(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir.join("new")) else { return vec![] };
+    let Ok(entries) = std::fs::read_dir(dir.join("new")) else {
+        return vec![];
+    };
     let mut names: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
     names.sort();
-    names.iter().map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()).collect()
+    names
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect()
 }
 
 /// One SMTP reply.
@@ -236,7 +269,12 @@ impl Reply {
     pub fn expect_status(self, code: u16, status: &str) -> Reply {
         assert_eq!(self.code, code, "unexpected reply: {}", self.text);
         let first = self.text.lines().last().unwrap_or("");
-        assert_eq!(first.get(4..4 + status.len()), Some(status), "unexpected reply: {}", self.text);
+        assert_eq!(
+            first.get(4..4 + status.len()),
+            Some(status),
+            "unexpected reply: {}",
+            self.text
+        );
         self
     }
 }
@@ -250,7 +288,9 @@ pub struct Client {
 impl Client {
     pub fn connect(port: u16) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let mut reader = BufReader::new(stream);
         let greeting = read_reply(&mut reader).expect("greeting");
         Client { reader, greeting }
