@@ -61,7 +61,6 @@ struct Client {
     peer: SocketAddr,
     session: Session,
     counts: Counts,
-    helo: String,
 }
 
 #[derive(Default)]
@@ -86,7 +85,6 @@ impl Client {
             peer,
             session,
             counts: Counts::default(),
-            helo: String::new(),
         }
     }
 
@@ -129,10 +127,10 @@ impl Client {
                     };
                     if let Err(reply) = &decision {
                         self.counts.rejected += 1;
+                        let helo = self.session.helo_name().unwrap_or_default();
                         info!(
-                            "NOQUEUE: reject: RCPT from unknown[{}]: {reply}; helo=<{}>",
-                            self.peer.ip(),
-                            self.helo
+                            "NOQUEUE: reject: RCPT from unknown[{}]: {reply}; helo=<{helo}>",
+                            self.peer.ip()
                         );
                     }
                     self.session.answer(decision);
@@ -206,7 +204,6 @@ impl Client {
 
     /// Expands recipients and stores the message durably; the reply to send after DATA.
     async fn enqueue(&mut self, tx: Transaction) -> Result<String, Reply> {
-        self.helo = tx.helo.clone();
         let recipients = self.recipients(&tx);
         if recipients.is_empty() {
             // Every recipient vanished from the alias table between RCPT and DATA.

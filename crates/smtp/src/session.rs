@@ -8,7 +8,7 @@
 //! until the driver answers with [`Session::answer`] or [`Session::queued`].
 
 use crate::address::Mailbox;
-use crate::command::{self, BodyType, Command, MailParams};
+use crate::command::{self, Command, MailParams};
 use crate::data::{Content, DataReader};
 use crate::reply::Reply;
 
@@ -611,8 +611,8 @@ impl Session {
         Some(Event::StartTls)
     }
 
-    /// The body type declared for the open transaction (for logs and Received).
-    pub fn body_type(&self) -> Option<BodyType> {
-        self.tx.as_ref().map(|tx| tx.params.body)
+    /// The HELO/EHLO name given so far, for logs.
+    pub fn helo_name(&self) -> Option<&str> {
+        self.helo.as_ref().map(|(name, _)| name.as_str())
     }
 }
