@@ -60,8 +60,11 @@ fn main() -> ExitCode {
 }
 
 fn serve(cfg: carrier_config::Config) -> Result<(), String> {
+    use std::io::IsTerminal;
+    // Colours only on a terminal: logs in files and the journal stay plain text for grep.
     tracing_subscriber::fmt()
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     if cfg.source.is_none() {
