@@ -106,7 +106,9 @@ async fn bind(cfg: &Config) -> Result<Vec<TcpListener>, String> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| bind_error(addr, &e))?;
-        info!("listening for SMTP on {addr}");
+        // The bound address, not the configured one: port 0 picks a free port.
+        let bound = listener.local_addr().map_err(|e| bind_error(addr, &e))?;
+        info!("listening for SMTP on {bound}");
         listeners.push(listener);
     }
     for (name, addrs) in [

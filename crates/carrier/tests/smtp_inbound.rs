@@ -160,7 +160,10 @@ fn relaying_is_denied_to_strangers_including_trick_addresses() {
     c.cmd("RCPT TO:<victim@ELSEWHERE.example>")
         .expect_status(550, "5.7.1");
     let log = server.log();
-    assert!(log.contains("Relaying denied; helo=<client.example>"), "{log}");
+    assert!(
+        log.contains("Relaying denied; helo=<client.example>"),
+        "{log}"
+    );
     assert!(!log.contains("\u{1b}["), "colour codes in a log file");
 }
 

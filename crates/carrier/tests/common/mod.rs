@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,15 +10,6 @@ use std::time::{Duration, Instant};
 /// Path of the binary under test.
 pub fn carrier_bin() -> &'static str {
     env!("CARGO_BIN_EXE_carrier")
-}
-
-/// A free loopback port (bound then released; collisions between tests are unlikely).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running carrier with its own config and data_dir.
@@ -63,7 +54,6 @@ impl Server {
 
     pub fn start_with(opts: Options) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let config = dir.path().join("carrier.toml");
         let networks: Vec<String> = opts
             .relay_networks
@@ -72,7 +62,7 @@ impl Server {
             .collect();
         let toml = format!(
             "hostname = \"mx.example.com\"\ndata_dir = \"{data}\"\ndomains = [\"example.com\", \"example.net\"]\n{top}\n\
-             [listen]\nsmtp = [\"127.0.0.1:{port}\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
+             [listen]\nsmtp = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
             data = dir.path().join("data").display(),
             top = opts.top,
             nets = networks.join(", "),
@@ -81,7 +71,7 @@ impl Server {
         std::fs::write(&config, toml).unwrap();
         let mut server = Server {
             dir,
-            port,
+            port: 0,
             config,
             child: None,
         };
@@ -118,8 +108,10 @@ impl Server {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// Starts the daemon and waits until it answers on its port.
+    /// Starts the daemon and waits until it logs the port it listens on (port 0 in the
+    /// config lets the kernel choose, so parallel tests never collide).
     pub fn spawn(&mut self) {
+        let seen = self.log().len();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -138,10 +130,16 @@ impl Server {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("carrier exited at start ({status}):\n{}", self.log());
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            let log = self.log();
+            let port = log[seen..]
+                .lines()
+                .find_map(|l| l.split("listening for SMTP on 127.0.0.1:").nth(1))
+                .and_then(|p| p.trim().parse().ok());
+            if let Some(port) = port {
+                self.port = port;
                 return;
             }
-            std::thread::sleep(Duration::from_millis(25));
+            std::thread::sleep(Duration::from_millis(20));
         }
         panic!("carrier did not start listening:\n{}", self.log());
     }
