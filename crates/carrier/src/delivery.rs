@@ -85,7 +85,7 @@ fn deliver(ctx: &Context, id: &QueueId, recovering: bool) -> Option<Duration> {
         }
     };
     let body = to_unix_newlines(&message);
-    let mut retry_in = None;
+    let mut changes = Vec::new();
     for (index, rcpt) in envelope.recipients.iter().enumerate() {
         if rcpt.status.is_final() || !rcpt.local {
             continue;
@@ -94,21 +94,41 @@ fn deliver(ctx: &Context, id: &QueueId, recovering: bool) -> Option<Duration> {
             Status::Deferred { tries, .. } => *tries,
             _ => 0,
         };
-        let status = deliver_one(ctx, id, &envelope, index, &body, recovering, tries);
+        changes.push((
+            index,
+            deliver_one(ctx, id, &envelope, index, &body, recovering, tries),
+        ));
+    }
+    let final_now = |i: usize| changes.iter().any(|(c, s)| *c == i && s.is_final());
+    let all_final = (0..envelope.recipients.len())
+        .all(|i| envelope.recipients[i].status.is_final() || final_now(i));
+    if all_final {
+        // Nothing is left to do, so the statuses need no record: the queue file goes. A crash
+        // before the removal redelivers, and the store recognises what it already has.
+        match ctx.spool.remove(id) {
+            Ok(()) => info!("{id}: removed"),
+            Err(e) => warn!("{id}: cannot remove from queue: {e}"),
+        }
+        return None;
+    }
+    record(ctx, id, changes)
+}
+
+/// Writes the new statuses; returns when to try again if a recipient was deferred.
+fn record(ctx: &Context, id: &QueueId, changes: Vec<(usize, Status)>) -> Option<Duration> {
+    let mut retry_in: Option<Duration> = None;
+    for (index, status) in changes {
         if let Status::Deferred { next_try, .. } = &status {
             let wait = next_try
                 .duration_since(SystemTime::now())
                 .unwrap_or_default();
-            retry_in = Some(retry_in.map_or(wait, |w: Duration| w.min(wait)));
+            retry_in = Some(retry_in.map_or(wait, |w| w.min(wait)));
         }
         if let Err(e) = ctx.spool.update(id, index, status) {
             // The mailbox has the message; a retry will find it there and not duplicate it.
             warn!("{id}: cannot record delivery status: {e}");
             retry_in = Some(ctx.retry[0]);
         }
-    }
-    if retry_in.is_none() {
-        remove_if_done(ctx, id);
     }
     retry_in
 }
@@ -184,21 +204,6 @@ fn deliver_one(
                 error,
             }
         }
-    }
-}
-
-/// Removes the queue file once no recipient is left to deliver here.
-fn remove_if_done(ctx: &Context, id: &QueueId) {
-    match ctx.spool.envelope(id) {
-        Ok(env) if env.recipients.iter().all(|r| r.status.is_final()) => {
-            if let Err(e) = ctx.spool.remove(id) {
-                warn!("{id}: cannot remove from queue: {e}");
-            } else {
-                info!("{id}: removed");
-            }
-        }
-        Ok(_) => {} // remote recipients wait for the relay agent
-        Err(e) => warn!("{id}: cannot reread envelope: {e}"),
     }
 }
 

@@ -128,3 +128,82 @@ fn queued_message_is_delivered_after_restart() {
     let seen = tags_in_mailboxes(&server);
     assert!(seen.values().all(|&n| n == 1), "{seen:?}");
 }
+
+/// Blocks a user's Maildir with a plain file so that delivery fails (as root, permissions would not).
+fn block_mailbox(server: &Server, local: &str) -> std::path::PathBuf {
+    let path = server.maildir("example.com", local);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"in the way").unwrap();
+    path
+}
+
+fn wait_log(server: &Server, needle: &str, count: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.log().matches(needle).count() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "log never said {needle:?} {count} times:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
+    let mut server = Server::start_with(common::Options {
+        sections: "[delivery]\nretry = [\"1s\"]\n".into(),
+        ..Default::default()
+    });
+    let blocker = block_mailbox(&server, "bob");
+    server
+        .send_mail(
+            "a@remote.example",
+            &["bob@example.com", "alice@example.com"],
+            "Subject: d1\r\nX-Tag: d1\r\n\r\nx\r\n",
+        )
+        .expect(250);
+    wait_log(&server, "stat=Deferred: cannot write to mailbox", 1);
+    // alice got hers at once; bob's waits in the queue with the reason recorded.
+    assert_eq!(server.wait_messages("example.com", "alice", 1).len(), 1);
+    let queue = server.data_dir().join("spool/queue");
+    let status: String = std::fs::read_dir(&queue)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "status"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        status.contains(" delivered ") && status.contains(" deferred "),
+        "{status}"
+    );
+
+    // The retry timer delivers it once the problem is fixed.
+    std::fs::remove_file(&blocker).unwrap();
+    assert_eq!(server.wait_messages("example.com", "bob", 1).len(), 1);
+    wait_log(&server, "removed", 1);
+
+    // Deferred, then killed: the restarted server picks it up from the queue.
+    block_mailbox(&server, "carol");
+    server.add_user("carol@example.com", "pw");
+    server
+        .send_mail(
+            "a@remote.example",
+            &["carol@example.com"],
+            "Subject: d2\r\nX-Tag: d2\r\n\r\nx\r\n",
+        )
+        .expect(250);
+    wait_log(&server, "to=<carol@example.com>", 1);
+    server.kill9();
+    std::fs::remove_file(server.maildir("example.com", "carol")).unwrap();
+    server.spawn();
+    let msgs = server.wait_messages("example.com", "carol", 1);
+    assert_eq!(msgs.len(), 1);
+    assert!(msgs[0].contains("X-Tag: d2"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        server.messages("example.com", "alice").len(),
+        1,
+        "alice must not get a second copy"
+    );
+}
