@@ -126,10 +126,11 @@ pub fn from_micros(n: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(n)
 }
 
-/// The header written before the message, ending with the blank line.
-pub fn encode(e: &Envelope) -> Vec<u8> {
+/// The header written before the message, ending with the blank line. `size` is the
+/// message length, so that status records appended after the message can be found.
+pub fn encode(e: &Envelope, size: usize) -> Vec<u8> {
     let mut s = format!(
-        "{MAGIC}\nreceived {}\nsender {}\nclient-ip {}\nclient-name {}\nhelo {}\nproto {}\nsmtputf8 {}\nbody-8bit {}\n",
+        "{MAGIC}\nsize {size}\nreceived {}\nsender {}\nclient-ip {}\nclient-name {}\nhelo {}\nproto {}\nsmtputf8 {}\nbody-8bit {}\n",
         micros(e.received),
         escape(&e.sender),
         e.client_ip.map_or("-".to_string(), |ip| ip.to_string()),
@@ -166,8 +167,18 @@ pub fn read_head(file: impl Read) -> io::Result<Vec<u8>> {
     }
 }
 
-/// Parses the header; returns the envelope and where the message starts.
-pub fn decode(bytes: &[u8]) -> io::Result<(Envelope, usize)> {
+/// A parsed queue file header.
+pub struct Head {
+    /// The envelope, statuses all pending.
+    pub envelope: Envelope,
+    /// Offset of the message.
+    pub body_at: usize,
+    /// Length of the message; status records follow it.
+    pub size: usize,
+}
+
+/// Parses the header.
+pub fn decode(bytes: &[u8]) -> io::Result<Head> {
     let end = bytes
         .windows(2)
         .position(|w| w == b"\n\n")
@@ -188,9 +199,11 @@ pub fn decode(bytes: &[u8]) -> io::Result<(Envelope, usize)> {
         smtputf8: false,
         body_8bit: false,
     };
+    let mut size = None;
     for line in lines {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
         match key {
+            "size" => size = value.parse().ok(),
             "received" => e.received = from_micros(value.parse().map_err(|_| corrupt("bad time"))?),
             "sender" => e.sender = unescape(value)?,
             "client-ip" => e.client_ip = value.parse().ok(),
@@ -216,7 +229,12 @@ pub fn decode(bytes: &[u8]) -> io::Result<(Envelope, usize)> {
             _ => {} // a newer version's field: ignored, so downgrades can read the queue
         }
     }
-    Ok((e, end + 2))
+    let size = size.ok_or_else(|| corrupt("no size"))?;
+    Ok(Head {
+        envelope: e,
+        body_at: end + 2,
+        size,
+    })
 }
 
 #[cfg(test)]

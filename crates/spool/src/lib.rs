@@ -2,8 +2,9 @@
 //! stable storage (DESIGN.md §4: a 250 after DATA means fsynced).
 //!
 //! Layout under the spool directory:
-//! - `queue/QID`: the envelope as short text lines, a blank line, the message as received;
-//! - `queue/QID.status`: per-recipient status changes, one line each, appended and fdatasynced;
+//! - `queue/QID`: the envelope as short text lines, a blank line, the message as received,
+//!   then per-recipient status changes appended one line each and fdatasynced. One file per
+//!   message keeps file-system metadata work (create, rename, unlink) to one of each.
 //! - `tmp/`: files being written; renamed into `queue/` only once complete and synced, so a
 //!   crash leaves either the whole file or nothing (anything in `tmp/` at open is garbage).
 //!
@@ -19,7 +20,7 @@ pub use envelope::{Envelope, Recipient, Status};
 pub use id::QueueId;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,7 +84,7 @@ impl Spool {
                 .mode(0o700)
                 .create(d)?;
         }
-        clean(&queue, &tmp)?;
+        clean(&tmp)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let inner = Arc::new(Inner {
             queue,
@@ -146,7 +147,9 @@ impl Spool {
 
     /// Records a recipient's new status durably.
     pub fn update(&self, id: &QueueId, rcpt: usize, status: Status) -> io::Result<()> {
-        let mut file = OpenOptions::new().append(true).open(self.status_path(id))?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(self.message_path(id))?;
         file.write_all(status::line(rcpt, &status).as_bytes())?;
         file.sync_data()
     }
@@ -154,9 +157,13 @@ impl Spool {
     /// The envelope (with current statuses) and the message.
     pub fn load(&self, id: &QueueId) -> io::Result<(Envelope, Vec<u8>)> {
         let bytes = fs::read(self.message_path(id))?;
-        let (mut envelope, body_at) = envelope::decode(&bytes)?;
-        self.apply_status(id, &mut envelope)?;
-        Ok((envelope, bytes[body_at..].to_vec()))
+        let mut head = envelope::decode(&bytes)?;
+        let end = head.body_at + head.size;
+        let body = bytes
+            .get(head.body_at..end)
+            .ok_or_else(|| envelope::corrupt("message cut short"))?;
+        status::apply(&bytes[end..], &mut head.envelope)?;
+        Ok((head.envelope, body.to_vec()))
     }
 
     /// The envelope with current statuses, without the message.
@@ -165,20 +172,14 @@ impl Spool {
     }
 
     fn read_head(&self, id: &QueueId) -> io::Result<(Envelope, u64)> {
-        let file = File::open(self.message_path(id))?;
-        let len = file.metadata()?.len();
-        let head = envelope::read_head(file)?;
-        let (mut envelope, body_at) = envelope::decode(&head)?;
-        self.apply_status(id, &mut envelope)?;
-        Ok((envelope, len - body_at as u64))
-    }
-
-    fn apply_status(&self, id: &QueueId, envelope: &mut Envelope) -> io::Result<()> {
-        match fs::read(self.status_path(id)) {
-            Ok(bytes) => status::apply(&bytes, envelope),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+        let mut file = File::open(self.message_path(id))?;
+        let mut head = envelope::decode(&envelope::read_head(&mut file)?)?;
+        // The status records follow the message: skip over it and read them.
+        file.seek(SeekFrom::Start((head.body_at + head.size) as u64))?;
+        let mut records = Vec::new();
+        file.read_to_end(&mut records)?;
+        status::apply(&records, &mut head.envelope)?;
+        Ok((head.envelope, head.size as u64))
     }
 
     /// Every message in the queue, oldest first. Safe while another process writes.
@@ -199,14 +200,9 @@ impl Spool {
         Ok(out)
     }
 
-    /// Removes a message: the message file first, so a crash leaves at worst an orphan
-    /// status file (cleaned at open), never a message without its status.
+    /// Removes a message (delivered, bounced or deleted by the administrator).
     pub fn remove(&self, id: &QueueId) -> io::Result<()> {
-        fs::remove_file(self.message_path(id))?;
-        match fs::remove_file(self.status_path(id)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        fs::remove_file(self.message_path(id))
     }
 
     /// Group-commit counters since open.
@@ -220,22 +216,12 @@ impl Spool {
     fn message_path(&self, id: &QueueId) -> PathBuf {
         self.inner.queue.join(id.to_string())
     }
-
-    fn status_path(&self, id: &QueueId) -> PathBuf {
-        self.inner.queue.join(format!("{id}.status"))
-    }
 }
 
-/// Removes temporary files and status files whose message is gone.
-fn clean(queue: &Path, tmp: &Path) -> io::Result<()> {
+/// Removes what a crash left in `tmp/`: files that were never acknowledged.
+fn clean(tmp: &Path) -> io::Result<()> {
     for entry in fs::read_dir(tmp)? {
         fs::remove_file(entry?.path())?;
-    }
-    for entry in fs::read_dir(queue)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "status") && !path.with_extension("").exists() {
-            fs::remove_file(&path)?;
-        }
     }
     Ok(())
 }
@@ -288,30 +274,21 @@ fn write_tmp(tmp: &Path, job: &Job) -> io::Result<(QueueId, File)> {
             .create_new(true)
             .mode(0o600)
             .open(&path)?;
-        file.write_all(&envelope::encode(&job.envelope))?;
+        file.write_all(&envelope::encode(&job.envelope, job.message.len()))?;
         file.write_all(&job.message)?;
-        // The empty status file is created now so that later updates need no directory sync.
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(tmp.join(format!("{id}.status")))?;
         Ok(file)
     })();
     match result {
         Ok(file) => Ok((id, file)),
         Err(e) => {
             let _ = fs::remove_file(&path);
-            let _ = fs::remove_file(tmp.join(format!("{id}.status")));
             Err(e)
         }
     }
 }
 
-/// Renames the status file, then the message file, into the queue.
+/// Moves a complete, synced file into the queue.
 fn publish(queue: &Path, tmp: &Path, id: &QueueId) -> io::Result<()> {
-    let status = format!("{id}.status");
-    fs::rename(tmp.join(&status), queue.join(&status))?;
     fs::rename(tmp.join(id.to_string()), queue.join(id.to_string()))
 }
 
