@@ -42,18 +42,12 @@ impl Aliases {
             })?;
             let name = normalize(name.trim().trim_matches('"'));
             if name.is_empty() || name.contains(char::is_whitespace) {
-                return Err(AliasError {
-                    line,
-                    message: format!("bad alias name {:?}", name),
-                });
+                return Err(AliasError { line, message: format!("bad alias name {:?}", name) });
             }
             let mut list = Vec::new();
             for target in split_targets(targets) {
                 let unquoted = target.trim_matches('"').trim();
-                if unquoted.starts_with('|')
-                    || unquoted.starts_with('/')
-                    || unquoted.starts_with(":include:")
-                {
+                if unquoted.starts_with('|') || unquoted.starts_with('/') || unquoted.starts_with(":include:") {
                     warnings.push(format!(
                         "line {line}: alias `{name}`: target {target} (commands, files, :include:) is not supported; skipped"
                     ));
@@ -62,9 +56,7 @@ impl Aliases {
                 }
             }
             if map.insert(name.clone(), list).is_some() {
-                warnings.push(format!(
-                    "line {line}: alias `{name}` is defined again; the later entry wins"
-                ));
+                warnings.push(format!("line {line}: alias `{name}` is defined again; the later entry wins"));
             }
         }
         Ok((Aliases { map }, warnings))
@@ -126,10 +118,7 @@ fn split_targets(s: &str) -> Vec<String> {
         }
     }
     out.push(current);
-    out.into_iter()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect()
+    out.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
 }
 
 /// The aliases file, re-read when it changes.
@@ -144,12 +133,8 @@ pub struct AliasFile {
 impl AliasFile {
     /// Reads and parses the file; see [`AliasFile::warnings`] for skipped entries.
     pub fn open(path: &Path) -> Result<AliasFile, String> {
-        let mut file = AliasFile {
-            path: path.to_path_buf(),
-            aliases: Aliases::default(),
-            stamp: None,
-            warnings: Vec::new(),
-        };
+        let mut file =
+            AliasFile { path: path.to_path_buf(), aliases: Aliases::default(), stamp: None, warnings: Vec::new() };
         file.load()?;
         Ok(file)
     }
@@ -162,16 +147,15 @@ impl AliasFile {
     fn load(&mut self) -> Result<Vec<String>, String> {
         let stamp = self.stamp();
         let text = std::fs::read_to_string(&self.path).map_err(|e| {
-            format!("cannot read the aliases file {}: {e}; fix `aliases` in carrier.toml or create the file", self.path.display())
+            format!(
+                "cannot read the aliases file {}: {e}; fix `aliases` in carrier.toml or create the file",
+                self.path.display()
+            )
         })?;
-        let (aliases, warnings) =
-            Aliases::parse(&text).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let (aliases, warnings) = Aliases::parse(&text).map_err(|e| format!("{}: {e}", self.path.display()))?;
         self.aliases = aliases;
         self.stamp = stamp;
-        self.warnings = warnings
-            .into_iter()
-            .map(|w| format!("{}: {w}", self.path.display()))
-            .collect();
+        self.warnings = warnings.into_iter().map(|w| format!("{}: {w}", self.path.display())).collect();
         Ok(self.warnings.clone())
     }
 
@@ -216,18 +200,13 @@ mod tests {
         assert!(warnings.is_empty());
         assert_eq!(a.len(), 3);
         assert_eq!(a.get("root").unwrap(), ["bob"]);
-        assert_eq!(
-            a.get("staff").unwrap(),
-            ["bob", "alice@example.com", "carol"]
-        );
+        assert_eq!(a.get("staff").unwrap(), ["bob", "alice@example.com", "carol"]);
     }
 
     #[test]
     fn unsupported_targets_are_skipped_with_a_warning() {
-        let (a, warnings) = Aliases::parse(
-            "list: bob, |/usr/bin/procmail, /var/log/mail, :include:/etc/list, \"|cmd\"\n",
-        )
-        .unwrap();
+        let (a, warnings) =
+            Aliases::parse("list: bob, |/usr/bin/procmail, /var/log/mail, :include:/etc/list, \"|cmd\"\n").unwrap();
         assert_eq!(a.get("list").unwrap(), ["bob"]);
         assert_eq!(warnings.len(), 4);
         assert!(warnings[0].starts_with("line 1:"), "{warnings:?}");
@@ -235,8 +214,7 @@ mod tests {
 
     #[test]
     fn full_address_names_and_duplicates() {
-        let (a, warnings) =
-            Aliases::parse("Info@Example.COM: bob\ninfo: alice\ninfo: carol\n").unwrap();
+        let (a, warnings) = Aliases::parse("Info@Example.COM: bob\ninfo: alice\ninfo: carol\n").unwrap();
         assert_eq!(a.get("info@example.com").unwrap(), ["bob"]);
         assert_eq!(a.get("info").unwrap(), ["carol"]);
         assert!(warnings[0].contains("line 3") && warnings[0].contains("defined again"));
@@ -264,10 +242,6 @@ mod tests {
         let e = f.reload_if_changed().unwrap_err();
         assert!(e.contains("line 1"), "{e}");
         assert_eq!(f.aliases().get("a").unwrap(), ["c"]);
-        assert!(
-            AliasFile::open(&dir.path().join("missing"))
-                .unwrap_err()
-                .contains("cannot read the aliases file")
-        );
+        assert!(AliasFile::open(&dir.path().join("missing")).unwrap_err().contains("cannot read the aliases file"));
     }
 }

@@ -40,15 +40,8 @@ pub struct Directory {
 impl Directory {
     /// Builds a directory; `domains` are the local domains (all share one namespace).
     pub fn new(domains: Vec<String>, users: UserDb, aliases: Option<AliasFile>) -> Directory {
-        let domains = domains
-            .iter()
-            .map(|d| normalize(d.strip_suffix('.').unwrap_or(d)))
-            .collect();
-        Directory {
-            domains,
-            users,
-            aliases,
-        }
+        let domains = domains.iter().map(|d| normalize(d.strip_suffix('.').unwrap_or(d))).collect();
+        Directory { domains, users, aliases }
     }
 
     /// True for a local domain (case-insensitive, trailing dot ignored).
@@ -86,13 +79,7 @@ impl Directory {
             return Lookup::NotLocal;
         }
         let mut out = Vec::new();
-        match self.expand(
-            local,
-            &domain.to_lowercase(),
-            &mut Vec::new(),
-            &mut out,
-            false,
-        ) {
+        match self.expand(local, &domain.to_lowercase(), &mut Vec::new(), &mut out, false) {
             Err(cycle) => Lookup::Loop(cycle),
             // RFC 5321 4.5.1: postmaster MUST be accepted. Without an alias or account it
             // goes to the postmaster mailbox of the first domain, ready for when one is made.
@@ -139,10 +126,7 @@ impl Directory {
         }
         let local = local.to_lowercase();
         if chain.len() > MAX_DEPTH {
-            return Err(format!(
-                "aliases nest deeper than {MAX_DEPTH} levels: {}",
-                chain.join(" -> ")
-            ));
+            return Err(format!("aliases nest deeper than {MAX_DEPTH} levels: {}", chain.join(" -> ")));
         }
         if !skip_alias && let Some((name, targets)) = self.alias_for(&local, domain) {
             if chain.contains(&name) {
@@ -150,10 +134,8 @@ impl Directory {
             }
             chain.push(name.clone());
             for target in targets {
-                let (t_local, t_domain) = split(&target)
-                    .map_or((target.as_str(), domain.to_string()), |(l, d)| {
-                        (l, d.to_lowercase())
-                    });
+                let (t_local, t_domain) =
+                    split(&target).map_or((target.as_str(), domain.to_string()), |(l, d)| (l, d.to_lowercase()));
                 if !self.is_local_domain(&t_domain) {
                     push(out, Route::Remote(target.clone()));
                     continue;
@@ -197,11 +179,7 @@ impl Directory {
             .into_iter()
             .filter(|a| split(a).is_some_and(|(_, d)| self.is_local_domain(d)))
             .collect();
-        if matches.len() == 1 {
-            matches.pop()
-        } else {
-            None
-        }
+        if matches.len() == 1 { matches.pop() } else { None }
     }
 }
 

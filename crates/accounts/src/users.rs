@@ -34,15 +34,9 @@ impl fmt::Display for AccountError {
                 "`{a}` is not a valid account address; use the form name@example.com with letters, digits and . _ + - in the name"
             ),
             AccountError::Exists(a) => {
-                write!(
-                    f,
-                    "user {a} already exists; use `carrier user passwd {a}` to change its password"
-                )
+                write!(f, "user {a} already exists; use `carrier user passwd {a}` to change its password")
             }
-            AccountError::NotFound(a) => write!(
-                f,
-                "there is no user {a}; `carrier user list` shows the accounts"
-            ),
+            AccountError::NotFound(a) => write!(f, "there is no user {a}; `carrier user list` shows the accounts"),
             AccountError::EmptyPassword => {
                 write!(f, "the password is empty; choose a non-empty password")
             }
@@ -70,7 +64,8 @@ pub struct UserDb {
 
 /// A valid hash of a random password: verifying against it costs what a real check
 /// costs, so unknown users cannot be told apart by timing.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2vT8DbbVtFBHvxNkUDQ2Ab3OyZ5jYjUOaP1bM3O9ml0";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2vT8DbbVtFBHvxNkUDQ2Ab3OyZ5jYjUOaP1bM3O9ml0";
 
 impl UserDb {
     /// Opens `data_dir/users`; a missing file is an empty database.
@@ -80,12 +75,7 @@ impl UserDb {
 
     /// Opens with specific argon2 parameters (tests use cheap ones).
     pub fn open_with(data_dir: &Path, params: Params) -> io::Result<UserDb> {
-        let mut db = UserDb {
-            path: data_dir.join("users"),
-            users: BTreeMap::new(),
-            stamp: None,
-            params,
-        };
+        let mut db = UserDb { path: data_dir.join("users"), users: BTreeMap::new(), stamp: None, params };
         db.reload()?;
         Ok(db)
     }
@@ -135,12 +125,7 @@ impl UserDb {
     /// Deletes an account.
     pub fn delete(&mut self, address: &str) -> Result<(), AccountError> {
         let key = normalize(address);
-        self.modify(|users| {
-            users
-                .remove(&key)
-                .map(|_| ())
-                .ok_or_else(|| AccountError::NotFound(key.clone()))
-        })
+        self.modify(|users| users.remove(&key).map(|_| ()).ok_or_else(|| AccountError::NotFound(key.clone())))
     }
 
     /// Changes a password.
@@ -173,22 +158,13 @@ impl UserDb {
         change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AccountError>,
     ) -> Result<(), AccountError> {
         let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(dir.join("users.lock"))?;
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join("users.lock"))?;
         lock_exclusive(&lock)?;
         self.reload()?;
         change(&mut self.users)?;
         let tmp = dir.join("users.tmp");
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut file = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
         file.write_all(b"# carrier accounts: address:argon2-hash. Edit with `carrier user`.\n")?;
         for (address, hash) in &self.users {
             writeln!(file, "{address}:{hash}")?;
@@ -228,32 +204,17 @@ impl UserDb {
     /// Accounts with this local part, in any domain.
     pub fn with_local_part(&self, local: &str) -> Vec<String> {
         let local = local.to_lowercase();
-        self.users
-            .keys()
-            .filter(|a| split(a).is_some_and(|(l, _)| l == local))
-            .cloned()
-            .collect()
+        self.users.keys().filter(|a| split(a).is_some_and(|(l, _)| l == local)).cloned().collect()
     }
 
     /// The canonical address when the password is right.
     pub fn verify(&self, login: &str, password: &str) -> Option<String> {
         let account = self.find_login(login);
-        let hash = account
-            .as_ref()
-            .and_then(|a| self.users.get(a))
-            .map_or(DUMMY_HASH, String::as_str);
+        let hash = account.as_ref().and_then(|a| self.users.get(a)).map_or(DUMMY_HASH, String::as_str);
         let ok = PasswordHash::new(hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
             .unwrap_or(false);
-        if ok && !password.is_empty() {
-            account
-        } else {
-            None
-        }
+        if ok && !password.is_empty() { account } else { None }
     }
 }
 
@@ -277,11 +238,7 @@ fn parse(text: &str) -> BTreeMap<String, String> {
 fn lock_exclusive(file: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a file descriptor we own; released when the file is closed.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 /// A random password of 20 characters from an alphabet without look-alikes (0/O, 1/l/I).
@@ -291,10 +248,7 @@ pub fn generate_password() -> String {
     while bytes.len() < 20 {
         bytes.extend(argon2::password_hash::generate_salt());
     }
-    bytes[..20]
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
+    bytes[..20].iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
 }
 
 #[cfg(test)]
@@ -317,18 +271,8 @@ mod tests {
         users.add("Bob@Example.com", "pw1").unwrap();
         users.add("alice@example.com", "pw2").unwrap();
         assert_eq!(users.list(), ["alice@example.com", "bob@example.com"]);
-        assert_eq!(
-            fs::metadata(dir.path().join("users"))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o600
-        );
-        assert_eq!(
-            users.verify("BOB@example.com", "pw1").as_deref(),
-            Some("bob@example.com")
-        );
+        assert_eq!(fs::metadata(dir.path().join("users")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(users.verify("BOB@example.com", "pw1").as_deref(), Some("bob@example.com"));
         users.set_password("bob@example.com", "pw3").unwrap();
         assert!(users.verify("bob@example.com", "pw1").is_none());
         assert!(users.verify("bob@example.com", "pw3").is_some());
@@ -344,18 +288,9 @@ mod tests {
         users.add("bob@example.com", "pw").unwrap();
         let e = users.add("BOB@example.com", "pw").unwrap_err();
         assert!(e.to_string().contains("carrier user passwd"), "{e}");
-        assert!(matches!(
-            users.delete("nobody@example.com"),
-            Err(AccountError::NotFound(_))
-        ));
-        assert!(matches!(
-            users.set_password("nobody@example.com", "x"),
-            Err(AccountError::NotFound(_))
-        ));
-        assert!(matches!(
-            users.add("carol@example.com", ""),
-            Err(AccountError::EmptyPassword)
-        ));
+        assert!(matches!(users.delete("nobody@example.com"), Err(AccountError::NotFound(_))));
+        assert!(matches!(users.set_password("nobody@example.com", "x"), Err(AccountError::NotFound(_))));
+        assert!(matches!(users.add("carol@example.com", ""), Err(AccountError::EmptyPassword)));
         for bad in [
             "a%b@example.com",
             "a!b@example.com",
@@ -365,10 +300,7 @@ mod tests {
             "bob@",
             "bob@ex ample.com",
         ] {
-            assert!(
-                matches!(users.add(bad, "pw"), Err(AccountError::InvalidAddress(_))),
-                "{bad}"
-            );
+            assert!(matches!(users.add(bad, "pw"), Err(AccountError::InvalidAddress(_))), "{bad}");
         }
     }
 
@@ -381,14 +313,8 @@ mod tests {
         users.add("amy@example.net", "pw").unwrap();
         assert_eq!(users.find_login("Bob").as_deref(), Some("bob@example.com"));
         assert_eq!(users.find_login("amy"), None);
-        assert_eq!(
-            users.find_login("amy@example.net").as_deref(),
-            Some("amy@example.net")
-        );
-        assert_eq!(
-            users.verify("bob", "pw").as_deref(),
-            Some("bob@example.com")
-        );
+        assert_eq!(users.find_login("amy@example.net").as_deref(), Some("amy@example.net"));
+        assert_eq!(users.verify("bob", "pw").as_deref(), Some("bob@example.com"));
         assert!(users.verify("bob", "wrong").is_none());
         assert!(users.verify("nobody", "pw").is_none());
         assert!(users.verify("bob", "").is_none());

@@ -55,9 +55,7 @@ pub fn start(ctx: Context) -> Agent {
             tokio::spawn(async move {
                 let job_ctx = ctx.clone();
                 let job_id = id.clone();
-                let outcome =
-                    tokio::task::spawn_blocking(move || deliver(&job_ctx, &job_id, recovering))
-                        .await;
+                let outcome = tokio::task::spawn_blocking(move || deliver(&job_ctx, &job_id, recovering)).await;
                 drop(permit);
                 match outcome {
                     Ok(Some(wait)) => {
@@ -94,14 +92,10 @@ fn deliver(ctx: &Context, id: &QueueId, recovering: bool) -> Option<Duration> {
             Status::Deferred { tries, .. } => *tries,
             _ => 0,
         };
-        changes.push((
-            index,
-            deliver_one(ctx, id, &envelope, index, &body, recovering, tries),
-        ));
+        changes.push((index, deliver_one(ctx, id, &envelope, index, &body, recovering, tries)));
     }
     let final_now = |i: usize| changes.iter().any(|(c, s)| *c == i && s.is_final());
-    let all_final = (0..envelope.recipients.len())
-        .all(|i| envelope.recipients[i].status.is_final() || final_now(i));
+    let all_final = (0..envelope.recipients.len()).all(|i| envelope.recipients[i].status.is_final() || final_now(i));
     if all_final {
         // Nothing is left to do, so the statuses need no record: the queue file goes. A crash
         // before the removal redelivers, and the store recognises what it already has.
@@ -119,9 +113,7 @@ fn record(ctx: &Context, id: &QueueId, changes: Vec<(usize, Status)>) -> Option<
     let mut retry_in: Option<Duration> = None;
     for (index, status) in changes {
         if let Status::Deferred { next_try, .. } = &status {
-            let wait = next_try
-                .duration_since(SystemTime::now())
-                .unwrap_or_default();
+            let wait = next_try.duration_since(SystemTime::now()).unwrap_or_default();
             retry_in = Some(retry_in.map_or(wait, |w| w.min(wait)));
         }
         if let Err(e) = ctx.spool.update(id, index, status) {
@@ -158,13 +150,7 @@ fn deliver_one(
     .replace("\r\n", "\n");
     let unique = format!("{id}.{index}");
     let parts: [&[u8]; 3] = [return_path.as_bytes(), received.as_bytes(), body];
-    let delivery = Delivery {
-        user: &rcpt.address,
-        id: &unique,
-        time: env.received,
-        parts: &parts,
-        recovering,
-    };
+    let delivery = Delivery { user: &rcpt.address, id: &unique, time: env.received, parts: &parts, recovering };
     let delay = env.received.elapsed().unwrap_or_default().as_secs_f64();
     let orig = if rcpt.orig.eq_ignore_ascii_case(&rcpt.address) {
         String::new()
@@ -173,36 +159,23 @@ fn deliver_one(
     };
     match ctx.store.deliver(&delivery) {
         Ok(done) => {
-            let note = if done.duplicate {
-                "already in mailbox"
-            } else {
-                "delivered to maildir"
-            };
+            let note = if done.duplicate { "already in mailbox" } else { "delivered to maildir" };
             info!(
                 "{id}: to=<{}>{orig}, relay=local, delay={delay:.2}, tries={}, dsn=2.0.0, stat=Sent ({note})",
                 rcpt.address,
                 tries + 1
             );
-            Status::Delivered {
-                detail: note.into(),
-            }
+            Status::Delivered { detail: note.into() }
         }
         Err(e) => {
             let wait = ctx.retry[(tries as usize).min(ctx.retry.len() - 1)];
-            let error = format!(
-                "cannot write to mailbox {}: {e}",
-                ctx.store.path_for(&rcpt.address).display()
-            );
+            let error = format!("cannot write to mailbox {}: {e}", ctx.store.path_for(&rcpt.address).display());
             info!(
                 "{id}: to=<{}>{orig}, relay=local, delay={delay:.2}, tries={}, dsn=4.3.0, stat=Deferred: {error}",
                 rcpt.address,
                 tries + 1
             );
-            Status::Deferred {
-                next_try: SystemTime::now() + wait,
-                tries: tries + 1,
-                error,
-            }
+            Status::Deferred { next_try: SystemTime::now() + wait, tries: tries + 1, error }
         }
     }
 }

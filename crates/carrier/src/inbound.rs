@@ -43,15 +43,8 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener) {
 
 /// RFC 5321 3.8 / 4.2.5: 421 when the server cannot take the connection now.
 async fn refuse_busy(server: &Server, mut tcp: TcpStream, peer: SocketAddr) {
-    warn!(
-        "reject: too many connections ({}), refused unknown[{}]",
-        server.cfg.smtp.max_connections,
-        peer.ip()
-    );
-    let text = format!(
-        "421 4.3.2 {} Too many connections, try again later\r\n",
-        server.cfg.hostname
-    );
+    warn!("reject: too many connections ({}), refused unknown[{}]", server.cfg.smtp.max_connections, peer.ip());
+    let text = format!("421 4.3.2 {} Too many connections, try again later\r\n", server.cfg.hostname);
     let _ = timeout(Duration::from_secs(5), tcp.write_all(text.as_bytes())).await;
 }
 
@@ -80,12 +73,7 @@ impl Client {
             starttls: server.tls.is_some(),
             tls: false,
         });
-        Client {
-            server,
-            peer,
-            session,
-            counts: Counts::default(),
-        }
+        Client { server, peer, session, counts: Counts::default() }
     }
 
     /// Runs the session to its end; returns why it ended.
@@ -128,10 +116,7 @@ impl Client {
                     if let Err(reply) = &decision {
                         self.counts.rejected += 1;
                         let helo = self.session.helo_name().unwrap_or_default();
-                        info!(
-                            "NOQUEUE: reject: RCPT from unknown[{}]: {reply}; helo=<{helo}>",
-                            self.peer.ip()
-                        );
+                        info!("NOQUEUE: reject: RCPT from unknown[{}]: {reply}; helo=<{helo}>", self.peer.ip());
                     }
                     self.session.answer(decision);
                 }
@@ -180,10 +165,7 @@ impl Client {
                 Ok(Ok(_)) => {
                     self.session.early_talker();
                     let _ = self.flush(conn).await;
-                    warn!(
-                        "reject: unknown[{}] talked before the greeting",
-                        self.peer.ip()
-                    );
+                    warn!("reject: unknown[{}] talked before the greeting", self.peer.ip());
                     return Some("pregreet".into());
                 }
             }
@@ -207,11 +189,7 @@ impl Client {
         let recipients = self.recipients(&tx);
         if recipients.is_empty() {
             // Every recipient vanished from the alias table between RCPT and DATA.
-            return Err(Reply::new(
-                451,
-                "4.3.0",
-                "Recipients no longer valid, try again later",
-            ));
+            return Err(Reply::new(451, "4.3.0", "Recipients no longer valid, try again later"));
         }
         let nrcpts = recipients.len();
         let envelope = Envelope {
@@ -278,9 +256,7 @@ impl Client {
 /// DESIGN §4: a full disk gives 452 4.3.1, never a 5xx and never corruption.
 pub fn storage_error(e: &io::Error) -> Reply {
     match e.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
-            Reply::new(452, "4.3.1", "Insufficient system storage")
-        }
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => Reply::new(452, "4.3.1", "Insufficient system storage"),
         _ => Reply::new(451, "4.3.0", "Local error in processing, try again later"),
     }
 }

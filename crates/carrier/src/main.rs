@@ -72,8 +72,7 @@ fn serve(cfg: carrier_config::Config) -> Result<(), String> {
             "carrier: no configuration file found; running on development defaults (data in {})",
             cfg.data_dir.display()
         );
-        std::fs::create_dir_all(&cfg.data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", cfg.data_dir.display()))?;
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| format!("cannot create {}: {e}", cfg.data_dir.display()))?;
         server::first_run_account(&cfg)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -30,22 +30,12 @@ pub struct Server {
 /// Runs the daemon until it is killed or gets SIGTERM/SIGINT.
 pub async fn serve(cfg: Config) -> Result<(), String> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-        format!(
-            "cannot create data_dir {}: {e}; create it or set `data_dir` in carrier.toml",
-            cfg.data_dir.display()
-        )
+        format!("cannot create data_dir {}: {e}; create it or set `data_dir` in carrier.toml", cfg.data_dir.display())
     })?;
     let directory = open_directory(&cfg)?;
-    let spool = Spool::open(&cfg.data_dir.join("spool")).map_err(|e| {
-        format!(
-            "cannot open the queue in {}: {e}",
-            cfg.data_dir.join("spool").display()
-        )
-    })?;
-    let configured = cfg
-        .tls
-        .as_ref()
-        .map(|t| (t.cert.as_path(), t.key.as_path()));
+    let spool = Spool::open(&cfg.data_dir.join("spool"))
+        .map_err(|e| format!("cannot open the queue in {}: {e}", cfg.data_dir.join("spool").display()))?;
+    let configured = cfg.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path()));
     let (tls_config, source) =
         tls::server_config(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
     info!("TLS certificate: {source:?}");
@@ -68,23 +58,15 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     for listener in listeners {
         tokio::spawn(inbound::listen(server.clone(), listener));
     }
-    info!(
-        "carrier {} ready as {}",
-        env!("CARGO_PKG_VERSION"),
-        server.cfg.hostname
-    );
+    info!("carrier {} ready as {}", env!("CARGO_PKG_VERSION"), server.cfg.hostname);
     wait_for_signal().await;
     info!("shutting down");
     Ok(())
 }
 
 fn open_directory(cfg: &Config) -> Result<Directory, String> {
-    let users = UserDb::open(&cfg.data_dir).map_err(|e| {
-        format!(
-            "cannot read the user database in {}: {e}",
-            cfg.data_dir.display()
-        )
-    })?;
+    let users = UserDb::open(&cfg.data_dir)
+        .map_err(|e| format!("cannot read the user database in {}: {e}", cfg.data_dir.display()))?;
     let aliases = match &cfg.aliases {
         Some(path) => Some(AliasFile::open(path)?),
         None => None,
@@ -103,9 +85,7 @@ fn open_directory(cfg: &Config) -> Result<Directory, String> {
 async fn bind(cfg: &Config) -> Result<Vec<TcpListener>, String> {
     let mut listeners = Vec::new();
     for addr in &cfg.listen.smtp {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| bind_error(addr, &e))?;
+        let listener = TcpListener::bind(addr).await.map_err(|e| bind_error(addr, &e))?;
         // The bound address, not the configured one: port 0 picks a free port.
         let bound = listener.local_addr().map_err(|e| bind_error(addr, &e))?;
         info!("listening for SMTP on {bound}");
@@ -120,15 +100,11 @@ async fn bind(cfg: &Config) -> Result<Vec<TcpListener>, String> {
         ("imaps", &cfg.listen.imaps),
     ] {
         if !addrs.is_empty() {
-            warn!(
-                "[listen] {name} is configured but this version of carrier does not serve it yet; ignoring it"
-            );
+            warn!("[listen] {name} is configured but this version of carrier does not serve it yet; ignoring it");
         }
     }
     if listeners.is_empty() {
-        warn!(
-            "no [listen] smtp address is configured: carrier will accept no mail over the network"
-        );
+        warn!("no [listen] smtp address is configured: carrier will accept no mail over the network");
     }
     Ok(listeners)
 }
@@ -148,10 +124,7 @@ fn bind_error(addr: &std::net::SocketAddr, e: &std::io::Error) -> String {
 
 /// Hands every message left in the queue by a previous run back to delivery.
 fn recover(server: &Server) -> Result<(), String> {
-    let queued = server
-        .spool
-        .list()
-        .map_err(|e| format!("cannot list the queue: {e}"))?;
+    let queued = server.spool.list().map_err(|e| format!("cannot list the queue: {e}"))?;
     if !queued.is_empty() {
         info!("recovering {} queued message(s)", queued.len());
     }
@@ -163,8 +136,7 @@ fn recover(server: &Server) -> Result<(), String> {
 
 /// First run on development defaults: make an account so the server is usable at once.
 pub fn first_run_account(cfg: &Config) -> Result<(), String> {
-    let mut users =
-        UserDb::open(&cfg.data_dir).map_err(|e| format!("cannot open the user database: {e}"))?;
+    let mut users = UserDb::open(&cfg.data_dir).map_err(|e| format!("cannot open the user database: {e}"))?;
     if !users.list().is_empty() {
         return Ok(());
     }

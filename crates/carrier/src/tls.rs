@@ -19,11 +19,7 @@ pub enum CertSource {
     /// From `[tls]` in the configuration.
     Configured { cert: PathBuf, key: PathBuf },
     /// Generated in `data_dir/tls`; `created` on this start.
-    SelfSigned {
-        cert: PathBuf,
-        key: PathBuf,
-        created: bool,
-    },
+    SelfSigned { cert: PathBuf, key: PathBuf, created: bool },
 }
 
 /// A TLS set-up problem, in words that say what to do.
@@ -50,21 +46,14 @@ pub fn server_config(
 ) -> Result<(Arc<ServerConfig>, CertSource), TlsError> {
     let (cert, key, source) = match configured {
         Some((cert, key)) => {
-            let source = CertSource::Configured {
-                cert: cert.to_path_buf(),
-                key: key.to_path_buf(),
-            };
+            let source = CertSource::Configured { cert: cert.to_path_buf(), key: key.to_path_buf() };
             (cert.to_path_buf(), key.to_path_buf(), source)
         }
         None => {
             let dir = data_dir.join("tls");
             let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
             let created = ensure_self_signed(hostname, &dir, &cert, &key)?;
-            (
-                cert.clone(),
-                key.clone(),
-                CertSource::SelfSigned { cert, key, created },
-            )
+            (cert.clone(), key.clone(), CertSource::SelfSigned { cert, key, created })
         }
     };
     let chain = load_certs(&cert)?;
@@ -98,10 +87,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
         .collect::<Result<_, _>>()
         .map_err(|e| unreadable(&e))?;
     if certs.is_empty() {
-        return Err(TlsError(format!(
-            "{} holds no certificate (expected a PEM 'CERTIFICATE' block)",
-            path.display()
-        )));
+        return Err(TlsError(format!("{} holds no certificate (expected a PEM 'CERTIFICATE' block)", path.display())));
     }
     Ok(certs)
 }
@@ -114,37 +100,19 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
             path.display()
         ))
     })?;
-    PrivateKeyDer::from_pem_file(path).map_err(|_| {
-        TlsError(format!(
-            "{} holds no private key (expected a PEM 'PRIVATE KEY' block)",
-            path.display()
-        ))
-    })
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|_| TlsError(format!("{} holds no private key (expected a PEM 'PRIVATE KEY' block)", path.display())))
 }
 
 /// Makes `cert.pem`/`key.pem` for `hostname` unless they exist; true when it made them.
-fn ensure_self_signed(
-    hostname: &str,
-    dir: &Path,
-    cert: &Path,
-    key: &Path,
-) -> Result<bool, TlsError> {
+fn ensure_self_signed(hostname: &str, dir: &Path, cert: &Path, key: &Path) -> Result<bool, TlsError> {
     if cert.exists() && key.exists() {
         return Ok(false);
     }
-    let failed = |e: &dyn fmt::Display| {
-        TlsError(format!(
-            "cannot create a self-signed certificate in {}: {e}",
-            dir.display()
-        ))
-    };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| failed(&e))?;
-    let generated =
-        rcgen::generate_simple_self_signed(vec![hostname.to_string()]).map_err(|e| failed(&e))?;
+    let failed =
+        |e: &dyn fmt::Display| TlsError(format!("cannot create a self-signed certificate in {}: {e}", dir.display()));
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| failed(&e))?;
+    let generated = rcgen::generate_simple_self_signed(vec![hostname.to_string()]).map_err(|e| failed(&e))?;
     write_private(key, generated.signing_key.serialize_pem().as_bytes()).map_err(|e| failed(&e))?;
     write_private(cert, generated.cert.pem().as_bytes()).map_err(|e| failed(&e))?;
     Ok(true)
@@ -153,12 +121,7 @@ fn ensure_self_signed(
 /// Writes via a temporary name so a crash never leaves half a file.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut file = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     fs::rename(&tmp, path)
@@ -215,9 +178,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+        provider().signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -231,55 +192,33 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let (_, first) = server_config("mx.example.com", dir.path(), None).unwrap();
-        assert!(matches!(
-            first,
-            CertSource::SelfSigned { created: true, .. }
-        ));
+        assert!(matches!(first, CertSource::SelfSigned { created: true, .. }));
         let key = dir.path().join("tls/key.pem");
-        assert_eq!(
-            fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
         let cert_bytes = fs::read(dir.path().join("tls/cert.pem")).unwrap();
         let (_, second) = server_config("mx.example.com", dir.path(), None).unwrap();
-        assert!(matches!(
-            second,
-            CertSource::SelfSigned { created: false, .. }
-        ));
-        assert_eq!(
-            fs::read(dir.path().join("tls/cert.pem")).unwrap(),
-            cert_bytes
-        );
+        assert!(matches!(second, CertSource::SelfSigned { created: false, .. }));
+        assert_eq!(fs::read(dir.path().join("tls/cert.pem")).unwrap(), cert_bytes);
     }
 
     #[test]
     fn configured_files_load_and_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         server_config("mx.example.com", dir.path(), None).unwrap();
-        let (cert, key) = (
-            dir.path().join("tls/cert.pem"),
-            dir.path().join("tls/key.pem"),
-        );
+        let (cert, key) = (dir.path().join("tls/cert.pem"), dir.path().join("tls/key.pem"));
         let (_, source) = server_config("mx.example.com", dir.path(), Some((&cert, &key))).unwrap();
         assert!(matches!(source, CertSource::Configured { .. }));
 
         let missing = dir.path().join("nope.pem");
         let e = server_config("mx.example.com", dir.path(), Some((&missing, &key))).unwrap_err();
-        assert!(
-            e.0.contains("nope.pem") && e.0.contains("remove the [tls] section"),
-            "{e}"
-        );
+        assert!(e.0.contains("nope.pem") && e.0.contains("remove the [tls] section"), "{e}");
         let e = server_config("mx.example.com", dir.path(), Some((&cert, &cert))).unwrap_err();
         assert!(e.0.contains("holds no private key"), "{e}");
 
         let other = tempfile::tempdir().unwrap();
         server_config("other.example.com", other.path(), None).unwrap();
-        let e = server_config(
-            "mx.example.com",
-            dir.path(),
-            Some((&cert, &other.path().join("tls/key.pem"))),
-        )
-        .unwrap_err();
+        let e =
+            server_config("mx.example.com", dir.path(), Some((&cert, &other.path().join("tls/key.pem")))).unwrap_err();
         assert!(e.0.contains("does not fit"), "{e}");
     }
 
@@ -317,9 +256,6 @@ mod tests {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
             .with_no_client_auth();
-        assert_eq!(
-            handshake(tls12_only).await,
-            rustls::ProtocolVersion::TLSv1_2
-        );
+        assert_eq!(handshake(tls12_only).await, rustls::ProtocolVersion::TLSv1_2);
     }
 }

@@ -32,17 +32,10 @@ pub enum Action {
 pub fn run(cfg: &Config, action: Action) -> Result<(), String> {
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| format!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
-    let mut db = UserDb::open(&cfg.data_dir).map_err(|e| {
-        format!(
-            "cannot open the user database in {}: {e}",
-            cfg.data_dir.display()
-        )
-    })?;
+    let mut db = UserDb::open(&cfg.data_dir)
+        .map_err(|e| format!("cannot open the user database in {}: {e}", cfg.data_dir.display()))?;
     match action {
-        Action::Add {
-            address,
-            password_stdin,
-        } => {
+        Action::Add { address, password_stdin } => {
             let address = qualify(cfg, &address);
             warn_if_not_local(cfg, &address);
             let password = read_password(password_stdin)?;
@@ -54,14 +47,10 @@ pub fn run(cfg: &Config, action: Action) -> Result<(), String> {
             db.delete(&address).map_err(|e| e.to_string())?;
             println!("deleted {address} (its mailbox stays on disk)");
         }
-        Action::Passwd {
-            address,
-            password_stdin,
-        } => {
+        Action::Passwd { address, password_stdin } => {
             let address = qualify(cfg, &address);
             let password = read_password(password_stdin)?;
-            db.set_password(&address, &password)
-                .map_err(|e| e.to_string())?;
+            db.set_password(&address, &password).map_err(|e| e.to_string())?;
             println!("password changed for {address}");
         }
         Action::List => {
@@ -75,11 +64,7 @@ pub fn run(cfg: &Config, action: Action) -> Result<(), String> {
 
 /// A bare name means that name in the first local domain; the result is canonical (lower-case).
 fn qualify(cfg: &Config, name: &str) -> String {
-    let full = if name.contains('@') {
-        name.to_string()
-    } else {
-        format!("{name}@{}", cfg.domains[0])
-    };
+    let full = if name.contains('@') { name.to_string() } else { format!("{name}@{}", cfg.domains[0]) };
     carrier_accounts::address::normalize(&full)
 }
 
@@ -97,10 +82,7 @@ fn warn_if_not_local(cfg: &Config, address: &str) {
 fn read_password(from_stdin: bool) -> Result<String, String> {
     if from_stdin {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password: {e}"))?;
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_string());
     }
     if !std::io::stdin().is_terminal() {

@@ -17,35 +17,19 @@ fn config_in(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
 fn user_add_list_passwd_del() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), "");
-    let (code, out, err) = run_cli(
-        &cfg,
-        &["user", "add", "Aaa@Example.com", "--password-stdin"],
-        "pw-one\n",
-    );
+    let (code, out, err) = run_cli(&cfg, &["user", "add", "Aaa@Example.com", "--password-stdin"], "pw-one\n");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("aaa@example.com"), "{out}");
     // A bare name is placed in the first local domain.
-    let (code, _, err) = run_cli(
-        &cfg,
-        &["user", "add", "bbb", "--password-stdin"],
-        "pw-two\n",
-    );
+    let (code, _, err) = run_cli(&cfg, &["user", "add", "bbb", "--password-stdin"], "pw-two\n");
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = run_cli(&cfg, &["user", "list"], "");
     assert_eq!(out, "aaa@example.com\nbbb@example.com\n");
     // Adding twice is refused with a way forward.
-    let (code, _, err) = run_cli(
-        &cfg,
-        &["user", "add", "aaa@example.com", "--password-stdin"],
-        "x\n",
-    );
+    let (code, _, err) = run_cli(&cfg, &["user", "add", "aaa@example.com", "--password-stdin"], "x\n");
     assert_ne!(code, 0);
     assert!(err.contains("already exists"), "{err}");
-    let (code, _, err) = run_cli(
-        &cfg,
-        &["user", "passwd", "AAA@example.com", "--password-stdin"],
-        "pw-new\n",
-    );
+    let (code, _, err) = run_cli(&cfg, &["user", "passwd", "AAA@example.com", "--password-stdin"], "pw-new\n");
     assert_eq!(code, 0, "{err}");
     let users = std::fs::read_to_string(dir.path().join("data/users")).unwrap();
     assert!(users.contains("$argon2id$"), "{users}");
@@ -63,21 +47,12 @@ fn user_add_list_passwd_del() {
 fn user_add_refuses_routing_tricks_and_empty_passwords() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), "");
-    for bad in [
-        "a%b@example.com",
-        "a!b@example.com",
-        "\"a@b\"@example.com",
-        "@example.com",
-    ] {
+    for bad in ["a%b@example.com", "a!b@example.com", "\"a@b\"@example.com", "@example.com"] {
         let (code, _, err) = run_cli(&cfg, &["user", "add", bad, "--password-stdin"], "pw\n");
         assert_ne!(code, 0, "{bad} was accepted");
         assert!(!err.is_empty());
     }
-    let (code, _, _) = run_cli(
-        &cfg,
-        &["user", "add", "ccc@example.com", "--password-stdin"],
-        "\n",
-    );
+    let (code, _, _) = run_cli(&cfg, &["user", "add", "ccc@example.com", "--password-stdin"], "\n");
     assert_ne!(code, 0);
 }
 
@@ -104,10 +79,7 @@ fn config_errors_name_file_line_and_key() {
     std::fs::write(&cfg, "hostname = \"mx\"\n").unwrap();
     let (code, _, err) = run_cli(&cfg, &["serve"], "");
     assert_eq!(code, 78);
-    assert!(
-        err.contains("hostname `mx` is not fully qualified"),
-        "{err}"
-    );
+    assert!(err.contains("hostname `mx` is not fully qualified"), "{err}");
 }
 
 #[test]
@@ -138,10 +110,7 @@ fn serve_without_config_uses_development_defaults_and_creates_a_first_account() 
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", 2525)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "dev server never listened on 2525"
-        );
+        assert!(std::time::Instant::now() < deadline, "dev server never listened on 2525");
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
     let mut c = common::Client::connect(2525);
@@ -152,9 +121,6 @@ fn serve_without_config_uses_development_defaults_and_creates_a_first_account() 
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("created the account postmaster@localhost with password"),
-        "{err}"
-    );
+    assert!(err.contains("created the account postmaster@localhost with password"), "{err}");
     assert!(dir.path().join("carrier-data/users").exists());
 }

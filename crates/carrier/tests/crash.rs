@@ -21,17 +21,11 @@ fn sender(port: u16, worker: usize, acked: Arc<Mutex<Vec<String>>>) {
                 if c.cmd("MAIL FROM:<load@remote.example>").code != 250 {
                     return;
                 }
-                let rcpt = if i % 2 == 0 {
-                    "bob@example.com"
-                } else {
-                    "alice@example.com"
-                };
+                let rcpt = if i % 2 == 0 { "bob@example.com" } else { "alice@example.com" };
                 if c.cmd(&format!("RCPT TO:<{rcpt}>")).code != 250 || c.cmd("DATA").code != 354 {
                     return;
                 }
-                let reply = c.data(&format!(
-                    "Subject: {tag}\r\nX-Tag: {tag}\r\n\r\nbody {tag}\r\n"
-                ));
+                let reply = c.data(&format!("Subject: {tag}\r\nX-Tag: {tag}\r\n\r\nbody {tag}\r\n"));
                 if reply.code == 250 {
                     acked.lock().unwrap().push(tag);
                 }
@@ -48,11 +42,7 @@ fn tags_in_mailboxes(server: &Server) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for user in ["bob", "alice"] {
         for m in server.messages("example.com", user) {
-            let tag = m
-                .lines()
-                .find_map(|l| l.strip_prefix("X-Tag: "))
-                .unwrap_or("?")
-                .to_string();
+            let tag = m.lines().find_map(|l| l.strip_prefix("X-Tag: ")).unwrap_or("?").to_string();
             *seen.entry(tag).or_insert(0) += 1;
         }
     }
@@ -80,11 +70,7 @@ fn kill_9_under_concurrent_load_loses_and_duplicates_nothing() {
         server.spawn();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() > 20,
-        "the load produced too few messages ({}) to mean anything",
-        acked.len()
-    );
+    assert!(acked.len() > 20, "the load produced too few messages ({}) to mean anything", acked.len());
     // After the last restart, recovery delivers whatever was queued.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -95,10 +81,7 @@ fn kill_9_under_concurrent_load_loses_and_duplicates_nothing() {
             assert!(dups.is_empty(), "duplicated messages: {dups:?}");
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "acknowledged but never delivered: {missing:?}"
-        );
+        assert!(std::time::Instant::now() < deadline, "acknowledged but never delivered: {missing:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
     // No message without a 250 should be counted, but one in flight at the kill may have been
@@ -113,11 +96,7 @@ fn queued_message_is_delivered_after_restart() {
     let mut server = Server::start();
     for i in 0..10 {
         server
-            .send_mail(
-                "a@remote.example",
-                &["bob@example.com"],
-                &format!("Subject: r{i}\r\nX-Tag: r{i}\r\n\r\nx\r\n"),
-            )
+            .send_mail("a@remote.example", &["bob@example.com"], &format!("Subject: r{i}\r\nX-Tag: r{i}\r\n\r\nx\r\n"))
             .expect(250);
     }
     server.kill9();
@@ -140,21 +119,15 @@ fn block_mailbox(server: &Server, local: &str) -> std::path::PathBuf {
 fn wait_log(server: &Server, needle: &str, count: usize) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while server.log().matches(needle).count() < count {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "log never said {needle:?} {count} times:\n{}",
-            server.log()
-        );
+        assert!(std::time::Instant::now() < deadline, "log never said {needle:?} {count} times:\n{}", server.log());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 #[test]
 fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
-    let mut server = Server::start_with(common::Options {
-        sections: "[delivery]\nretry = [\"1s\"]\n".into(),
-        ..Default::default()
-    });
+    let mut server =
+        Server::start_with(common::Options { sections: "[delivery]\nretry = [\"1s\"]\n".into(), ..Default::default() });
     let blocker = block_mailbox(&server, "bob");
     server
         .send_mail(
@@ -172,10 +145,7 @@ fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
         .map(|e| e.unwrap().path())
         .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
         .collect();
-    assert!(
-        status.contains(" delivered ") && status.contains(" deferred "),
-        "{status}"
-    );
+    assert!(status.contains(" delivered ") && status.contains(" deferred "), "{status}");
 
     // The retry timer delivers it once the problem is fixed.
     std::fs::remove_file(&blocker).unwrap();
@@ -185,13 +155,7 @@ fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
     // Deferred, then killed: the restarted server picks it up from the queue.
     block_mailbox(&server, "carol");
     server.add_user("carol@example.com", "pw");
-    server
-        .send_mail(
-            "a@remote.example",
-            &["carol@example.com"],
-            "Subject: d2\r\nX-Tag: d2\r\n\r\nx\r\n",
-        )
-        .expect(250);
+    server.send_mail("a@remote.example", &["carol@example.com"], "Subject: d2\r\nX-Tag: d2\r\n\r\nx\r\n").expect(250);
     wait_log(&server, "to=<carol@example.com>", 1);
     server.kill9();
     std::fs::remove_file(server.maildir("example.com", "carol")).unwrap();
@@ -200,9 +164,5 @@ fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
     assert_eq!(msgs.len(), 1);
     assert!(msgs[0].contains("X-Tag: d2"));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        server.messages("example.com", "alice").len(),
-        1,
-        "alice must not get a second copy"
-    );
+    assert_eq!(server.messages("example.com", "alice").len(), 1, "alice must not get a second copy");
 }

@@ -133,10 +133,7 @@ impl Default for Delivery {
     fn default() -> Delivery {
         Delivery {
             remote_port: 25,
-            retry: [60, 300, 900, 3600, 14_400]
-                .into_iter()
-                .map(Duration::from_secs)
-                .collect(),
+            retry: [60, 300, 900, 3600, 14_400].into_iter().map(Duration::from_secs).collect(),
             max_queue_time: Duration::from_secs(5 * 86_400),
         }
     }
@@ -160,10 +157,7 @@ impl Default for Smtp {
 impl Default for Relay {
     /// Loopback may relay, as Postfix's `mynetworks_style = host`.
     fn default() -> Relay {
-        Relay {
-            networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
-            smarthost: None,
-        }
+        Relay { networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()], smarthost: None }
     }
 }
 
@@ -192,10 +186,7 @@ impl Config {
             data_dir: cwd.join("carrier-data"),
             domains: vec!["localhost".into()],
             aliases: None,
-            listen: Listen {
-                smtp: vec!["127.0.0.1:2525".parse().unwrap()],
-                ..Listen::default()
-            },
+            listen: Listen { smtp: vec!["127.0.0.1:2525".parse().unwrap()], ..Listen::default() },
             tls: None,
             relay: Relay::default(),
             dns: Dns::default(),
@@ -208,8 +199,7 @@ impl Config {
     /// True for the local domains and our own host name (case-insensitive, one trailing dot ignored).
     pub fn is_local_domain(&self, domain: &str) -> bool {
         let d = domain.strip_suffix('.').unwrap_or(domain);
-        d.eq_ignore_ascii_case(&self.hostname)
-            || self.domains.iter().any(|l| l.eq_ignore_ascii_case(d))
+        d.eq_ignore_ascii_case(&self.hostname) || self.domains.iter().any(|l| l.eq_ignore_ascii_case(d))
     }
 
     /// True when `ip` is in `relay.networks` (IPv4-mapped IPv6 counts as IPv4).
@@ -226,25 +216,20 @@ impl Config {
 /// /etc/carrier/carrier.toml, else development defaults. A file that was named but does
 /// not exist is an error, not a silent fallback.
 pub fn locate(cli: Option<&Path>) -> Result<Config, ConfigError> {
-    let named = cli
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("CARRIER_CONFIG").map(PathBuf::from));
+    let named = cli.map(Path::to_path_buf).or_else(|| std::env::var_os("CARRIER_CONFIG").map(PathBuf::from));
     if let Some(path) = named {
         if !path.exists() {
             return Err(ConfigError {
                 path: Some(path),
                 line: None,
                 key: None,
-                message: "the configuration file does not exist; create it (see docs/config.md) or give another with -c"
-                    .into(),
+                message:
+                    "the configuration file does not exist; create it (see docs/config.md) or give another with -c"
+                        .into(),
             });
         }
         return Config::load(&path);
     }
     let system = Path::new(SYSTEM_CONFIG);
-    if system.exists() {
-        Config::load(system)
-    } else {
-        Ok(Config::development())
-    }
+    if system.exists() { Config::load(system) } else { Ok(Config::development()) }
 }

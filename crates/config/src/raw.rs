@@ -101,18 +101,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn line(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
     }
 
-    fn err(
-        &self,
-        span: std::ops::Range<usize>,
-        key: &str,
-        message: impl Into<String>,
-    ) -> ConfigError {
+    fn err(&self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError {
             path: Some(self.path.to_path_buf()),
             line: Some(self.line(span.start)),
@@ -121,12 +113,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn check<T, U>(
-        &self,
-        v: &S<T>,
-        key: &str,
-        f: impl FnOnce(&T) -> Result<U, String>,
-    ) -> Result<U, ConfigError> {
+    fn check<T, U>(&self, v: &S<T>, key: &str, f: impl FnOnce(&T) -> Result<U, String>) -> Result<U, ConfigError> {
         f(v.get_ref()).map_err(|m| self.err(v.span(), key, m))
     }
 
@@ -136,13 +123,7 @@ impl Ctx<'_> {
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let line = &self.text[line_start..];
         let line = line.lines().next().unwrap_or("");
-        let key = line
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches(['[', ']'])
-            .trim();
+        let key = line.split('=').next().unwrap_or("").trim().trim_matches(['[', ']']).trim();
         let section = before[..line_start]
             .lines()
             .rev()
@@ -173,11 +154,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     };
     let domains = match &raw.domains {
         Some(list) if list.get_ref().is_empty() => {
-            return Err(ctx.err(
-                list.span(),
-                "domains",
-                "list at least one local domain, e.g. [\"example.com\"]",
-            ));
+            return Err(ctx.err(list.span(), "domains", "list at least one local domain, e.g. [\"example.com\"]"));
         }
         Some(list) => {
             let mut out: Vec<String> = Vec::new();
@@ -203,14 +180,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         listen: listen(&ctx, &raw.listen)?,
         tls: tls(&ctx, raw.tls.as_ref(), &base)?,
         relay: relay(&ctx, &raw.relay)?,
-        dns: Dns {
-            nameservers: list(
-                &ctx,
-                &raw.dns.nameservers,
-                "dns.nameservers",
-                values::nameserver,
-            )?,
-        },
+        dns: Dns { nameservers: list(&ctx, &raw.dns.nameservers, "dns.nameservers", values::nameserver)? },
         delivery: delivery(&ctx, &raw.delivery)?,
         smtp: smtp(&ctx, &raw.smtp)?,
         source: Some(path.to_path_buf()),
@@ -253,12 +223,7 @@ fn system_hostname() -> Result<String, String> {
     })
 }
 
-fn list<T>(
-    ctx: &Ctx,
-    items: &[S<String>],
-    key: &str,
-    f: fn(&str) -> Result<T, String>,
-) -> Result<Vec<T>, ConfigError> {
+fn list<T>(ctx: &Ctx, items: &[S<String>], key: &str, f: fn(&str) -> Result<T, String>) -> Result<Vec<T>, ConfigError> {
     items.iter().map(|i| ctx.check(i, key, |s| f(s))).collect()
 }
 
@@ -280,9 +245,7 @@ fn listen(ctx: &Ctx, raw: &RawListen) -> Result<Listen, ConfigError> {
         for item in items.iter() {
             let addr = ctx.check(item, &key, |s| values::socket_addr(s))?;
             if let Some((_, other)) = seen.iter().find(|(a, _)| *a == addr) {
-                let msg = format!(
-                    "{addr} is also listed under listen.{other}; each address can serve one protocol"
-                );
+                let msg = format!("{addr} is also listed under listen.{other}; each address can serve one protocol");
                 return Err(ctx.err(item.span(), &key, msg));
             }
             seen.push((addr, name));
@@ -326,58 +289,37 @@ fn relay(ctx: &Ctx, raw: &RawRelay) -> Result<Relay, ConfigError> {
             let user = raw.user.as_ref().map(|u| u.get_ref().clone());
             let password = raw.password.as_ref().map(|p| p.get_ref().clone());
             if user.is_some() != password.is_some() {
-                let span = raw
-                    .user
-                    .as_ref()
-                    .or(raw.password.as_ref())
-                    .map(|v| v.span())
-                    .unwrap_or(s.span());
+                let span = raw.user.as_ref().or(raw.password.as_ref()).map(|v| v.span()).unwrap_or(s.span());
                 return Err(ctx.err(
                     span,
                     "relay.user",
                     "set both `user` and `password` for the smarthost, or neither",
                 ));
             }
-            Some(Smarthost {
-                host,
-                port,
-                user,
-                password,
-            })
+            Some(Smarthost { host, port, user, password })
         }
         None => {
             if let Some(v) = raw.user.as_ref().or(raw.password.as_ref()) {
-                return Err(ctx.err(
-                    v.span(),
-                    "relay.user",
-                    "`user` and `password` only make sense with `smarthost`",
-                ));
+                return Err(ctx.err(v.span(), "relay.user", "`user` and `password` only make sense with `smarthost`"));
             }
             None
         }
     };
-    Ok(Relay {
-        networks,
-        smarthost,
-    })
+    Ok(Relay { networks, smarthost })
 }
 
 fn duration_value(ctx: &Ctx, v: &S<toml::Value>, key: &str) -> Result<Duration, ConfigError> {
     ctx.check(v, key, |v| match v {
         toml::Value::String(s) => values::duration(s),
         toml::Value::Integer(i) if *i >= 0 => Ok(Duration::from_secs(*i as u64)),
-        other => Err(format!(
-            "expected a duration such as \"30s\" or \"5m\", found {other}"
-        )),
+        other => Err(format!("expected a duration such as \"30s\" or \"5m\", found {other}")),
     })
 }
 
 fn delivery(ctx: &Ctx, raw: &RawDelivery) -> Result<Delivery, ConfigError> {
     let mut d = Delivery::default();
     if let Some(p) = &raw.remote_port {
-        d.remote_port = ctx.check(p, "delivery.remote_port", |p| {
-            nonzero(*p as u64).map(|_| *p)
-        })?;
+        d.remote_port = ctx.check(p, "delivery.remote_port", |p| nonzero(*p as u64).map(|_| *p))?;
     }
     if let Some(r) = &raw.retry {
         if r.get_ref().is_empty() {
@@ -387,11 +329,7 @@ fn delivery(ctx: &Ctx, raw: &RawDelivery) -> Result<Delivery, ConfigError> {
                 "list at least one interval, e.g. [\"1m\", \"5m\", \"1h\"]",
             ));
         }
-        d.retry = r
-            .get_ref()
-            .iter()
-            .map(|v| duration_value(ctx, v, "delivery.retry"))
-            .collect::<Result<_, _>>()?;
+        d.retry = r.get_ref().iter().map(|v| duration_value(ctx, v, "delivery.retry")).collect::<Result<_, _>>()?;
     }
     if let Some(v) = &raw.max_queue_time {
         d.max_queue_time = duration_value(ctx, v, "delivery.max_queue_time")?;
@@ -400,11 +338,7 @@ fn delivery(ctx: &Ctx, raw: &RawDelivery) -> Result<Delivery, ConfigError> {
 }
 
 fn nonzero(n: u64) -> Result<u64, String> {
-    if n == 0 {
-        Err("must be greater than zero".into())
-    } else {
-        Ok(n)
-    }
+    if n == 0 { Err("must be greater than zero".into()) } else { Ok(n) }
 }
 
 fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
@@ -413,22 +347,17 @@ fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
         s.max_message_size = ctx.check(v, "smtp.max_message_size", |v| match v {
             toml::Value::String(t) => values::size(t).and_then(nonzero),
             toml::Value::Integer(i) if *i > 0 => Ok(*i as u64),
-            other => Err(format!(
-                "expected a size such as \"25M\" or a number of octets, found {other}"
-            )),
+            other => Err(format!("expected a size such as \"25M\" or a number of octets, found {other}")),
         })?;
     }
     if let Some(v) = &raw.max_recipients {
-        s.max_recipients =
-            ctx.check(v, "smtp.max_recipients", |n| nonzero(*n as u64).map(|_| *n))?;
+        s.max_recipients = ctx.check(v, "smtp.max_recipients", |n| nonzero(*n as u64).map(|_| *n))?;
     }
     if let Some(v) = &raw.max_errors {
         s.max_errors = ctx.check(v, "smtp.max_errors", |n| nonzero(*n as u64).map(|_| *n))?;
     }
     if let Some(v) = &raw.max_connections {
-        s.max_connections = ctx.check(v, "smtp.max_connections", |n| {
-            nonzero(*n as u64).map(|_| *n)
-        })?;
+        s.max_connections = ctx.check(v, "smtp.max_connections", |n| nonzero(*n as u64).map(|_| *n))?;
     }
     if let Some(v) = &raw.timeout {
         s.timeout = duration_value(ctx, v, "smtp.timeout")?;

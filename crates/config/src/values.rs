@@ -40,16 +40,12 @@ pub fn size(text: &str) -> Result<u64, String> {
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(factor))
-        .ok_or_else(|| {
-            format!("expected a size such as 10485760, \"512K\", \"25M\" or \"1G\", found {text:?}")
-        })
+        .ok_or_else(|| format!("expected a size such as 10485760, \"512K\", \"25M\" or \"1G\", found {text:?}"))
 }
 
 /// "ip:port" or "[v6]:port".
 pub fn socket_addr(text: &str) -> Result<SocketAddr, String> {
-    text.parse().map_err(|_| {
-        format!("expected \"ip:port\" such as \"0.0.0.0:25\" or \"[::1]:25\", found {text:?}")
-    })
+    text.parse().map_err(|_| format!("expected \"ip:port\" such as \"0.0.0.0:25\" or \"[::1]:25\", found {text:?}"))
 }
 
 /// A name server: "ip:port", or a bare ip meaning port 53.
@@ -65,9 +61,7 @@ pub fn network(text: &str) -> Result<ipnet::IpNet, String> {
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(ipnet::IpNet::from(ip));
     }
-    text.parse().map_err(|_| {
-        format!("expected a network such as \"192.0.2.0/24\" or an address, found {text:?}")
-    })
+    text.parse().map_err(|_| format!("expected a network such as \"192.0.2.0/24\" or an address, found {text:?}"))
 }
 
 /// RFC 1035 2.3.1 / RFC 1123 2.1: labels of letters, digits and hyphens, 1-63 long,
@@ -81,15 +75,9 @@ pub fn dns_name(text: &str) -> Result<String, String> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-    if ok {
-        Ok(name)
-    } else {
-        Err(format!("{text:?} is not a valid domain name"))
-    }
+    if ok { Ok(name) } else { Err(format!("{text:?} is not a valid domain name")) }
 }
 
 /// A host name for the server: a valid DNS name that is fully qualified (or "localhost").
@@ -106,8 +94,7 @@ pub fn hostname(text: &str) -> Result<String, String> {
 
 /// "host:port" or "host" (port 25).
 pub fn host_port(text: &str) -> Result<(String, u16), String> {
-    let bad =
-        || format!("expected \"host:port\" such as \"smtp.provider.net:587\", found {text:?}");
+    let bad = || format!("expected \"host:port\" such as \"smtp.provider.net:587\", found {text:?}");
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok((addr.ip().to_string(), addr.port()));
     }
@@ -158,16 +145,8 @@ mod tests {
         assert!(socket_addr("localhost:25").is_err());
         assert_eq!(nameserver("127.0.0.1").unwrap().port(), 53);
         assert_eq!(nameserver("127.0.0.1:5353").unwrap().port(), 5353);
-        assert!(
-            network("192.0.2.0/24")
-                .unwrap()
-                .contains(&"192.0.2.9".parse::<IpAddr>().unwrap())
-        );
-        assert!(
-            network("192.0.2.7")
-                .unwrap()
-                .contains(&"192.0.2.7".parse::<IpAddr>().unwrap())
-        );
+        assert!(network("192.0.2.0/24").unwrap().contains(&"192.0.2.9".parse::<IpAddr>().unwrap()));
+        assert!(network("192.0.2.7").unwrap().contains(&"192.0.2.7".parse::<IpAddr>().unwrap()));
         assert!(network("192.0.2.0/33").is_err());
         assert!(network("example.com").is_err());
     }
@@ -175,38 +154,18 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(dns_name("Mail.Example.COM.").unwrap(), "mail.example.com");
-        for bad in [
-            "",
-            "-a.example",
-            "a-.example",
-            "a..example",
-            "a_b.example",
-            &"x".repeat(64),
-        ] {
+        for bad in ["", "-a.example", "a-.example", "a..example", "a_b.example", &"x".repeat(64)] {
             assert!(dns_name(bad).is_err(), "{bad}");
         }
-        assert!(
-            hostname("mx")
-                .unwrap_err()
-                .contains("hostname `mx` is not fully qualified")
-        );
+        assert!(hostname("mx").unwrap_err().contains("hostname `mx` is not fully qualified"));
         assert_eq!(hostname("localhost").unwrap(), "localhost");
     }
 
     #[test]
     fn smarthosts() {
-        assert_eq!(
-            host_port("smtp.provider.net:587").unwrap(),
-            ("smtp.provider.net".into(), 587)
-        );
-        assert_eq!(
-            host_port("smtp.provider.net").unwrap(),
-            ("smtp.provider.net".into(), 25)
-        );
-        assert_eq!(
-            host_port("127.0.0.2:2525").unwrap(),
-            ("127.0.0.2".into(), 2525)
-        );
+        assert_eq!(host_port("smtp.provider.net:587").unwrap(), ("smtp.provider.net".into(), 587));
+        assert_eq!(host_port("smtp.provider.net").unwrap(), ("smtp.provider.net".into(), 25));
+        assert_eq!(host_port("127.0.0.2:2525").unwrap(), ("127.0.0.2".into(), 2525));
         assert!(host_port("smtp.provider.net:http").is_err());
     }
 }

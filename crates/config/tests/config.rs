@@ -54,17 +54,11 @@ fn design_example_parses() {
     assert_eq!(c.listen.imaps, ["0.0.0.0:993".parse().unwrap()]);
     assert_eq!(c.tls.unwrap().key, Path::new("/etc/carrier/key.pem"));
     let smarthost = c.relay.smarthost.unwrap();
-    assert_eq!(
-        (smarthost.host.as_str(), smarthost.port),
-        ("smtp.provider.net", 587)
-    );
+    assert_eq!((smarthost.host.as_str(), smarthost.port), ("smtp.provider.net", 587));
     assert_eq!(c.dns.nameservers, ["127.0.0.1:53".parse().unwrap()]);
     assert_eq!(c.delivery.retry[4], Duration::from_secs(4 * 3600));
     assert_eq!(c.delivery.max_queue_time, Duration::from_secs(5 * 86400));
-    assert_eq!(
-        c.source.as_deref(),
-        Some(Path::new("/etc/carrier/carrier.toml"))
-    );
+    assert_eq!(c.source.as_deref(), Some(Path::new("/etc/carrier/carrier.toml")));
 }
 
 #[test]
@@ -90,14 +84,7 @@ fn smtp_section_values() {
     )
     .unwrap();
     assert_eq!(c.smtp.max_message_size, 10 << 20);
-    assert_eq!(
-        (
-            c.smtp.max_recipients,
-            c.smtp.max_errors,
-            c.smtp.max_connections
-        ),
-        (500, 3, 20)
-    );
+    assert_eq!((c.smtp.max_recipients, c.smtp.max_errors, c.smtp.max_connections), (500, 3, 20));
     assert_eq!(c.smtp.timeout, Duration::from_secs(30));
     assert_eq!(c.smtp.data_timeout, Duration::from_secs(120));
     assert_eq!(c.smtp.greet_pause, Duration::from_millis(500));
@@ -109,10 +96,7 @@ fn unknown_key_names_key_line_and_file() {
     assert_eq!(e.line, Some(4));
     assert_eq!(e.key.as_deref(), Some("smtp.max_recipents"));
     let text = e.to_string();
-    assert!(
-        text.starts_with("/etc/carrier/carrier.toml:4: `smtp.max_recipents`: unknown field"),
-        "{text}"
-    );
+    assert!(text.starts_with("/etc/carrier/carrier.toml:4: `smtp.max_recipents`: unknown field"), "{text}");
     let e = error("hostname = \"mx.example.com\"\ncolour = \"blue\"\n");
     assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("colour")));
     let e = error("hostname = \"mx.example.com\"\n[sections]\n");
@@ -122,10 +106,7 @@ fn unknown_key_names_key_line_and_file() {
 #[test]
 fn wrong_types_name_the_key() {
     let e = error("hostname = \"mx.example.com\"\n[smtp]\nmax_errors = \"ten\"\n");
-    assert_eq!(
-        (e.line, e.key.as_deref()),
-        (Some(3), Some("smtp.max_errors"))
-    );
+    assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("smtp.max_errors")));
     let e = error("hostname = \"mx.example.com\"\ndomains = \"example.com\"\n");
     assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("domains")));
 }
@@ -133,54 +114,18 @@ fn wrong_types_name_the_key() {
 #[test]
 fn bad_values_say_what_is_expected() {
     let cases = [
-        (
-            "[smtp]\ntimeout = \"5 minutes\"\n",
-            "smtp.timeout",
-            "duration",
-        ),
-        (
-            "[smtp]\nmax_message_size = \"lots\"\n",
-            "smtp.max_message_size",
-            "size",
-        ),
-        (
-            "[smtp]\nmax_recipients = 0\n",
-            "smtp.max_recipients",
-            "greater than zero",
-        ),
-        (
-            "[relay]\nnetworks = [\"192.0.2.0/33\"]\n",
-            "relay.networks",
-            "network",
-        ),
+        ("[smtp]\ntimeout = \"5 minutes\"\n", "smtp.timeout", "duration"),
+        ("[smtp]\nmax_message_size = \"lots\"\n", "smtp.max_message_size", "size"),
+        ("[smtp]\nmax_recipients = 0\n", "smtp.max_recipients", "greater than zero"),
+        ("[relay]\nnetworks = [\"192.0.2.0/33\"]\n", "relay.networks", "network"),
         ("[listen]\nsmtp = [\"0.0.0.0\"]\n", "listen.smtp", "ip:port"),
-        (
-            "[listen]\nsmtp = [\"127.0.0.1:25\"]\nsubmission = [\"127.0.0.1:25\"]\n",
-            "listen.submission",
-            "also listed",
-        ),
+        ("[listen]\nsmtp = [\"127.0.0.1:25\"]\nsubmission = [\"127.0.0.1:25\"]\n", "listen.submission", "also listed"),
         ("[tls]\ncert = \"/c.pem\"\n", "tls", "both `cert` and `key`"),
-        (
-            "[relay]\nuser = \"u\"\npassword = \"p\"\n",
-            "relay.user",
-            "smarthost",
-        ),
-        (
-            "[relay]\nsmarthost = \"smtp.example.net:587\"\nuser = \"u\"\n",
-            "relay.user",
-            "both",
-        ),
+        ("[relay]\nuser = \"u\"\npassword = \"p\"\n", "relay.user", "smarthost"),
+        ("[relay]\nsmarthost = \"smtp.example.net:587\"\nuser = \"u\"\n", "relay.user", "both"),
         ("[delivery]\nretry = []\n", "delivery.retry", "at least one"),
-        (
-            "[dns]\nnameservers = [\"ns.example\"]\n",
-            "dns.nameservers",
-            "ip:port",
-        ),
-        (
-            "domains = [\"exa mple.com\"]\n",
-            "domains",
-            "not a valid domain",
-        ),
+        ("[dns]\nnameservers = [\"ns.example\"]\n", "dns.nameservers", "ip:port"),
+        ("domains = [\"exa mple.com\"]\n", "domains", "not a valid domain"),
     ];
     for (body, key, words) in cases {
         let e = error(&format!("hostname = \"mx.example.com\"\n{body}"));
@@ -194,7 +139,8 @@ fn bad_values_say_what_is_expected() {
 fn unqualified_hostname_is_explained() {
     let e = error("hostname = \"mx\"\n");
     assert!(
-        e.to_string().contains("hostname `mx` is not fully qualified; set `hostname = \"mx.example.com\"` in carrier.toml"),
+        e.to_string()
+            .contains("hostname `mx` is not fully qualified; set `hostname = \"mx.example.com\"` in carrier.toml"),
         "{e}"
     );
     assert_eq!(e.line, Some(1));
@@ -222,10 +168,7 @@ fn local_domains_and_relay_networks() {
     assert!(c.relay_allowed("192.0.2.200".parse().unwrap()));
     assert!(c.relay_allowed("::ffff:192.0.2.200".parse::<IpAddr>().unwrap()));
     assert!(c.relay_allowed("2001:db8::5".parse().unwrap()));
-    assert!(
-        !c.relay_allowed("127.0.0.1".parse().unwrap()),
-        "explicit networks replace the loopback default"
-    );
+    assert!(!c.relay_allowed("127.0.0.1".parse().unwrap()), "explicit networks replace the loopback default");
 }
 
 #[test]

@@ -21,23 +21,14 @@ pub struct Mailbox {
 impl Mailbox {
     /// `local@domain`, or the bare local part for `<postmaster>`.
     pub fn address(&self) -> String {
-        if self.domain.is_empty() {
-            self.local.clone()
-        } else {
-            format!("{}@{}", self.local, self.domain)
-        }
+        if self.domain.is_empty() { self.local.clone() } else { format!("{}@{}", self.local, self.domain) }
     }
 }
 
 /// Parses `<...>` at the start of `s`; returns the mailbox (None for `<>`) and the rest.
 /// `allow_postmaster` permits `<postmaster>` without a domain (RCPT only).
-pub fn parse_path(
-    s: &str,
-    allow_postmaster: bool,
-) -> Result<(Option<Mailbox>, &str), AddressError> {
-    let inner = s
-        .strip_prefix('<')
-        .ok_or(AddressError::Syntax("address must be enclosed in <>"))?;
+pub fn parse_path(s: &str, allow_postmaster: bool) -> Result<(Option<Mailbox>, &str), AddressError> {
+    let inner = s.strip_prefix('<').ok_or(AddressError::Syntax("address must be enclosed in <>"))?;
     if let Some(rest) = inner.strip_prefix('>') {
         return Ok((None, rest));
     }
@@ -46,29 +37,17 @@ pub fn parse_path(
     let (local, after_local) = parse_local_part(inner)?;
     if let Some(rest) = after_local.strip_prefix('>') {
         if allow_postmaster && local.eq_ignore_ascii_case("postmaster") {
-            let mailbox = Mailbox {
-                local: local.to_string(),
-                domain: String::new(),
-                utf8: false,
-            };
+            let mailbox = Mailbox { local: local.to_string(), domain: String::new(), utf8: false };
             return Ok((Some(mailbox), rest));
         }
         return Err(AddressError::Syntax("address has no domain"));
     }
-    let after_at = after_local
-        .strip_prefix('@')
-        .ok_or(AddressError::Syntax("invalid character in local part"))?;
-    let end = after_at
-        .find('>')
-        .ok_or(AddressError::Syntax("missing closing >"))?;
+    let after_at = after_local.strip_prefix('@').ok_or(AddressError::Syntax("invalid character in local part"))?;
+    let end = after_at.find('>').ok_or(AddressError::Syntax("missing closing >"))?;
     let domain = &after_at[..end];
     check_domain_or_literal(domain)?;
     let utf8 = !local.is_ascii() || !domain.is_ascii();
-    let mailbox = Mailbox {
-        local: local.to_string(),
-        domain: domain.to_string(),
-        utf8,
-    };
+    let mailbox = Mailbox { local: local.to_string(), domain: domain.to_string(), utf8 };
     Ok((Some(mailbox), &after_at[end + 1..]))
 }
 
@@ -77,13 +56,9 @@ fn skip_source_route(s: &str) -> Result<&str, AddressError> {
     if !s.starts_with('@') {
         return Ok(s);
     }
-    let colon = s
-        .find(':')
-        .ok_or(AddressError::Syntax("source route without ':'"))?;
+    let colon = s.find(':').ok_or(AddressError::Syntax("source route without ':'"))?;
     for hop in s[..colon].split(',') {
-        let domain = hop
-            .strip_prefix('@')
-            .ok_or(AddressError::Syntax("bad source route"))?;
+        let domain = hop.strip_prefix('@').ok_or(AddressError::Syntax("bad source route"))?;
         check_domain(domain)?;
     }
     Ok(&s[colon + 1..])
@@ -94,9 +69,7 @@ fn parse_local_part(s: &str) -> Result<(&str, &str), AddressError> {
     if s.starts_with('"') {
         return parse_quoted(s);
     }
-    let end = s
-        .find(|c: char| !is_atext(c) && c != '.')
-        .unwrap_or(s.len());
+    let end = s.find(|c: char| !is_atext(c) && c != '.').unwrap_or(s.len());
     let local = &s[..end];
     if local.is_empty() {
         return Err(AddressError::Syntax("empty local part"));
@@ -122,9 +95,7 @@ fn parse_quoted(s: &str) -> Result<(&str, &str), AddressError> {
             // qtextSMTP = %d32-33 / %d35-91 / %d93-126, plus UTF-8 (RFC 6531)
             c if (' '..='~').contains(&c) || !c.is_ascii() => {}
             _ => {
-                return Err(AddressError::Syntax(
-                    "control character in quoted local part",
-                ));
+                return Err(AddressError::Syntax("control character in quoted local part"));
             }
         }
     }
@@ -154,9 +125,7 @@ pub fn check_domain(d: &str) -> Result<(), AddressError> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii());
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii());
         if !ok {
             return Err(AddressError::Syntax("invalid domain"));
         }
@@ -166,21 +135,13 @@ pub fn check_domain(d: &str) -> Result<(), AddressError> {
 
 /// address-literal = "[" ( IPv4 / "IPv6:" IPv6 / General ) "]" (RFC 5321 4.1.3).
 fn check_address_literal(d: &str) -> Result<(), AddressError> {
-    let inner = d
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .ok_or(AddressError::Syntax("bad address literal"))?;
+    let inner =
+        d.strip_prefix('[').and_then(|s| s.strip_suffix(']')).ok_or(AddressError::Syntax("bad address literal"))?;
     let ok = match inner.get(..5) {
-        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => {
-            inner[5..].parse::<std::net::Ipv6Addr>().is_ok()
-        }
+        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => inner[5..].parse::<std::net::Ipv6Addr>().is_ok(),
         _ => inner.parse::<std::net::Ipv4Addr>().is_ok(),
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(AddressError::Syntax("bad address literal"))
-    }
+    if ok { Ok(()) } else { Err(AddressError::Syntax("bad address literal")) }
 }
 
 #[cfg(test)]
@@ -198,10 +159,7 @@ mod tests {
     #[test]
     fn plain_addresses() {
         assert_eq!(ok("<bob@example.com>"), "bob@example.com");
-        assert_eq!(
-            ok("<Bob.Smith+tag@Sub.Example.COM>"),
-            "Bob.Smith+tag@Sub.Example.COM"
-        );
+        assert_eq!(ok("<Bob.Smith+tag@Sub.Example.COM>"), "Bob.Smith+tag@Sub.Example.COM");
         assert_eq!(parse_path("<> SIZE=10", false).unwrap(), (None, " SIZE=10"));
     }
 
@@ -215,10 +173,7 @@ mod tests {
     #[test]
     fn source_route_is_ignored() {
         // RFC 5321 4.1.1.3: the route is dropped, leaving only the mailbox.
-        assert_eq!(
-            ok("<@relay.example,@other.example:user@final.example>"),
-            "user@final.example"
-        );
+        assert_eq!(ok("<@relay.example,@other.example:user@final.example>"), "user@final.example");
         err("<@bad_domain:user@x.example>");
     }
 

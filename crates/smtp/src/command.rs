@@ -62,14 +62,10 @@ pub enum Command {
 /// Parses one command line (without its line ending). Errors are the reply to send.
 pub fn parse(line: &[u8]) -> Result<Command, Reply> {
     if line.contains(&0) {
-        return Err(Reply::new(
-            500,
-            "5.5.2",
-            "Syntax error: NUL character in command",
-        ));
+        return Err(Reply::new(500, "5.5.2", "Syntax error: NUL character in command"));
     }
-    let line = std::str::from_utf8(line)
-        .map_err(|_| Reply::new(500, "5.5.2", "Syntax error: command is not valid UTF-8"))?;
+    let line =
+        std::str::from_utf8(line).map_err(|_| Reply::new(500, "5.5.2", "Syntax error: command is not valid UTF-8"))?;
     if line.contains('\r') {
         return Err(Reply::new(500, "5.5.2", "Syntax error: bare CR in command"));
     }
@@ -102,27 +98,18 @@ fn syntax(usage: &str) -> Reply {
 }
 
 fn no_arg(arg: &str, usage: &str, cmd: Command) -> Result<Command, Reply> {
-    if arg.trim().is_empty() {
-        Ok(cmd)
-    } else {
-        Err(syntax(usage))
-    }
+    if arg.trim().is_empty() { Ok(cmd) } else { Err(syntax(usage)) }
 }
 
 fn required_arg(arg: &str, usage: &str, cmd: Command) -> Result<Command, Reply> {
-    if arg.trim().is_empty() {
-        Err(syntax(usage))
-    } else {
-        Ok(cmd)
-    }
+    if arg.trim().is_empty() { Err(syntax(usage)) } else { Ok(cmd) }
 }
 
 /// HELO/EHLO take a domain or address literal (RFC 5321 4.1.1.1). Clients in the field send
 /// all sorts of names here, so anything printable is accepted; it is only recorded.
 fn domain_arg(arg: &str, verb: &str) -> Result<String, Reply> {
     let name = arg.trim();
-    if name.is_empty() || name.contains(char::is_whitespace) || name.chars().any(|c| c.is_control())
-    {
+    if name.is_empty() || name.contains(char::is_whitespace) || name.chars().any(|c| c.is_control()) {
         return Err(syntax(&format!("{verb} hostname")));
     }
     Ok(name.to_string())
@@ -132,41 +119,25 @@ fn domain_arg(arg: &str, verb: &str) -> Result<String, Reply> {
 /// (RFC 5321 forbids them, but common clients send them; Postfix accepts them too).
 fn strip_keyword<'a>(arg: &'a str, keyword: &str) -> Option<&'a str> {
     let head = arg.get(..keyword.len())?;
-    head.eq_ignore_ascii_case(keyword)
-        .then(|| arg[keyword.len()..].trim_start())
+    head.eq_ignore_ascii_case(keyword).then(|| arg[keyword.len()..].trim_start())
 }
 
 fn parse_mail(arg: &str) -> Result<Command, Reply> {
     let path = strip_keyword(arg, "FROM:").ok_or_else(|| syntax("MAIL FROM:<address>"))?;
-    let (mailbox, rest) = parse_path(path, false).map_err(|e| {
-        Reply::new(
-            501,
-            "5.1.7",
-            format!("Bad sender address syntax: {}", reason(&e)),
-        )
-    })?;
+    let (mailbox, rest) = parse_path(path, false)
+        .map_err(|e| Reply::new(501, "5.1.7", format!("Bad sender address syntax: {}", reason(&e))))?;
     let params = parse_mail_params(rest)?;
     Ok(Command::Mail(mailbox, params))
 }
 
 fn parse_rcpt(arg: &str) -> Result<Command, Reply> {
     let path = strip_keyword(arg, "TO:").ok_or_else(|| syntax("RCPT TO:<address>"))?;
-    let (mailbox, rest) = parse_path(path, true).map_err(|e| {
-        Reply::new(
-            501,
-            "5.1.3",
-            format!("Bad recipient address syntax: {}", reason(&e)),
-        )
-    })?;
-    let mailbox = mailbox
-        .ok_or_else(|| Reply::new(501, "5.1.3", "Bad recipient address syntax: empty address"))?;
+    let (mailbox, rest) = parse_path(path, true)
+        .map_err(|e| Reply::new(501, "5.1.3", format!("Bad recipient address syntax: {}", reason(&e))))?;
+    let mailbox = mailbox.ok_or_else(|| Reply::new(501, "5.1.3", "Bad recipient address syntax: empty address"))?;
     // No RCPT parameters are advertised (no DSN), so any is unrecognized (RFC 5321 4.1.1.11).
     if let Some(param) = rest.split_whitespace().next() {
-        return Err(Reply::new(
-            555,
-            "5.5.4",
-            format!("Unsupported RCPT TO parameter {param}"),
-        ));
+        return Err(Reply::new(555, "5.5.4", format!("Unsupported RCPT TO parameter {param}")));
     }
     Ok(Command::Rcpt(mailbox))
 }
@@ -179,11 +150,7 @@ fn reason(e: &crate::address::AddressError) -> &'static str {
 
 fn parse_mail_params(rest: &str) -> Result<MailParams, Reply> {
     if !rest.is_empty() && !rest.starts_with(' ') {
-        return Err(Reply::new(
-            501,
-            "5.1.7",
-            "Bad sender address syntax: text after >",
-        ));
+        return Err(Reply::new(501, "5.1.7", "Bad sender address syntax: text after >"));
     }
     let mut params = MailParams::default();
     for param in rest.split_whitespace() {
@@ -194,30 +161,18 @@ fn parse_mail_params(rest: &str) -> Result<MailParams, Reply> {
         };
         match (key.to_ascii_uppercase().as_str(), value) {
             // RFC 1870: SIZE=<decimal>
-            ("SIZE", Some(v))
-                if !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()) =>
-            {
+            ("SIZE", Some(v)) if !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()) => {
                 params.size = Some(v.parse().unwrap_or(u64::MAX));
             }
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") => params.body = BodyType::SevenBit,
-            ("BODY", Some(v)) if v.eq_ignore_ascii_case("8BITMIME") => {
-                params.body = BodyType::EightBitMime
-            }
+            ("BODY", Some(v)) if v.eq_ignore_ascii_case("8BITMIME") => params.body = BodyType::EightBitMime,
             ("SMTPUTF8", None) => params.smtputf8 = true,
             ("SIZE" | "BODY" | "SMTPUTF8", _) => {
-                return Err(Reply::new(
-                    501,
-                    "5.5.4",
-                    format!("Invalid value in parameter {param}"),
-                ));
+                return Err(Reply::new(501, "5.5.4", format!("Invalid value in parameter {param}")));
             }
             // RFC 5321 4.1.1.11: 555 for parameters not recognized or not implemented.
             _ => {
-                return Err(Reply::new(
-                    555,
-                    "5.5.4",
-                    format!("Unsupported MAIL FROM parameter {key}"),
-                ));
+                return Err(Reply::new(555, "5.5.4", format!("Unsupported MAIL FROM parameter {key}")));
             }
         }
     }
@@ -254,18 +209,14 @@ mod tests {
 
     #[test]
     fn verbs_are_case_insensitive() {
-        assert_eq!(
-            parse(b"ehlo client.example").unwrap(),
-            Command::Ehlo("client.example".into())
-        );
+        assert_eq!(parse(b"ehlo client.example").unwrap(), Command::Ehlo("client.example".into()));
         assert_eq!(parse(b"QuIt").unwrap(), Command::Quit);
         assert_eq!(parse(b"noop anything at all").unwrap(), Command::Noop);
     }
 
     #[test]
     fn mail_with_params() {
-        let Command::Mail(Some(m), p) =
-            parse(b"MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME SMTPUTF8").unwrap()
+        let Command::Mail(Some(m), p) = parse(b"MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME SMTPUTF8").unwrap()
         else {
             panic!()
         };
@@ -277,14 +228,8 @@ mod tests {
 
     #[test]
     fn mail_null_sender_and_space_after_colon() {
-        assert!(matches!(
-            parse(b"MAIL FROM:<>").unwrap(),
-            Command::Mail(None, _)
-        ));
-        assert!(matches!(
-            parse(b"mail from: <a@b.example>").unwrap(),
-            Command::Mail(Some(_), _)
-        ));
+        assert!(matches!(parse(b"MAIL FROM:<>").unwrap(), Command::Mail(None, _)));
+        assert!(matches!(parse(b"mail from: <a@b.example>").unwrap(), Command::Mail(Some(_), _)));
     }
 
     #[test]
@@ -294,19 +239,13 @@ mod tests {
         assert_eq!(code("MAIL FROM:a@b.example"), (501, "5.1.7"));
         assert_eq!(code("MAIL FROM:<a@b.example>x"), (501, "5.1.7"));
         assert_eq!(code("MAIL FROM:<a@b.example> SIZE=abc"), (501, "5.5.4"));
-        assert_eq!(
-            code("MAIL FROM:<a@b.example> BODY=BINARYMIME"),
-            (501, "5.5.4")
-        );
+        assert_eq!(code("MAIL FROM:<a@b.example> BODY=BINARYMIME"), (501, "5.5.4"));
         assert_eq!(code("MAIL FROM:<a@b.example> RET=FULL"), (555, "5.5.4"));
     }
 
     #[test]
     fn rcpt_forms() {
-        assert_eq!(
-            parse(b"RCPT TO:<postmaster>").unwrap(),
-            Command::Rcpt(parse_mb("postmaster"))
-        );
+        assert_eq!(parse(b"RCPT TO:<postmaster>").unwrap(), Command::Rcpt(parse_mb("postmaster")));
         assert_eq!(code("RCPT TO:<>"), (501, "5.1.3"));
         assert_eq!(code("RCPT TO:<bob>"), (501, "5.1.3"));
         assert_eq!(code("RCPT TO:<a@b.example> NOTIFY=NEVER"), (555, "5.5.4"));
@@ -314,11 +253,7 @@ mod tests {
     }
 
     fn parse_mb(local: &str) -> Mailbox {
-        Mailbox {
-            local: local.into(),
-            domain: String::new(),
-            utf8: false,
-        }
+        Mailbox { local: local.into(), domain: String::new(), utf8: false }
     }
 
     #[test]

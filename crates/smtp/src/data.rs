@@ -101,11 +101,7 @@ impl Content {
         }
         if content.too_big {
             let limit = content.max_size;
-            return Err(Reply::new(
-                552,
-                "5.3.4",
-                format!("Message exceeds the size limit of {limit} octets"),
-            ));
+            return Err(Reply::new(552, "5.3.4", format!("Message exceeds the size limit of {limit} octets")));
         }
         if content.bare_newline || content.last == b'\r' {
             return Err(Reply::new(
@@ -118,11 +114,7 @@ impl Content {
             return Err(Reply::new(554, "5.6.0", "Message contains NUL characters"));
         }
         if content.long_line {
-            return Err(Reply::new(
-                554,
-                "5.6.0",
-                "Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)",
-            ));
+            return Err(Reply::new(554, "5.6.0", "Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)"));
         }
         Ok(content.message)
     }
@@ -140,11 +132,7 @@ pub struct DataReader {
 impl DataReader {
     /// Starts reading right after the 354 reply.
     pub fn new(max_size: u64) -> DataReader {
-        DataReader {
-            content: Content::new(max_size),
-            line_start: true,
-            after_crlf: true,
-        }
+        DataReader { content: Content::new(max_size), line_start: true, after_crlf: true }
     }
 
     /// Consumes what it can of `input`; returns octets consumed and whether the end was seen.
@@ -182,11 +170,7 @@ impl DataReader {
                 }
                 None => {
                     // Hold back a trailing CR: it may be the start of CRLF.
-                    let take = if rest.ends_with(b"\r") {
-                        rest.len() - 1
-                    } else {
-                        rest.len()
-                    };
+                    let take = if rest.ends_with(b"\r") { rest.len() - 1 } else { rest.len() };
                     self.content.push(&rest[..take]);
                     return (i + take, false);
                 }
@@ -252,10 +236,7 @@ mod tests {
 
     #[test]
     fn simple_message() {
-        assert_eq!(
-            ok(b"Subject: x\r\n\r\nhello\r\n.\r\n"),
-            b"Subject: x\r\n\r\nhello\r\n"
-        );
+        assert_eq!(ok(b"Subject: x\r\n\r\nhello\r\n.\r\n"), b"Subject: x\r\n\r\nhello\r\n");
     }
 
     #[test]
@@ -288,12 +269,7 @@ mod tests {
         ] {
             for step in [1, 2, evil.len()] {
                 let (m, n) = read(evil, step);
-                assert_eq!(
-                    n,
-                    evil.len(),
-                    "{:?} ended early",
-                    String::from_utf8_lossy(evil)
-                );
+                assert_eq!(n, evil.len(), "{:?} ended early", String::from_utf8_lossy(evil));
                 match m.unwrap() {
                     Ok(message) => {
                         assert!(message.windows(9).any(|w| w == b"MAIL FROM"), "{message:?}")
@@ -306,10 +282,7 @@ mod tests {
 
     #[test]
     fn bare_lf_is_normalised_and_dots_still_unstuffed() {
-        assert_eq!(
-            ok(b"a\nb\r\n..c\n.\n\r\n.\r\n"),
-            b"a\r\nb\r\n.c\r\n.\r\n\r\n"
-        );
+        assert_eq!(ok(b"a\nb\r\n..c\n.\n\r\n.\r\n"), b"a\r\nb\r\n.c\r\n.\r\n\r\n");
         // "a LF . CRLF" is not the end either: the dot line did not follow a real CRLF.
         assert_eq!(ok(b"a\n.\r\nb\r\n.\r\n"), b"a\r\n.\r\nb\r\n");
     }
@@ -322,10 +295,7 @@ mod tests {
 
     #[test]
     fn nul_refused() {
-        assert_eq!(
-            refused(b"a\0b\r\n.\r\n").text(),
-            "Message contains NUL characters"
-        );
+        assert_eq!(refused(b"a\0b\r\n.\r\n").text(), "Message contains NUL characters");
     }
 
     #[test]

@@ -16,21 +16,13 @@ pub struct Reply {
 impl Reply {
     /// A one-line reply carrying an enhanced status code.
     pub fn new(code: u16, status: &'static str, text: impl Into<String>) -> Reply {
-        Reply {
-            code,
-            status: Some(status),
-            lines: vec![text.into()],
-        }
+        Reply { code, status: Some(status), lines: vec![text.into()] }
     }
 
     /// A reply without an enhanced status code: RFC 2034 section 3 exempts the
     /// greeting and the EHLO/HELO answers; 354 is an intermediate reply.
     pub fn bare(code: u16, text: impl Into<String>) -> Reply {
-        Reply {
-            code,
-            status: None,
-            lines: vec![text.into()],
-        }
+        Reply { code, status: None, lines: vec![text.into()] }
     }
 
     /// True for 4xx and 5xx replies.
@@ -82,11 +74,7 @@ mod tests {
     #[test]
     fn multi_line_uses_dash_continuations() {
         let mut out = Vec::new();
-        let r = Reply {
-            code: 250,
-            status: None,
-            lines: vec!["a".into(), "b".into(), "c".into()],
-        };
+        let r = Reply { code: 250, status: None, lines: vec!["a".into(), "b".into(), "c".into()] };
         r.write_to(&mut out);
         assert_eq!(out, b"250-a\r\n250-b\r\n250 c\r\n");
     }

@@ -148,30 +148,21 @@ impl Session {
 
     /// True while a message body is being received (the driver uses the data timeout).
     pub fn in_data(&self) -> bool {
-        matches!(
-            self.phase,
-            Phase::Data(_) | Phase::Bdat { .. } | Phase::BdatDiscard { .. }
-        )
+        matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. } | Phase::BdatDiscard { .. })
     }
 
     /// The client talked before the greeting: refuse and close (RFC 5321 4.3.1: the
     /// client waits for the 220 greeting; early talkers are usually spam engines).
     pub fn early_talker(&mut self) {
         self.output.clear();
-        let text = format!(
-            "{} Protocol error: you talked before my greeting",
-            self.cfg.hostname
-        );
+        let text = format!("{} Protocol error: you talked before my greeting", self.cfg.hostname);
         self.send(Reply::new(554, "5.5.1", text));
         self.phase = Phase::Closed;
     }
 
     /// The client was idle too long (RFC 5321 4.5.3.2.7).
     pub fn timeout(&mut self) {
-        let text = format!(
-            "{} Error: timeout exceeded, closing connection",
-            self.cfg.hostname
-        );
+        let text = format!("{} Error: timeout exceeded, closing connection", self.cfg.hostname);
         self.send(Reply::new(421, "4.4.2", text));
         self.phase = Phase::Closed;
     }
@@ -243,11 +234,7 @@ impl Session {
         self.send(reply);
         self.errors += 1;
         if self.errors >= self.cfg.max_errors {
-            self.send(Reply::new(
-                421,
-                "4.7.0",
-                format!("{} Too many errors, closing connection", self.cfg.hostname),
-            ));
+            self.send(Reply::new(421, "4.7.0", format!("{} Too many errors, closing connection", self.cfg.hostname)));
             self.phase = Phase::Closed;
         }
     }
@@ -282,11 +269,7 @@ impl Session {
             if pending.len() >= MAX_COMMAND_LINE && !self.skipping_long_line {
                 // RFC 5321 4.5.3.1.10: "500 Line too long"; discard up to the next line end.
                 self.skipping_long_line = true;
-                self.send_error(Reply::new(
-                    500,
-                    "5.5.2",
-                    "Line too long (at most 512 octets)",
-                ));
+                self.send_error(Reply::new(500, "5.5.2", "Line too long (at most 512 octets)"));
             }
             if self.skipping_long_line {
                 self.pos = self.input.len();
@@ -305,11 +288,7 @@ impl Session {
             line = head;
         }
         if line.len() + 2 > MAX_COMMAND_LINE {
-            self.send_error(Reply::new(
-                500,
-                "5.5.2",
-                "Line too long (at most 512 octets)",
-            ));
+            self.send_error(Reply::new(500, "5.5.2", "Line too long (at most 512 octets)"));
             return None;
         }
         match command::parse(line) {
@@ -322,11 +301,7 @@ impl Session {
     }
 
     fn need_input(&mut self) -> Event {
-        if matches!(self.phase, Phase::Closed) {
-            Event::Close
-        } else {
-            Event::NeedInput
-        }
+        if matches!(self.phase, Phase::Closed) { Event::Close } else { Event::NeedInput }
     }
 
     fn command(&mut self, cmd: Command) -> Option<Event> {
@@ -348,11 +323,9 @@ impl Session {
                 return Some(Event::Close);
             }
             // RFC 5321 3.5.3: 252 neither confirms nor denies; users are not disclosed.
-            Command::Vrfy => self.send(Reply::new(
-                252,
-                "2.5.0",
-                "Cannot VRFY user, but will accept message and attempt delivery",
-            )),
+            Command::Vrfy => {
+                self.send(Reply::new(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"))
+            }
             Command::Expn => self.send_error(Reply::new(502, "5.5.1", "EXPN is not available")),
             Command::Help => self.send(Reply::new(
                 214,
@@ -360,11 +333,7 @@ impl Session {
                 "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS",
             )),
             Command::StartTls => return self.starttls(),
-            Command::Auth(_) => self.send_error(Reply::new(
-                503,
-                "5.5.1",
-                "Authentication is not enabled on this port",
-            )),
+            Command::Auth(_) => self.send_error(Reply::new(503, "5.5.1", "Authentication is not enabled on this port")),
         }
         None
     }
@@ -390,11 +359,7 @@ impl Session {
             lines.push("STARTTLS".to_string());
         }
         lines.push("HELP".to_string());
-        self.send(Reply {
-            code: 250,
-            status: None,
-            lines,
-        });
+        self.send(Reply { code: 250, status: None, lines });
     }
 
     fn mail(&mut self, from: Option<Mailbox>, params: MailParams) -> Option<Event> {
@@ -408,38 +373,22 @@ impl Session {
         }
         // Service extensions need EHLO (RFC 5321 4.1.1.11).
         if params.any && !esmtp {
-            self.send_error(Reply::new(
-                555,
-                "5.5.4",
-                "MAIL parameters need EHLO, not HELO",
-            ));
+            self.send_error(Reply::new(555, "5.5.4", "MAIL parameters need EHLO, not HELO"));
             return None;
         }
         if from.as_ref().is_some_and(|m| m.utf8) && !params.smtputf8 {
             // RFC 6531 3.5: a non-ASCII address needs the SMTPUTF8 parameter.
-            self.send_error(Reply::new(
-                553,
-                "5.6.7",
-                "Non-ASCII sender address requires SMTPUTF8",
-            ));
+            self.send_error(Reply::new(553, "5.6.7", "Non-ASCII sender address requires SMTPUTF8"));
             return None;
         }
         if let Some(size) = params.size.filter(|&s| s > self.cfg.max_message_size) {
             // RFC 1870 6.1
-            let text = format!(
-                "Message size {size} exceeds fixed maximum message size {}",
-                self.cfg.max_message_size
-            );
+            let text = format!("Message size {size} exceeds fixed maximum message size {}", self.cfg.max_message_size);
             self.send_error(Reply::new(552, "5.3.4", text));
             return None;
         }
         let from = from.map(|m| m.address()).unwrap_or_default();
-        self.tx = Some(Pending {
-            from: from.clone(),
-            params: params.clone(),
-            recipients: Vec::new(),
-            bdat: None,
-        });
+        self.tx = Some(Pending { from: from.clone(), params: params.clone(), recipients: Vec::new(), bdat: None });
         self.phase = Phase::AwaitMail;
         Some(Event::Mail { from, params })
     }
@@ -454,11 +403,7 @@ impl Session {
             return None;
         }
         if to.utf8 && !tx.params.smtputf8 {
-            self.send_error(Reply::new(
-                553,
-                "5.6.7",
-                "Non-ASCII recipient address requires SMTPUTF8",
-            ));
+            self.send_error(Reply::new(553, "5.6.7", "Non-ASCII recipient address requires SMTPUTF8"));
             return None;
         }
         if tx.recipients.len() >= self.cfg.max_recipients {
@@ -475,9 +420,7 @@ impl Session {
     fn ready_for_content(&self) -> Result<(), Reply> {
         match &self.tx {
             None => Err(Reply::new(503, "5.5.1", "Need MAIL command")),
-            Some(tx) if tx.recipients.is_empty() => {
-                Err(Reply::new(554, "5.5.1", "No valid recipients"))
-            }
+            Some(tx) if tx.recipients.is_empty() => Err(Reply::new(554, "5.5.1", "No valid recipients")),
             Some(_) => Ok(()),
         }
     }
@@ -510,26 +453,19 @@ impl Session {
 
     fn bdat(&mut self, size: u64, last: bool) {
         let refusal = self.ready_for_content().err().or_else(|| {
-            (!self.helo.as_ref().is_some_and(|h| h.1))
-                .then(|| Reply::new(503, "5.5.1", "BDAT needs EHLO"))
+            (!self.helo.as_ref().is_some_and(|h| h.1)).then(|| Reply::new(503, "5.5.1", "BDAT needs EHLO"))
         });
         if let Some(reply) = refusal {
             // RFC 3030 2: the chunk's octets are consumed even when the command fails.
             self.tx = None;
-            self.phase = Phase::BdatDiscard {
-                remaining: size,
-                reply,
-            };
+            self.phase = Phase::BdatDiscard { remaining: size, reply };
             return;
         }
         let max = self.cfg.max_message_size;
         if let Some(tx) = self.tx.as_mut() {
             tx.bdat.get_or_insert_with(|| Content::new(max));
         }
-        self.phase = Phase::Bdat {
-            remaining: size,
-            last,
-        };
+        self.phase = Phase::Bdat { remaining: size, last };
     }
 
     fn step_bdat(&mut self) -> Option<Event> {
@@ -557,11 +493,7 @@ impl Session {
                 return self.finish_message(content.finish());
             }
             _ => {
-                let size = self
-                    .tx
-                    .as_ref()
-                    .and_then(|tx| tx.bdat.as_ref())
-                    .map_or(0, |c| c.size());
+                let size = self.tx.as_ref().and_then(|tx| tx.bdat.as_ref()).map_or(0, |c| c.size());
                 self.send(Reply::new(250, "2.0.0", format!("{size} octets received")));
             }
         }

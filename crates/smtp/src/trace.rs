@@ -30,10 +30,7 @@ pub fn received(t: &Trace) -> String {
         Some(ip) => format!("{} ({} [{}])", t.helo, t.client_name, ip),
         None => t.helo.to_string(),
     };
-    let mut field = format!(
-        "Received: from {from}\r\n\tby {} (carrier) with {} id {}",
-        t.hostname, t.proto, t.id
-    );
+    let mut field = format!("Received: from {from}\r\n\tby {} (carrier) with {} id {}", t.hostname, t.proto, t.id);
     if let Some(rcpt) = t.recipient {
         field.push_str(&format!("\r\n\tfor <{rcpt}>"));
     }
@@ -48,17 +45,12 @@ pub fn return_path(sender: &str) -> String {
 
 /// An RFC 5322 3.3 date-time in UTC, e.g. "Tue, 24 Nov 2026 15:13:01 +0000".
 pub fn rfc5322_date(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     format!(
         "{}, {} {} {} {:02}:{:02}:{:02} +0000",
         WEEKDAYS[(days % 7) as usize],
@@ -96,14 +88,8 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(rfc5322_date(at(0)), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(
-            rfc5322_date(at(951_782_400)),
-            "Tue, 29 Feb 2000 00:00:00 +0000"
-        );
-        assert_eq!(
-            rfc5322_date(at(1_795_532_581)),
-            "Tue, 24 Nov 2026 15:03:01 +0000"
-        );
+        assert_eq!(rfc5322_date(at(951_782_400)), "Tue, 29 Feb 2000 00:00:00 +0000");
+        assert_eq!(rfc5322_date(at(1_795_532_581)), "Tue, 24 Nov 2026 15:03:01 +0000");
     }
 
     #[test]

@@ -64,14 +64,8 @@ fn check_replies(out: &[u8]) {
     let text = String::from_utf8(out.to_vec()).expect("replies are UTF-8");
     for line in text.split_terminator("\r\n") {
         let code = &line.as_bytes()[..3];
-        assert!(
-            code.iter().all(u8::is_ascii_digit),
-            "bad reply line {line:?}"
-        );
-        assert!(
-            matches!(line.as_bytes()[3], b' ' | b'-'),
-            "bad reply line {line:?}"
-        );
+        assert!(code.iter().all(u8::is_ascii_digit), "bad reply line {line:?}");
+        assert!(matches!(line.as_bytes()[3], b' ' | b'-'), "bad reply line {line:?}");
     }
     assert!(text.is_empty() || text.ends_with("\r\n"));
 }
@@ -104,11 +98,7 @@ fn random_bytes_never_break_the_session() {
                     Event::Close => break 'session,
                     Event::Mail { .. } | Event::Rcpt { .. } => {
                         let ok = rng.below(3) > 0;
-                        session.answer(if ok {
-                            Ok(())
-                        } else {
-                            Err(carrier_smtp::Reply::new(550, "5.7.1", "no"))
-                        });
+                        session.answer(if ok { Ok(()) } else { Err(carrier_smtp::Reply::new(550, "5.7.1", "no")) });
                     }
                     Event::Message(_) => session.queued(Ok("Q".into())),
                     Event::StartTls => session.tls_established(),

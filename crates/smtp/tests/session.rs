@@ -27,13 +27,7 @@ impl Driver {
     fn new(cfg: SessionConfig) -> Driver {
         let mut session = Session::new(cfg);
         let output = String::from_utf8(session.take_output()).unwrap();
-        Driver {
-            session,
-            output,
-            messages: vec![],
-            events: vec![],
-            closed: false,
-        }
+        Driver { session, output, messages: vec![], events: vec![], closed: false }
     }
 
     /// Sends bytes and returns the replies they produced.
@@ -65,8 +59,7 @@ impl Driver {
                 Event::Rcpt { to } => {
                     let addr = to.address();
                     self.events.push(format!("rcpt {addr}"));
-                    let answer = if addr.ends_with("@example.com") && !addr.starts_with("unknown@")
-                    {
+                    let answer = if addr.ends_with("@example.com") && !addr.starts_with("unknown@") {
                         Ok(())
                     } else {
                         Err(Reply::new(550, "5.1.1", "User unknown"))
@@ -83,11 +76,9 @@ impl Driver {
                     self.session.tls_established();
                 }
             }
-            self.output
-                .push_str(&String::from_utf8(self.session.take_output()).unwrap());
+            self.output.push_str(&String::from_utf8(self.session.take_output()).unwrap());
         }
-        self.output
-            .push_str(&String::from_utf8(self.session.take_output()).unwrap());
+        self.output.push_str(&String::from_utf8(self.session.take_output()).unwrap());
     }
 }
 
@@ -111,19 +102,8 @@ fn greeting_and_ehlo() {
     assert_eq!(d.output, "220 mx.example.com ESMTP carrier\r\n");
     let r = d.send(b"EHLO client.example\r\n");
     assert!(r.starts_with("250-mx.example.com Hello client.example\r\n"));
-    for ext in [
-        "PIPELINING",
-        "SIZE 1000",
-        "8BITMIME",
-        "SMTPUTF8",
-        "ENHANCEDSTATUSCODES",
-        "CHUNKING",
-        "STARTTLS",
-    ] {
-        assert!(
-            r.contains(&format!("250-{ext}\r\n")) || r.contains(&format!("250 {ext}\r\n")),
-            "{ext} in {r}"
-        );
+    for ext in ["PIPELINING", "SIZE 1000", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS"] {
+        assert!(r.contains(&format!("250-{ext}\r\n")) || r.contains(&format!("250 {ext}\r\n")), "{ext} in {r}");
     }
     assert!(r.ends_with("250 HELP\r\n"));
 }
@@ -131,39 +111,18 @@ fn greeting_and_ehlo() {
 #[test]
 fn helo_has_no_extensions() {
     let mut d = Driver::new(config());
-    assert_eq!(
-        d.send(b"HELO client.example\r\n"),
-        "250 mx.example.com Hello client.example\r\n"
-    );
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<a@b.example> SIZE=10\r\n")),
-        ["555 5.5.4"]
-    );
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")),
-        ["250 2.1.0"]
-    );
+    assert_eq!(d.send(b"HELO client.example\r\n"), "250 mx.example.com Hello client.example\r\n");
+    assert_eq!(codes(&d.send(b"MAIL FROM:<a@b.example> SIZE=10\r\n")), ["555 5.5.4"]);
+    assert_eq!(codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")), ["250 2.1.0"]);
 }
 
 #[test]
 fn a_whole_transaction() {
     let mut d = ready();
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<alice@remote.example>\r\n")),
-        ["250 2.1.0"]
-    );
-    assert_eq!(
-        codes(&d.send(b"RCPT TO:<bob@example.com>\r\n")),
-        ["250 2.1.5"]
-    );
-    assert_eq!(
-        d.send(b"DATA\r\n"),
-        "354 End data with <CR><LF>.<CR><LF>\r\n"
-    );
-    assert_eq!(
-        d.send(b"Subject: hi\r\n\r\n..dot\r\n.\r\n"),
-        "250 2.0.0 Ok: queued as Q1\r\n"
-    );
+    assert_eq!(codes(&d.send(b"MAIL FROM:<alice@remote.example>\r\n")), ["250 2.1.0"]);
+    assert_eq!(codes(&d.send(b"RCPT TO:<bob@example.com>\r\n")), ["250 2.1.5"]);
+    assert_eq!(d.send(b"DATA\r\n"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+    assert_eq!(d.send(b"Subject: hi\r\n\r\n..dot\r\n.\r\n"), "250 2.0.0 Ok: queued as Q1\r\n");
     let tx = &d.messages[0];
     assert_eq!(tx.from, "alice@remote.example");
     assert_eq!(tx.recipients, ["bob@example.com"]);
@@ -180,44 +139,22 @@ fn pipelined_transaction_in_one_packet() {
     let r = d.send(
         b"MAIL FROM:<a@remote.example>\r\nRCPT TO:<bob@example.com>\r\nRCPT TO:<unknown@example.com>\r\nDATA\r\nhello\r\n.\r\nQUIT\r\n",
     );
-    assert_eq!(
-        codes(&r),
-        [
-            "250 2.1.0",
-            "250 2.1.5",
-            "550 5.1.1",
-            "354 End",
-            "250 2.0.0",
-            "221 2.0.0"
-        ]
-    );
+    assert_eq!(codes(&r), ["250 2.1.0", "250 2.1.5", "550 5.1.1", "354 End", "250 2.0.0", "221 2.0.0"]);
     assert_eq!(d.messages[0].recipients, ["bob@example.com"]);
 }
 
 #[test]
 fn sequence_errors() {
     let mut d = Driver::new(config());
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")),
-        ["503 5.5.1"]
-    );
+    assert_eq!(codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")), ["503 5.5.1"]);
     d.send(b"EHLO c.example\r\n");
-    assert_eq!(
-        codes(&d.send(b"RCPT TO:<bob@example.com>\r\n")),
-        ["503 5.5.1"]
-    );
+    assert_eq!(codes(&d.send(b"RCPT TO:<bob@example.com>\r\n")), ["503 5.5.1"]);
     assert_eq!(codes(&d.send(b"DATA\r\n")), ["503 5.5.1"]);
     d.send(b"MAIL FROM:<a@b.example>\r\n");
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")),
-        ["503 5.5.1"]
-    );
+    assert_eq!(codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")), ["503 5.5.1"]);
     assert_eq!(codes(&d.send(b"DATA\r\n")), ["554 5.5.1"]);
     assert_eq!(codes(&d.send(b"RSET\r\n")), ["250 2.0.0"]);
-    assert_eq!(
-        codes(&d.send(b"RCPT TO:<bob@example.com>\r\n")),
-        ["503 5.5.1"]
-    );
+    assert_eq!(codes(&d.send(b"RCPT TO:<bob@example.com>\r\n")), ["503 5.5.1"]);
 }
 
 #[test]
@@ -257,15 +194,9 @@ fn too_many_recipients() {
     let mut d = ready();
     d.send(b"MAIL FROM:<a@b.example>\r\n");
     for i in 0..3 {
-        assert_eq!(
-            codes(&d.send(format!("RCPT TO:<u{i}@example.com>\r\n").as_bytes())),
-            ["250 2.1.5"]
-        );
+        assert_eq!(codes(&d.send(format!("RCPT TO:<u{i}@example.com>\r\n").as_bytes())), ["250 2.1.5"]);
     }
-    assert_eq!(
-        codes(&d.send(b"RCPT TO:<u4@example.com>\r\n")),
-        ["452 4.5.3"]
-    );
+    assert_eq!(codes(&d.send(b"RCPT TO:<u4@example.com>\r\n")), ["452 4.5.3"]);
     d.send(b"DATA\r\nx\r\n.\r\n");
     assert_eq!(d.messages[0].recipients.len(), 3);
 }
@@ -273,14 +204,8 @@ fn too_many_recipients() {
 #[test]
 fn size_declared_too_big() {
     let mut d = ready();
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<a@b.example> SIZE=1001\r\n")),
-        ["552 5.3.4"]
-    );
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<a@b.example> SIZE=1000\r\n")),
-        ["250 2.1.0"]
-    );
+    assert_eq!(codes(&d.send(b"MAIL FROM:<a@b.example> SIZE=1001\r\n")), ["552 5.3.4"]);
+    assert_eq!(codes(&d.send(b"MAIL FROM:<a@b.example> SIZE=1000\r\n")), ["250 2.1.0"]);
 }
 
 #[test]
@@ -296,12 +221,8 @@ fn message_too_big_is_refused_whole() {
     assert_eq!(codes(&d.send(&body)), ["552 5.3.4"]);
     assert!(d.messages.is_empty());
     // The session goes on: a new transaction works.
-    let r =
-        d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nsmall\r\n.\r\n");
-    assert_eq!(
-        codes(&r),
-        ["250 2.1.0", "250 2.1.5", "354 End", "250 2.0.0"]
-    );
+    let r = d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nsmall\r\n.\r\n");
+    assert_eq!(codes(&r), ["250 2.1.0", "250 2.1.5", "354 End", "250 2.0.0"]);
 }
 
 #[test]
@@ -316,42 +237,23 @@ fn smuggling_is_impossible() {
         d.messages[0].message,
         b"hi\r\n.\r\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nforged\r\n.\r\n\r\n"
     );
-    assert!(
-        !d.events
-            .iter()
-            .any(|e| e.contains("evil") || e.contains("victim")),
-        "{:?}",
-        d.events
-    );
+    assert!(!d.events.iter().any(|e| e.contains("evil") || e.contains("victim")), "{:?}", d.events);
     // With bare CRs the message is refused, and still nothing runs as a command.
     d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n");
     let r = d.send(b"hi\r.\rMAIL FROM:<evil@x.example>\r\n.\r\n");
     assert_eq!(codes(&r), ["554 5.6.0"]);
     assert_eq!(d.messages.len(), 1);
-    assert!(
-        !d.events.iter().any(|e| e.contains("evil")),
-        "{:?}",
-        d.events
-    );
+    assert!(!d.events.iter().any(|e| e.contains("evil")), "{:?}", d.events);
 }
 
 #[test]
 fn mail_and_rcpt_decisions() {
     let mut d = ready();
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<blocked@bad.example>\r\n")),
-        ["550 5.7.1"]
-    );
+    assert_eq!(codes(&d.send(b"MAIL FROM:<blocked@bad.example>\r\n")), ["550 5.7.1"]);
     // A refused MAIL leaves no transaction open.
-    assert_eq!(
-        codes(&d.send(b"RCPT TO:<bob@example.com>\r\n")),
-        ["503 5.5.1"]
-    );
+    assert_eq!(codes(&d.send(b"RCPT TO:<bob@example.com>\r\n")), ["503 5.5.1"]);
     d.send(b"MAIL FROM:<>\r\n");
-    assert_eq!(
-        codes(&d.send(b"RCPT TO:<x@elsewhere.example>\r\n")),
-        ["550 5.1.1"]
-    );
+    assert_eq!(codes(&d.send(b"RCPT TO:<x@elsewhere.example>\r\n")), ["550 5.1.1"]);
     assert_eq!(codes(&d.send(b"RCPT TO:<Postmaster>\r\n")), ["550 5.1.1"]);
     assert!(d.events.contains(&"rcpt Postmaster".to_string()));
 }
@@ -359,21 +261,12 @@ fn mail_and_rcpt_decisions() {
 #[test]
 fn smtputf8_required_for_utf8_addresses() {
     let mut d = ready();
-    assert_eq!(
-        codes(&d.send("MAIL FROM:<jöran@b.example>\r\n".as_bytes())),
-        ["553 5.6.7"]
-    );
+    assert_eq!(codes(&d.send("MAIL FROM:<jöran@b.example>\r\n".as_bytes())), ["553 5.6.7"]);
     d.send(b"MAIL FROM:<a@b.example>\r\n");
-    assert_eq!(
-        codes(&d.send("RCPT TO:<jöran@example.com>\r\n".as_bytes())),
-        ["553 5.6.7"]
-    );
+    assert_eq!(codes(&d.send("RCPT TO:<jöran@example.com>\r\n".as_bytes())), ["553 5.6.7"]);
     d.send(b"RSET\r\n");
     d.send("MAIL FROM:<jöran@b.example> SMTPUTF8\r\n".as_bytes());
-    assert_eq!(
-        codes(&d.send("RCPT TO:<jöran@example.com>\r\n".as_bytes())),
-        ["250 2.1.5"]
-    );
+    assert_eq!(codes(&d.send("RCPT TO:<jöran@example.com>\r\n".as_bytes())), ["250 2.1.5"]);
 }
 
 #[test]
@@ -382,10 +275,7 @@ fn vrfy_expn_help() {
     assert_eq!(codes(&d.send(b"VRFY bob\r\n")), ["252 2.5.0"]);
     assert_eq!(codes(&d.send(b"EXPN staff\r\n")), ["502 5.5.1"]);
     assert_eq!(codes(&d.send(b"HELP\r\n")), ["214 2.0.0"]);
-    assert_eq!(
-        codes(&d.send(b"AUTH PLAIN AGJvYgBwdw==\r\n")),
-        ["503 5.5.1"]
-    );
+    assert_eq!(codes(&d.send(b"AUTH PLAIN AGJvYgBwdw==\r\n")), ["503 5.5.1"]);
 }
 
 #[test]
@@ -395,10 +285,7 @@ fn too_many_errors_close_the_session() {
     for _ in 0..10 {
         r.push_str(&d.send(b"BOGUS\r\n"));
     }
-    assert!(
-        r.ends_with("421 4.7.0 mx.example.com Too many errors, closing connection\r\n"),
-        "{r}"
-    );
+    assert!(r.ends_with("421 4.7.0 mx.example.com Too many errors, closing connection\r\n"), "{r}");
     assert!(d.closed);
 }
 
@@ -410,10 +297,7 @@ fn starttls_discards_pipelined_commands() {
     assert_eq!(codes(&r), ["220 2.0.0"]);
     assert_eq!(d.events, ["starttls"]);
     // After TLS, EHLO is needed again and STARTTLS is no longer offered.
-    assert_eq!(
-        codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")),
-        ["503 5.5.1"]
-    );
+    assert_eq!(codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")), ["503 5.5.1"]);
     let r = d.send(b"EHLO c.example\r\n");
     assert!(!r.contains("STARTTLS"));
     assert_eq!(codes(&d.send(b"STARTTLS\r\n")), ["503 5.5.1"]);
@@ -423,10 +307,7 @@ fn starttls_discards_pipelined_commands() {
 
 #[test]
 fn starttls_unavailable() {
-    let mut d = Driver::new(SessionConfig {
-        starttls: false,
-        ..config()
-    });
+    let mut d = Driver::new(SessionConfig { starttls: false, ..config() });
     let r = d.send(b"EHLO c.example\r\n");
     assert!(!r.contains("STARTTLS"));
     assert_eq!(codes(&d.send(b"STARTTLS\r\n")), ["502 5.5.1"]);
@@ -436,17 +317,11 @@ fn starttls_unavailable() {
 fn bdat_chunks() {
     let mut d = ready();
     d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\n");
-    assert_eq!(
-        d.send(b"BDAT 14\r\nSubject: x\r\n\r\n"),
-        "250 2.0.0 14 octets received\r\n"
-    );
+    assert_eq!(d.send(b"BDAT 14\r\nSubject: x\r\n\r\n"), "250 2.0.0 14 octets received\r\n");
     // A chunk may arrive in pieces and hold bytes that look like commands.
     assert_eq!(d.send(b"BDAT 13 LAST\r\nQUIT\r\n"), "");
     assert_eq!(codes(&d.send(b"hello\r\n")), ["250 2.0.0"]);
-    assert_eq!(
-        d.messages[0].message,
-        b"Subject: x\r\n\r\nQUIT\r\nhello\r\n"
-    );
+    assert_eq!(d.messages[0].message, b"Subject: x\r\n\r\nQUIT\r\nhello\r\n");
     assert!(!d.closed);
 }
 
@@ -471,28 +346,19 @@ fn bdat_then_data_is_refused() {
 fn early_talker_and_timeout() {
     let mut d = Driver::new(config());
     d.session.early_talker();
-    assert_eq!(
-        codes(&String::from_utf8(d.session.take_output()).unwrap()),
-        ["554 5.5.1"]
-    );
+    assert_eq!(codes(&String::from_utf8(d.session.take_output()).unwrap()), ["554 5.5.1"]);
     assert_eq!(d.session.next_event(), Event::Close);
 
     let mut d = ready();
     d.session.timeout();
-    assert_eq!(
-        codes(&String::from_utf8(d.session.take_output()).unwrap()),
-        ["421 4.4.2"]
-    );
+    assert_eq!(codes(&String::from_utf8(d.session.take_output()).unwrap()), ["421 4.4.2"]);
     assert_eq!(d.session.next_event(), Event::Close);
 }
 
 #[test]
 fn bare_lf_commands_are_accepted() {
     let mut d = ready();
-    assert_eq!(
-        codes(&d.send(b"NOOP\nNOOP\r\n")),
-        ["250 2.0.0", "250 2.0.0"]
-    );
+    assert_eq!(codes(&d.send(b"NOOP\nNOOP\r\n")), ["250 2.0.0", "250 2.0.0"]);
 }
 
 #[test]

@@ -110,16 +110,11 @@ pub fn unescape(s: &str) -> io::Result<String> {
 }
 
 pub fn corrupt(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("corrupt queue file: {what}"),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, format!("corrupt queue file: {what}"))
 }
 
 fn micros(t: SystemTime) -> u128 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros())
-        .unwrap_or(0)
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
 }
 
 pub fn from_micros(n: u64) -> SystemTime {
@@ -142,11 +137,7 @@ pub fn encode(e: &Envelope, size: usize) -> Vec<u8> {
     );
     for r in &e.recipients {
         let kind = if r.local { 'L' } else { 'R' };
-        s.push_str(&format!(
-            "rcpt {kind} {} {}\n",
-            escape(&r.address),
-            escape(&r.orig)
-        ));
+        s.push_str(&format!("rcpt {kind} {} {}\n", escape(&r.address), escape(&r.orig)));
     }
     s.push('\n');
     s.into_bytes()
@@ -179,10 +170,7 @@ pub struct Head {
 
 /// Parses the header.
 pub fn decode(bytes: &[u8]) -> io::Result<Head> {
-    let end = bytes
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .ok_or_else(|| corrupt("no end of envelope"))?;
+    let end = bytes.windows(2).position(|w| w == b"\n\n").ok_or_else(|| corrupt("no end of envelope"))?;
     let head = std::str::from_utf8(&bytes[..end]).map_err(|_| corrupt("envelope is not UTF-8"))?;
     let mut lines = head.lines();
     if lines.next() != Some(MAGIC) {
@@ -214,9 +202,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Head> {
             "body-8bit" => e.body_8bit = value == "1",
             "rcpt" => {
                 let mut parts = value.split(' ');
-                let (Some(kind), Some(addr), Some(orig)) =
-                    (parts.next(), parts.next(), parts.next())
-                else {
+                let (Some(kind), Some(addr), Some(orig)) = (parts.next(), parts.next(), parts.next()) else {
                     return Err(corrupt("bad rcpt line"));
                 };
                 e.recipients.push(Recipient {
@@ -230,11 +216,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Head> {
         }
     }
     let size = size.ok_or_else(|| corrupt("no size"))?;
-    Ok(Head {
-        envelope: e,
-        body_at: end + 2,
-        size,
-    })
+    Ok(Head { envelope: e, body_at: end + 2, size })
 }
 
 #[cfg(test)]
@@ -243,15 +225,8 @@ mod tests {
 
     #[test]
     fn escaping_round_trips() {
-        for s in [
-            "",
-            "plain@example.com",
-            "\"john doe\"@x",
-            "a%b",
-            "tab\there",
-            "line\nbreak",
-            "jöran@bücher.example",
-        ] {
+        for s in ["", "plain@example.com", "\"john doe\"@x", "a%b", "tab\there", "line\nbreak", "jöran@bücher.example"]
+        {
             let e = escape(s);
             assert!(!e.contains([' ', '\n', '\t']));
             assert_eq!(unescape(&e).unwrap(), s);

@@ -17,10 +17,7 @@ impl QueueId {
     /// A new id, unique unless one process makes 1,296 ids within one microsecond.
     pub fn generate() -> QueueId {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros())
-            .unwrap_or(0) as u64;
+        let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0) as u64;
         let count = COUNTER.fetch_add(1, Ordering::Relaxed) as u64;
         let mut s = String::with_capacity(LEN);
         push_base36(&mut s, micros, 10);
@@ -50,15 +47,10 @@ impl FromStr for QueueId {
 
     /// Accepts exactly the shape `generate` makes, so no path tricks can pass as an id.
     fn from_str(s: &str) -> Result<QueueId, String> {
-        if s.len() == LEN
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-        {
+        if s.len() == LEN && s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
             Ok(QueueId(s.to_string()))
         } else {
-            Err(format!(
-                "{s:?} is not a queue id (14 characters of 0-9 and A-Z)"
-            ))
+            Err(format!("{s:?} is not a queue id (14 characters of 0-9 and A-Z)"))
         }
     }
 }
@@ -82,13 +74,7 @@ mod tests {
 
     #[test]
     fn rejects_non_ids() {
-        for bad in [
-            "",
-            "../etc/passwd",
-            "0G7Q3V8M2K4A0",
-            "0g7q3v8m2k4a01",
-            "0G7Q3V8M2K4A01.status",
-        ] {
+        for bad in ["", "../etc/passwd", "0G7Q3V8M2K4A0", "0g7q3v8m2k4a01", "0G7Q3V8M2K4A01.status"] {
             assert!(bad.parse::<QueueId>().is_err(), "{bad}");
         }
     }

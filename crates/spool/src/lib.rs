@@ -79,42 +79,31 @@ impl Spool {
         let queue = dir.join("queue");
         let tmp = dir.join("tmp");
         for d in [dir, &queue, &tmp] {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(d)?;
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
         }
         clean(&tmp)?;
         let (tx, rx) = mpsc::channel::<Job>();
-        let inner = Arc::new(Inner {
-            queue,
-            tmp,
-            jobs: tx,
-            batches: AtomicU64::new(0),
-            messages: AtomicU64::new(0),
-        });
+        let inner = Arc::new(Inner { queue, tmp, jobs: tx, batches: AtomicU64::new(0), messages: AtomicU64::new(0) });
         let weak = Arc::downgrade(&inner);
         let queue_dir = inner.queue.clone();
         let tmp_dir = inner.tmp.clone();
-        std::thread::Builder::new()
-            .name("spool-commit".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    let n = batch.len() as u64;
-                    commit(&queue_dir, &tmp_dir, batch);
-                    if let Some(inner) = weak.upgrade() {
-                        inner.batches.fetch_add(1, Ordering::Relaxed);
-                        inner.messages.fetch_add(n, Ordering::Relaxed);
+        std::thread::Builder::new().name("spool-commit".into()).spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
                     }
                 }
-            })?;
+                let n = batch.len() as u64;
+                commit(&queue_dir, &tmp_dir, batch);
+                if let Some(inner) = weak.upgrade() {
+                    inner.batches.fetch_add(1, Ordering::Relaxed);
+                    inner.messages.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        })?;
         Ok(Spool { inner })
     }
 
@@ -122,34 +111,26 @@ impl Spool {
     pub async fn enqueue(&self, envelope: Envelope, message: Vec<u8>) -> io::Result<QueueId> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(envelope, message, Box::new(move |r| drop(tx.send(r))))?;
-        rx.await
-            .map_err(|_| io::Error::other("the spool committer stopped"))?
+        rx.await.map_err(|_| io::Error::other("the spool committer stopped"))?
     }
 
     /// Same as [`Spool::enqueue`] for code outside an async runtime (CLI tools).
     pub fn enqueue_blocking(&self, envelope: Envelope, message: Vec<u8>) -> io::Result<QueueId> {
         let (tx, rx) = mpsc::channel();
         self.submit(envelope, message, Box::new(move |r| drop(tx.send(r))))?;
-        rx.recv()
-            .map_err(|_| io::Error::other("the spool committer stopped"))?
+        rx.recv().map_err(|_| io::Error::other("the spool committer stopped"))?
     }
 
     fn submit(&self, envelope: Envelope, message: Vec<u8>, reply: Reply) -> io::Result<()> {
         self.inner
             .jobs
-            .send(Job {
-                envelope,
-                message,
-                reply,
-            })
+            .send(Job { envelope, message, reply })
             .map_err(|_| io::Error::other("the spool committer stopped"))
     }
 
     /// Records a recipient's new status durably.
     pub fn update(&self, id: &QueueId, rcpt: usize, status: Status) -> io::Result<()> {
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(self.message_path(id))?;
+        let mut file = OpenOptions::new().append(true).open(self.message_path(id))?;
         file.write_all(status::line(rcpt, &status).as_bytes())?;
         file.sync_data()
     }
@@ -159,9 +140,7 @@ impl Spool {
         let bytes = fs::read(self.message_path(id))?;
         let mut head = envelope::decode(&bytes)?;
         let end = head.body_at + head.size;
-        let body = bytes
-            .get(head.body_at..end)
-            .ok_or_else(|| envelope::corrupt("message cut short"))?;
+        let body = bytes.get(head.body_at..end).ok_or_else(|| envelope::corrupt("message cut short"))?;
         status::apply(&bytes[end..], &mut head.envelope)?;
         Ok((head.envelope, body.to_vec()))
     }
@@ -184,9 +163,8 @@ impl Spool {
 
     /// Every message in the queue, oldest first. Safe while another process writes.
     pub fn list(&self) -> io::Result<Vec<Queued>> {
-        let mut ids: Vec<QueueId> = fs::read_dir(&self.inner.queue)?
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
+        let mut ids: Vec<QueueId> =
+            fs::read_dir(&self.inner.queue)?.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
         ids.sort();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -236,10 +214,7 @@ fn commit(queue: &Path, tmp: &Path, batch: Vec<Job>) {
         })
         .collect();
     // fsync in parallel: concurrent fsyncs let the file system merge journal commits.
-    let files: Vec<&File> = written
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().ok().map(|(_, f)| f))
-        .collect();
+    let files: Vec<&File> = written.iter().filter_map(|(_, r)| r.as_ref().ok().map(|(_, f)| f)).collect();
     let mut sync_errors = sync_all(&files).into_iter();
     let mut results = Vec::with_capacity(written.len());
     for (job, r) in written {
@@ -269,11 +244,7 @@ fn write_tmp(tmp: &Path, job: &Job) -> io::Result<(QueueId, File)> {
     let id = QueueId::generate();
     let path = tmp.join(id.to_string());
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
         file.write_all(&envelope::encode(&job.envelope, job.message.len()))?;
         file.write_all(&job.message)?;
         Ok(file)
@@ -301,27 +272,13 @@ fn sync_all(files: &[&File]) -> Vec<Option<io::Error>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(per_thread)
-            .map(|chunk| {
-                (
-                    chunk.len(),
-                    s.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|f| f.sync_data().err())
-                            .collect::<Vec<_>>()
-                    }),
-                )
-            })
+            .map(|chunk| (chunk.len(), s.spawn(move || chunk.iter().map(|f| f.sync_data().err()).collect::<Vec<_>>())))
             .collect();
         handles
             .into_iter()
             .flat_map(|(n, h)| {
                 // A dead sync thread means those files are not known to be durable.
-                h.join().unwrap_or_else(|_| {
-                    (0..n)
-                        .map(|_| Some(io::Error::other("fsync thread failed")))
-                        .collect()
-                })
+                h.join().unwrap_or_else(|_| (0..n).map(|_| Some(io::Error::other("fsync thread failed"))).collect())
             })
             .collect()
     })

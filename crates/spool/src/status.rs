@@ -8,15 +8,8 @@ use std::time::UNIX_EPOCH;
 pub fn line(rcpt: usize, status: &Status) -> String {
     match status {
         Status::Pending => format!("{rcpt} pending\n"),
-        Status::Deferred {
-            next_try,
-            tries,
-            error,
-        } => {
-            let at = next_try
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_micros())
-                .unwrap_or(0);
+        Status::Deferred { next_try, tries, error } => {
+            let at = next_try.duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
             format!("{rcpt} deferred {at} {tries} {}\n", escape(error))
         }
         Status::Delivered { detail } => format!("{rcpt} delivered {}\n", escape(detail)),
@@ -34,35 +27,18 @@ pub fn apply(bytes: &[u8], envelope: &mut Envelope) -> io::Result<()> {
     let text = std::str::from_utf8(complete).map_err(|_| corrupt("status is not UTF-8"))?;
     for l in text.lines() {
         let mut parts = l.splitn(3, ' ');
-        let index: usize = parts
-            .next()
-            .and_then(|i| i.parse().ok())
-            .ok_or_else(|| corrupt("bad status line"))?;
+        let index: usize = parts.next().and_then(|i| i.parse().ok()).ok_or_else(|| corrupt("bad status line"))?;
         let kind = parts.next().unwrap_or("");
         let rest = parts.next().unwrap_or("");
         let status = match kind {
             "pending" => Status::Pending,
-            "delivered" => Status::Delivered {
-                detail: unescape(rest)?,
-            },
-            "failed" => Status::Failed {
-                error: unescape(rest)?,
-            },
+            "delivered" => Status::Delivered { detail: unescape(rest)? },
+            "failed" => Status::Failed { error: unescape(rest)? },
             "deferred" => {
                 let mut f = rest.splitn(3, ' ');
-                let at = f
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| corrupt("bad deferred time"))?;
-                let tries = f
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| corrupt("bad try count"))?;
-                Status::Deferred {
-                    next_try: from_micros(at),
-                    tries,
-                    error: unescape(f.next().unwrap_or(""))?,
-                }
+                let at = f.next().and_then(|v| v.parse().ok()).ok_or_else(|| corrupt("bad deferred time"))?;
+                let tries = f.next().and_then(|v| v.parse().ok()).ok_or_else(|| corrupt("bad try count"))?;
+                Status::Deferred { next_try: from_micros(at), tries, error: unescape(f.next().unwrap_or(""))? }
             }
             _ => return Err(corrupt("unknown status")),
         };

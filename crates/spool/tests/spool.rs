@@ -8,12 +8,7 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
         sender: sender.into(),
         recipients: rcpts
             .iter()
-            .map(|r| Recipient {
-                address: r.to_string(),
-                orig: r.to_string(),
-                local: true,
-                status: Status::Pending,
-            })
+            .map(|r| Recipient { address: r.to_string(), orig: r.to_string(), local: true, status: Status::Pending })
             .collect(),
         received: UNIX_EPOCH + Duration::from_micros(1_795_532_581_123_456),
         client_ip: Some("192.0.2.7".parse().unwrap()),
@@ -29,14 +24,7 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
 fn round_trip_keeps_every_byte() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
-    let env = envelope(
-        "",
-        &[
-            "bob@example.com",
-            "\"john doe\"@example.com",
-            "jöran@bücher.example",
-        ],
-    );
+    let env = envelope("", &["bob@example.com", "\"john doe\"@example.com", "jöran@bücher.example"]);
     let body = b"Subject: x\r\n\r\n8-bit \xe9\xff and CRLF\r\n\r\n\r\n".to_vec();
     let id = spool.enqueue_blocking(env.clone(), body.clone()).unwrap();
     let (loaded, message) = spool.load(&id).unwrap();
@@ -51,63 +39,20 @@ fn statuses_survive_reopen_and_last_line_wins() {
     let id = {
         let spool = Spool::open(dir.path()).unwrap();
         let id = spool
-            .enqueue_blocking(
-                envelope("a@x.example", &["b@example.com", "c@example.com"]),
-                b"m\r\n".to_vec(),
-            )
+            .enqueue_blocking(envelope("a@x.example", &["b@example.com", "c@example.com"]), b"m\r\n".to_vec())
             .unwrap();
         let next_try = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
-        spool
-            .update(
-                &id,
-                0,
-                Status::Deferred {
-                    next_try,
-                    tries: 1,
-                    error: "disk full: try later".into(),
-                },
-            )
-            .unwrap();
-        spool
-            .update(
-                &id,
-                1,
-                Status::Failed {
-                    error: "550 5.1.1 no such user".into(),
-                },
-            )
-            .unwrap();
-        spool
-            .update(
-                &id,
-                0,
-                Status::Deferred {
-                    next_try,
-                    tries: 2,
-                    error: "still full".into(),
-                },
-            )
-            .unwrap();
+        spool.update(&id, 0, Status::Deferred { next_try, tries: 1, error: "disk full: try later".into() }).unwrap();
+        spool.update(&id, 1, Status::Failed { error: "550 5.1.1 no such user".into() }).unwrap();
+        spool.update(&id, 0, Status::Deferred { next_try, tries: 2, error: "still full".into() }).unwrap();
         id
     };
     let spool = Spool::open(dir.path()).unwrap();
     let env = spool.envelope(&id).unwrap();
-    let Status::Deferred {
-        tries,
-        error,
-        next_try,
-    } = &env.recipients[0].status
-    else {
-        panic!("{env:?}")
-    };
+    let Status::Deferred { tries, error, next_try } = &env.recipients[0].status else { panic!("{env:?}") };
     assert_eq!((*tries, error.as_str()), (2, "still full"));
     assert_eq!(*next_try, UNIX_EPOCH + Duration::from_secs(2_000_000_000));
-    assert_eq!(
-        env.recipients[1].status,
-        Status::Failed {
-            error: "550 5.1.1 no such user".into()
-        }
-    );
+    assert_eq!(env.recipients[1].status, Status::Failed { error: "550 5.1.1 no such user".into() });
     assert!(env.recipients[1].status.is_final() && !env.recipients[0].status.is_final());
 }
 
@@ -115,35 +60,14 @@ fn statuses_survive_reopen_and_last_line_wins() {
 fn torn_status_line_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
-    let id = spool
-        .enqueue_blocking(
-            envelope("a@x.example", &["b@example.com"]),
-            b"m\r\n".to_vec(),
-        )
-        .unwrap();
-    spool
-        .update(
-            &id,
-            0,
-            Status::Delivered {
-                detail: "ok".into(),
-            },
-        )
-        .unwrap();
+    let id = spool.enqueue_blocking(envelope("a@x.example", &["b@example.com"]), b"m\r\n".to_vec()).unwrap();
+    spool.update(&id, 0, Status::Delivered { detail: "ok".into() }).unwrap();
     // A crash in the middle of an append leaves a line without its newline.
     use std::io::Write;
     let path = dir.path().join("queue").join(id.to_string());
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
     file.write_all(b"0 failed half-writ").unwrap();
-    assert_eq!(
-        spool.envelope(&id).unwrap().recipients[0].status,
-        Status::Delivered {
-            detail: "ok".into()
-        }
-    );
+    assert_eq!(spool.envelope(&id).unwrap().recipients[0].status, Status::Delivered { detail: "ok".into() });
 }
 
 #[test]
@@ -151,26 +75,15 @@ fn open_cleans_temp_files() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let spool = Spool::open(dir.path()).unwrap();
-        spool
-            .enqueue_blocking(
-                envelope("a@x.example", &["b@example.com"]),
-                b"m\r\n".to_vec(),
-            )
-            .unwrap()
+        spool.enqueue_blocking(envelope("a@x.example", &["b@example.com"]), b"m\r\n".to_vec()).unwrap()
     };
     std::fs::write(dir.path().join("tmp/0000000000ZZ01"), b"half a message").unwrap();
     let spool = Spool::open(dir.path()).unwrap();
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
-        0
-    );
+    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     assert_eq!(spool.list().unwrap().len(), 1);
     assert!(spool.load(&id).is_ok());
     // One file per message: nothing else in the queue directory.
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("queue")).unwrap().count(),
-        1
-    );
+    assert_eq!(std::fs::read_dir(dir.path().join("queue")).unwrap().count(), 1);
 }
 
 #[test]
@@ -178,14 +91,7 @@ fn list_is_oldest_first_and_remove_removes() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
     let ids: Vec<QueueId> = (0..5)
-        .map(|i| {
-            spool
-                .enqueue_blocking(
-                    envelope("a@x.example", &["b@example.com"]),
-                    vec![b'x'; i * 10],
-                )
-                .unwrap()
-        })
+        .map(|i| spool.enqueue_blocking(envelope("a@x.example", &["b@example.com"]), vec![b'x'; i * 10]).unwrap())
         .collect();
     let listed = spool.list().unwrap();
     assert_eq!(listed.iter().map(|q| q.id.clone()).collect::<Vec<_>>(), ids);
@@ -202,12 +108,7 @@ fn files_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(&dir.path().join("spool")).unwrap();
-    let id = spool
-        .enqueue_blocking(
-            envelope("a@x.example", &["b@example.com"]),
-            b"m\r\n".to_vec(),
-        )
-        .unwrap();
+    let id = spool.enqueue_blocking(envelope("a@x.example", &["b@example.com"]), b"m\r\n".to_vec()).unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir.path().join("spool/queue")), 0o700);
     assert_eq!(mode(&dir.path().join(format!("spool/queue/{id}"))), 0o600);
@@ -217,20 +118,14 @@ fn files_are_private() {
 fn concurrent_enqueues_are_all_durable_unique_and_batched() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
     let ids = rt.block_on(async {
         let tasks: Vec<_> = (0..200)
             .map(|i| {
                 let spool = spool.clone();
                 tokio::spawn(async move {
                     spool
-                        .enqueue(
-                            envelope("a@x.example", &["b@example.com"]),
-                            format!("message {i}\r\n").into_bytes(),
-                        )
+                        .enqueue(envelope("a@x.example", &["b@example.com"]), format!("message {i}\r\n").into_bytes())
                         .await
                 })
             })
@@ -250,10 +145,7 @@ fn concurrent_enqueues_are_all_durable_unique_and_batched() {
     // Group commit: 200 concurrent callers shared directory fsyncs.
     assert!(stats.batches < 200, "no batching happened: {stats:?}");
     for (i, id) in ids.iter().enumerate() {
-        assert_eq!(
-            spool.load(id).unwrap().1,
-            format!("message {i}\r\n").into_bytes()
-        );
+        assert_eq!(spool.load(id).unwrap().1, format!("message {i}\r\n").into_bytes());
     }
 }
 
@@ -264,12 +156,7 @@ fn enqueue_error_is_reported_not_swallowed() {
     // Make tmp/ unusable: the write fails and the caller hears about it.
     std::fs::remove_dir(dir.path().join("tmp")).unwrap();
     std::fs::write(dir.path().join("tmp"), b"not a directory").unwrap();
-    let err = spool
-        .enqueue_blocking(
-            envelope("a@x.example", &["b@example.com"]),
-            b"m\r\n".to_vec(),
-        )
-        .unwrap_err();
+    let err = spool.enqueue_blocking(envelope("a@x.example", &["b@example.com"]), b"m\r\n".to_vec()).unwrap_err();
     assert!(!err.to_string().is_empty());
     assert!(spool.list().unwrap().is_empty());
 }

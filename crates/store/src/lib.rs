@@ -58,17 +58,11 @@ impl Maildir {
     /// The Maildir of a user (a directory with cur/, new/ and tmp/).
     pub fn path_for(&self, user: &str) -> PathBuf {
         let (local, domain) = user.rsplit_once('@').unwrap_or((user, ""));
-        self.root
-            .join(safe_component(domain))
-            .join(safe_component(local))
+        self.root.join(safe_component(domain)).join(safe_component(local))
     }
 
     fn file_name(&self, d: &Delivery) -> String {
-        let secs = d
-            .time
-            .duration_since(UNIX_EPOCH)
-            .map(|t| t.as_secs())
-            .unwrap_or(0);
+        let secs = d.time.duration_since(UNIX_EPOCH).map(|t| t.as_secs()).unwrap_or(0);
         let size: usize = d.parts.iter().map(|p| p.len()).sum();
         // S= is the file size, as Maildir++ and Dovecot use it.
         format!("{secs}.{}.{},S={size}", safe_id(d.id), self.host)
@@ -81,28 +75,17 @@ impl MailboxStore for Maildir {
         let name = self.file_name(d);
         let new = dir.join("new").join(&name);
         if new.exists() {
-            return Ok(Delivered {
-                path: new,
-                duplicate: true,
-            });
+            return Ok(Delivered { path: new, duplicate: true });
         }
         if d.recovering
             && let Some(path) = find_in_cur(&dir, &name)?
         {
-            return Ok(Delivered {
-                path,
-                duplicate: true,
-            });
+            return Ok(Delivered { path, duplicate: true });
         }
         create_maildir(&dir)?;
         let tmp = dir.join("tmp").join(&name);
         // A stale tmp file from a crashed attempt is simply overwritten.
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
         for part in d.parts {
             file.write_all(part)?;
         }
@@ -110,10 +93,7 @@ impl MailboxStore for Maildir {
         drop(file);
         fs::rename(&tmp, &new)?;
         fs::File::open(dir.join("new"))?.sync_all()?;
-        Ok(Delivered {
-            path: new,
-            duplicate: false,
-        })
+        Ok(Delivered { path: new, duplicate: false })
     }
 }
 
@@ -128,11 +108,7 @@ fn find_in_cur(dir: &Path, name: &str) -> io::Result<Option<PathBuf>> {
         let entry = entry?;
         let file = entry.file_name();
         let file = file.to_string_lossy();
-        if file == name
-            || file
-                .strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(':'))
-        {
+        if file == name || file.strip_prefix(name).is_some_and(|rest| rest.starts_with(':')) {
             return Ok(Some(entry.path()));
         }
     }
@@ -153,10 +129,7 @@ fn create_maildir(dir: &Path) -> io::Result<()> {
 fn safe_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, b) in s.to_lowercase().bytes().enumerate() {
-        let plain = b.is_ascii_lowercase()
-            || b.is_ascii_digit()
-            || b"_+=-".contains(&b)
-            || (b == b'.' && i > 0);
+        let plain = b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+=-".contains(&b) || (b == b'.' && i > 0);
         if plain {
             out.push(b as char);
         } else {
@@ -168,15 +141,7 @@ fn safe_component(s: &str) -> String {
 
 /// Keeps ids to [0-9A-Za-z._-] so they can never change the directory.
 fn safe_id(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '.'
-            }
-        })
-        .collect()
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '.' }).collect()
 }
 
 #[cfg(test)]
@@ -188,19 +153,8 @@ mod tests {
         Maildir::new(dir.join("mail"), "mx.example.com")
     }
 
-    fn delivery<'a>(
-        user: &'a str,
-        id: &'a str,
-        parts: &'a [&'a [u8]],
-        recovering: bool,
-    ) -> Delivery<'a> {
-        Delivery {
-            user,
-            id,
-            time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            parts,
-            recovering,
-        }
+    fn delivery<'a>(user: &'a str, id: &'a str, parts: &'a [&'a [u8]], recovering: bool) -> Delivery<'a> {
+        Delivery { user, id, time: UNIX_EPOCH + Duration::from_secs(1_700_000_000), parts, recovering }
     }
 
     #[test]
@@ -209,24 +163,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = store(dir.path());
         let parts: [&[u8]; 2] = [b"Return-Path: <a@b>\n", b"Subject: x\n\nhi\n"];
-        let d = m
-            .deliver(&delivery("Bob@Example.com", "Q1.0", &parts, false))
-            .unwrap();
+        let d = m.deliver(&delivery("Bob@Example.com", "Q1.0", &parts, false)).unwrap();
         assert!(!d.duplicate);
-        assert_eq!(
-            fs::read(&d.path).unwrap(),
-            b"Return-Path: <a@b>\nSubject: x\n\nhi\n"
-        );
-        assert_eq!(
-            d.path.parent().unwrap(),
-            dir.path().join("mail/example.com/bob/new")
-        );
+        assert_eq!(fs::read(&d.path).unwrap(), b"Return-Path: <a@b>\nSubject: x\n\nhi\n");
+        assert_eq!(d.path.parent().unwrap(), dir.path().join("mail/example.com/bob/new"));
         let name = d.path.file_name().unwrap().to_str().unwrap();
         assert_eq!(name, "1700000000.Q1.0.mx.example.com,S=34");
-        assert_eq!(
-            fs::metadata(&d.path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&d.path).unwrap().permissions().mode() & 0o777, 0o600);
         for sub in ["cur", "new", "tmp"] {
             assert!(dir.path().join("mail/example.com/bob").join(sub).is_dir());
         }
@@ -237,24 +180,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = store(dir.path());
         let parts: [&[u8]; 1] = [b"m\n"];
-        m.deliver(&delivery("bob@example.com", "Q1.0", &parts, false))
-            .unwrap();
-        assert!(
-            m.deliver(&delivery("bob@example.com", "Q1.0", &parts, false))
-                .unwrap()
-                .duplicate
-        );
-        assert!(
-            !m.deliver(&delivery("bob@example.com", "Q1.1", &parts, false))
-                .unwrap()
-                .duplicate
-        );
-        assert_eq!(
-            fs::read_dir(dir.path().join("mail/example.com/bob/new"))
-                .unwrap()
-                .count(),
-            2
-        );
+        m.deliver(&delivery("bob@example.com", "Q1.0", &parts, false)).unwrap();
+        assert!(m.deliver(&delivery("bob@example.com", "Q1.0", &parts, false)).unwrap().duplicate);
+        assert!(!m.deliver(&delivery("bob@example.com", "Q1.1", &parts, false)).unwrap().duplicate);
+        assert_eq!(fs::read_dir(dir.path().join("mail/example.com/bob/new")).unwrap().count(), 2);
     }
 
     #[test]
@@ -262,25 +191,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = store(dir.path());
         let parts: [&[u8]; 1] = [b"m\n"];
-        let first = m
-            .deliver(&delivery("bob@example.com", "Q2.0", &parts, false))
-            .unwrap();
-        let seen = dir.path().join("mail/example.com/bob/cur").join(format!(
-            "{}:2,S",
-            first.path.file_name().unwrap().to_str().unwrap()
-        ));
+        let first = m.deliver(&delivery("bob@example.com", "Q2.0", &parts, false)).unwrap();
+        let seen = dir
+            .path()
+            .join("mail/example.com/bob/cur")
+            .join(format!("{}:2,S", first.path.file_name().unwrap().to_str().unwrap()));
         fs::rename(&first.path, &seen).unwrap();
-        let again = m
-            .deliver(&delivery("bob@example.com", "Q2.0", &parts, true))
-            .unwrap();
+        let again = m.deliver(&delivery("bob@example.com", "Q2.0", &parts, true)).unwrap();
         assert!(again.duplicate);
         assert_eq!(again.path, seen);
-        assert_eq!(
-            fs::read_dir(dir.path().join("mail/example.com/bob/new"))
-                .unwrap()
-                .count(),
-            0
-        );
+        assert_eq!(fs::read_dir(dir.path().join("mail/example.com/bob/new")).unwrap().count(), 0);
     }
 
     #[test]
@@ -290,14 +210,8 @@ mod tests {
         let parts: [&[u8]; 1] = [b"complete\n"];
         let name = m.file_name(&delivery("bob@example.com", "Q3.0", &parts, false));
         create_maildir(&m.path_for("bob@example.com")).unwrap();
-        fs::write(
-            m.path_for("bob@example.com").join("tmp").join(&name),
-            b"half",
-        )
-        .unwrap();
-        let d = m
-            .deliver(&delivery("bob@example.com", "Q3.0", &parts, true))
-            .unwrap();
+        fs::write(m.path_for("bob@example.com").join("tmp").join(&name), b"half").unwrap();
+        let d = m.deliver(&delivery("bob@example.com", "Q3.0", &parts, true)).unwrap();
         assert_eq!(fs::read(d.path).unwrap(), b"complete\n");
     }
 
@@ -334,8 +248,7 @@ mod tests {
                     for i in 0..20 {
                         let id = format!("Q{t}.{i}");
                         let parts: [&[u8]; 1] = [b"m\n"];
-                        m.deliver(&delivery("bob@example.com", &id, &parts, false))
-                            .unwrap();
+                        m.deliver(&delivery("bob@example.com", &id, &parts, false)).unwrap();
                     }
                 })
             })
@@ -343,11 +256,6 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(
-            fs::read_dir(dir.path().join("mail/example.com/bob/new"))
-                .unwrap()
-                .count(),
-            160
-        );
+        assert_eq!(fs::read_dir(dir.path().join("mail/example.com/bob/new")).unwrap().count(), 160);
     }
 }

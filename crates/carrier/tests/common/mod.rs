@@ -55,11 +55,7 @@ impl Server {
     pub fn start_with(opts: Options) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("carrier.toml");
-        let networks: Vec<String> = opts
-            .relay_networks
-            .iter()
-            .map(|n| format!("{n:?}"))
-            .collect();
+        let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
         let toml = format!(
             "hostname = \"mx.example.com\"\ndata_dir = \"{data}\"\ndomains = [\"example.com\", \"example.net\"]\n{top}\n\
              [listen]\nsmtp = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
@@ -69,12 +65,7 @@ impl Server {
             sections = opts.sections,
         );
         std::fs::write(&config, toml).unwrap();
-        let mut server = Server {
-            dir,
-            port: 0,
-            config,
-            child: None,
-        };
+        let mut server = Server { dir, port: 0, config, child: None };
         for (user, password) in &opts.users {
             server.add_user(user, password);
         }
@@ -88,10 +79,7 @@ impl Server {
     }
 
     pub fn add_user(&self, address: &str, password: &str) {
-        let (code, _, err) = self.cli(
-            &["user", "add", address, "--password-stdin"],
-            &format!("{password}\n"),
-        );
+        let (code, _, err) = self.cli(&["user", "add", address, "--password-stdin"], &format!("{password}\n"));
         assert_eq!(code, 0, "user add failed: {err}");
     }
 
@@ -112,11 +100,7 @@ impl Server {
     /// config lets the kernel choose, so parallel tests never collide).
     pub fn spawn(&mut self) {
         let seen = self.log().len();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
         let child = Command::new(carrier_bin())
             .args(["-c", self.config.to_str().unwrap(), "serve"])
             .stdin(Stdio::null())
@@ -220,12 +204,7 @@ pub fn run_cli(config: &Path, args: &[&str], stdin: &str) -> (i32, String, Strin
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -241,10 +220,7 @@ pub fn read_maildir(dir: &Path) -> Vec<String> {
     };
     let mut names: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
     names.sort();
-    names
-        .iter()
-        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-        .collect()
+    names.iter().map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()).collect()
 }
 
 /// One SMTP reply.
@@ -267,12 +243,7 @@ impl Reply {
     pub fn expect_status(self, code: u16, status: &str) -> Reply {
         assert_eq!(self.code, code, "unexpected reply: {}", self.text);
         let first = self.text.lines().last().unwrap_or("");
-        assert_eq!(
-            first.get(4..4 + status.len()),
-            Some(status),
-            "unexpected reply: {}",
-            self.text
-        );
+        assert_eq!(first.get(4..4 + status.len()), Some(status), "unexpected reply: {}", self.text);
         self
     }
 }
@@ -286,9 +257,7 @@ pub struct Client {
 impl Client {
     pub fn connect(port: u16) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut reader = BufReader::new(stream);
         let greeting = read_reply(&mut reader).expect("greeting");
         Client { reader, greeting }
