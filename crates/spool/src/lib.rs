@@ -6,7 +6,10 @@
 //!   then per-recipient status changes appended one line each and fdatasynced. One file per
 //!   message keeps file-system metadata work (create, rename, unlink) to one of each.
 //! - `tmp/`: files being written; renamed into `queue/` only once complete and synced, so a
-//!   crash leaves either the whole file or nothing (anything in `tmp/` at open is garbage).
+//!   crash leaves either the whole file or nothing (anything in `tmp/` at open is garbage);
+//! - `free/`: emptied files of removed messages, reused for new ones. Creating and unlinking a
+//!   file per message makes the file system allocate and free an inode each time, which
+//!   profiling showed to dominate the server's CPU; renaming a spare file costs far less.
 //!
 //! **Group commit**: callers hand their message to one committer thread, which takes every
 //! request waiting, writes the files, fsyncs them in parallel (so the file system can merge
@@ -24,7 +27,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 /// One message in the queue, as `list` sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,9 +57,16 @@ struct Job {
     reply: Reply,
 }
 
-struct Inner {
+/// The spool's directories and its pool of spare files.
+struct Dirs {
     queue: PathBuf,
     tmp: PathBuf,
+    free: PathBuf,
+    spares: Mutex<Vec<PathBuf>>,
+}
+
+struct Inner {
+    dirs: Arc<Dirs>,
     jobs: mpsc::Sender<Job>,
     batches: AtomicU64,
     messages: AtomicU64,
@@ -72,21 +82,23 @@ pub struct Spool {
 const SYNC_THREADS: usize = 8;
 /// Most messages in one batch.
 const MAX_BATCH: usize = 512;
+/// Most spare files kept for reuse.
+const MAX_SPARES: usize = 1024;
 
 impl Spool {
     /// Opens (creating) the spool at `dir` and removes what a crash left half-done.
     pub fn open(dir: &Path) -> io::Result<Spool> {
-        let queue = dir.join("queue");
-        let tmp = dir.join("tmp");
-        for d in [dir, &queue, &tmp] {
+        let dirs =
+            Dirs { queue: dir.join("queue"), tmp: dir.join("tmp"), free: dir.join("free"), spares: Mutex::default() };
+        for d in [dir, &dirs.queue, &dirs.tmp, &dirs.free] {
             fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
         }
-        clean(&tmp)?;
+        dirs.clean()?;
+        let dirs = Arc::new(dirs);
         let (tx, rx) = mpsc::channel::<Job>();
-        let inner = Arc::new(Inner { queue, tmp, jobs: tx, batches: AtomicU64::new(0), messages: AtomicU64::new(0) });
+        let inner =
+            Arc::new(Inner { dirs: dirs.clone(), jobs: tx, batches: AtomicU64::new(0), messages: AtomicU64::new(0) });
         let weak = Arc::downgrade(&inner);
-        let queue_dir = inner.queue.clone();
-        let tmp_dir = inner.tmp.clone();
         std::thread::Builder::new().name("spool-commit".into()).spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
@@ -97,7 +109,7 @@ impl Spool {
                     }
                 }
                 let n = batch.len() as u64;
-                commit(&queue_dir, &tmp_dir, batch);
+                commit(&dirs, batch);
                 if let Some(inner) = weak.upgrade() {
                     inner.batches.fetch_add(1, Ordering::Relaxed);
                     inner.messages.fetch_add(n, Ordering::Relaxed);
@@ -164,7 +176,7 @@ impl Spool {
     /// Every message in the queue, oldest first. Safe while another process writes.
     pub fn list(&self) -> io::Result<Vec<Queued>> {
         let mut ids: Vec<QueueId> =
-            fs::read_dir(&self.inner.queue)?.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+            fs::read_dir(&self.inner.dirs.queue)?.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
         ids.sort();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -180,7 +192,10 @@ impl Spool {
 
     /// Removes a message (delivered, bounced or deleted by the administrator).
     pub fn remove(&self, id: &QueueId) -> io::Result<()> {
-        fs::remove_file(self.message_path(id))
+        let spare = self.inner.dirs.free.join(id.to_string());
+        fs::rename(self.message_path(id), &spare)?;
+        self.inner.dirs.keep_spare(spare);
+        Ok(())
     }
 
     /// Group-commit counters since open.
@@ -192,24 +207,56 @@ impl Spool {
     }
 
     fn message_path(&self, id: &QueueId) -> PathBuf {
-        self.inner.queue.join(id.to_string())
+        self.inner.dirs.queue.join(id.to_string())
     }
 }
 
-/// Removes what a crash left in `tmp/`: files that were never acknowledged.
-fn clean(tmp: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(tmp)? {
-        fs::remove_file(entry?.path())?;
+impl Dirs {
+    /// Files in `tmp/` after a crash were never acknowledged: they become spares, as do
+    /// the spares of an earlier run.
+    fn clean(&self) -> io::Result<()> {
+        for entry in fs::read_dir(&self.tmp)? {
+            let path = entry?.path();
+            let spare = self.free.join(path.file_name().unwrap_or_default());
+            fs::rename(&path, &spare)?;
+        }
+        for entry in fs::read_dir(&self.free)? {
+            self.keep_spare(entry?.path());
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Empties a removed message's file and keeps it for reuse (or unlinks it when the
+    /// pool is full). Emptying it now means deleted mail does not linger on disk.
+    fn keep_spare(&self, spare: PathBuf) {
+        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+        let emptied = OpenOptions::new().write(true).open(&spare).and_then(|f| f.set_len(0));
+        if spares.len() < MAX_SPARES && emptied.is_ok() {
+            spares.push(spare);
+        } else {
+            let _ = fs::remove_file(&spare);
+        }
+    }
+
+    /// Opens `tmp/<id>` for writing: a reused spare file if there is one, else a new one.
+    fn open_tmp(&self, id: &QueueId) -> io::Result<File> {
+        let path = self.tmp.join(id.to_string());
+        let spare = self.spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(spare) = spare
+            && fs::rename(&spare, &path).is_ok()
+        {
+            return OpenOptions::new().write(true).truncate(true).open(&path);
+        }
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)
+    }
 }
 
 /// Writes, syncs and publishes one batch, then answers every caller.
-fn commit(queue: &Path, tmp: &Path, batch: Vec<Job>) {
+fn commit(dirs: &Dirs, batch: Vec<Job>) {
     let written: Vec<(Job, io::Result<(QueueId, File)>)> = batch
         .into_iter()
         .map(|job| {
-            let r = write_tmp(tmp, &job);
+            let r = write_tmp(dirs, &job);
             (job, r)
         })
         .collect();
@@ -223,16 +270,16 @@ fn commit(queue: &Path, tmp: &Path, batch: Vec<Job>) {
                 return Err(e);
             }
             drop(file);
-            publish(queue, tmp, &id).map(|_| id)
+            publish(dirs, &id).map(|_| id)
         });
         results.push((job.reply, r));
     }
     // One directory fsync makes every rename of the batch durable.
-    let dir_sync = File::open(queue).and_then(|d| d.sync_all());
+    let dir_sync = File::open(&dirs.queue).and_then(|d| d.sync_all());
     for (reply, r) in results {
         reply(match (&dir_sync, r) {
             (Err(e), Ok(id)) => {
-                let _ = fs::remove_file(queue.join(id.to_string()));
+                let _ = fs::remove_file(dirs.queue.join(id.to_string()));
                 Err(io::Error::new(e.kind(), e.to_string()))
             }
             (_, r) => r,
@@ -240,11 +287,11 @@ fn commit(queue: &Path, tmp: &Path, batch: Vec<Job>) {
     }
 }
 
-fn write_tmp(tmp: &Path, job: &Job) -> io::Result<(QueueId, File)> {
+fn write_tmp(dirs: &Dirs, job: &Job) -> io::Result<(QueueId, File)> {
     let id = QueueId::generate();
-    let path = tmp.join(id.to_string());
+    let path = dirs.tmp.join(id.to_string());
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        let mut file = dirs.open_tmp(&id)?;
         file.write_all(&envelope::encode(&job.envelope, job.message.len()))?;
         file.write_all(&job.message)?;
         Ok(file)
@@ -259,8 +306,8 @@ fn write_tmp(tmp: &Path, job: &Job) -> io::Result<(QueueId, File)> {
 }
 
 /// Moves a complete, synced file into the queue.
-fn publish(queue: &Path, tmp: &Path, id: &QueueId) -> io::Result<()> {
-    fs::rename(tmp.join(id.to_string()), queue.join(id.to_string()))
+fn publish(dirs: &Dirs, id: &QueueId) -> io::Result<()> {
+    fs::rename(dirs.tmp.join(id.to_string()), dirs.queue.join(id.to_string()))
 }
 
 /// fdatasync every file, spread over a few threads; one result per file.

@@ -160,3 +160,28 @@ fn enqueue_error_is_reported_not_swallowed() {
     assert!(!err.to_string().is_empty());
     assert!(spool.list().unwrap().is_empty());
 }
+
+#[test]
+fn removed_files_are_emptied_and_reused() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let first = spool.enqueue_blocking(envelope("a@x.example", &["b@example.com"]), b"secret\r\n".to_vec()).unwrap();
+    let inode = std::fs::metadata(dir.path().join(format!("queue/{first}"))).unwrap().ino();
+    spool.remove(&first).unwrap();
+    // The removed message's content does not linger in the spare file.
+    let spare = dir.path().join(format!("free/{first}"));
+    assert_eq!(std::fs::metadata(&spare).unwrap().len(), 0);
+    let second = spool.enqueue_blocking(envelope("a@x.example", &["c@example.com"]), b"next\r\n".to_vec()).unwrap();
+    assert_eq!(std::fs::metadata(dir.path().join(format!("queue/{second}"))).unwrap().ino(), inode);
+    assert!(!spare.exists());
+    let (env, body) = spool.load(&second).unwrap();
+    assert_eq!((env.recipients[0].address.as_str(), body.as_slice()), ("c@example.com", &b"next\r\n"[..]));
+    // A restart finds spares left by the previous run.
+    spool.remove(&second).unwrap();
+    drop(spool);
+    let spool = Spool::open(dir.path()).unwrap();
+    let third = spool.enqueue_blocking(envelope("a@x.example", &["d@example.com"]), b"third\r\n".to_vec()).unwrap();
+    assert_eq!(std::fs::metadata(dir.path().join(format!("queue/{third}"))).unwrap().ino(), inode);
+    assert_eq!(spool.list().unwrap().len(), 1);
+}
