@@ -182,8 +182,18 @@ fn bad_input_gets_precise_replies_and_the_session_survives() {
     c.cmd("DATA").expect(354);
     c.data(&format!("Subject: long\r\n\r\n{}\r\n", "y".repeat(1200))).expect_status(554, "5.6.0");
     c.cmd("RSET").expect(250);
+    c.cmd("MAIL FROM:<a@remote.example>").expect(250);
+    c.cmd("RCPT TO:<bob@example.com>").expect(250);
+    c.cmd("DATA").expect(354);
+    c.raw(b"Subject: nul\r\n\r\nnul \0 byte\r\n.\r\n");
+    c.reply().expect_status(554, "5.6.0");
+    c.cmd("HELP").expect_status(214, "2.0.0");
+    c.cmd("HELO plain.example").expect(250);
+    c.cmd("MAIL FROM:<a@remote.example> BODY=8BITMIME").expect_status(555, "5.5.4");
     c.cmd("NOOP").expect_status(250, "2.0.0");
     c.cmd("QUIT").expect_status(221, "2.0.0");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(server.messages("example.com", "bob").is_empty(), "a refused message was delivered");
 }
 
 #[test]

@@ -145,7 +145,8 @@ impl Default for Smtp {
             max_message_size: 25 * 1024 * 1024,
             // RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted.
             max_recipients: 100,
-            max_errors: 10,
+            // Postfix smtpd_hard_error_limit.
+            max_errors: 20,
             max_connections: 1000,
             timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
