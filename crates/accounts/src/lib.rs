@@ -8,4 +8,4 @@ pub mod users;
 
 pub use aliases::{AliasError, AliasFile, Aliases};
 pub use directory::{Directory, Lookup, Route};
-pub use users::{AccountError, UserDb, generate_password};
+pub use users::{AccountError, Credentials, UserDb, generate_password};

@@ -209,12 +209,33 @@ impl UserDb {
 
     /// The canonical address when the password is right.
     pub fn verify(&self, login: &str, password: &str) -> Option<String> {
+        self.credentials(login).check(password)
+    }
+
+    /// What is needed to check a login's password, so the slow hash can be checked
+    /// without holding a lock on the database.
+    pub fn credentials(&self, login: &str) -> Credentials {
         let account = self.find_login(login);
-        let hash = account.as_ref().and_then(|a| self.users.get(a)).map_or(DUMMY_HASH, String::as_str);
-        let ok = PasswordHash::new(hash)
+        let hash = account.as_ref().and_then(|a| self.users.get(a)).cloned().unwrap_or_else(|| DUMMY_HASH.into());
+        Credentials { account, hash }
+    }
+}
+
+/// An account (if the login exists) and the hash to check against (a dummy otherwise,
+/// so that unknown users take as long as known ones).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    account: Option<String>,
+    hash: String,
+}
+
+impl Credentials {
+    /// The canonical address when the password is right.
+    pub fn check(self, password: &str) -> Option<String> {
+        let ok = PasswordHash::new(&self.hash)
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
             .unwrap_or(false);
-        if ok && !password.is_empty() { account } else { None }
+        if ok && !password.is_empty() { self.account } else { None }
     }
 }
 

@@ -1,10 +1,11 @@
-//! The SMTP listener: drives one sans-IO [`Session`] per connection over TCP or TLS.
+//! The SMTP listeners (MTA port 25, submission 587, implicit-TLS submission 465): each drives
+//! one sans-IO [`Session`] per connection over TCP or TLS.
 
 use crate::conn::Conn;
-use crate::policy;
 use crate::server::Server;
-use carrier_smtp::{BodyType, Event, Reply, Session, SessionConfig, Transaction};
-use carrier_spool::{Envelope, Recipient, Status};
+use crate::{auth, policy};
+use carrier_smtp::{BodyType, Event, Reply, Session, SessionConfig, Transaction, headers, trace};
+use carrier_spool::{Envelope, QueueId, Recipient, Status};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,8 +17,30 @@ use tracing::{info, warn};
 
 const READ_BUFFER: usize = 64 * 1024;
 
-/// Accepts connections on one `smtp` listener until the process ends.
-pub async fn listen(server: Arc<Server>, listener: TcpListener) {
+/// Which SMTP service a listener offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Port 25: mail from other servers; STARTTLS; no AUTH.
+    Smtp,
+    /// Port 587 (RFC 6409): STARTTLS, then AUTH, then mail to anywhere.
+    Submission,
+    /// Port 465 (RFC 8314): TLS from the first byte, then AUTH.
+    Smtps,
+}
+
+impl Service {
+    /// The name used in logs and in `[listen]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Smtp => "SMTP",
+            Service::Submission => "submission",
+            Service::Smtps => "smtps",
+        }
+    }
+}
+
+/// Accepts connections on one listener until the process ends.
+pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service) {
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -33,11 +56,28 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener) {
             let Ok(_permit) = server.connections.clone().try_acquire_owned() else {
                 return refuse_busy(&server, tcp, peer).await;
             };
-            info!("connect from unknown[{}]", peer.ip());
-            let mut client = Client::new(server, peer);
-            let end = client.run(Conn::Plain(tcp)).await;
+            info!("connect from unknown[{}] to {}", peer.ip(), service.name());
+            let conn = match service {
+                Service::Smtps => match implicit_tls(&server, tcp).await {
+                    Ok(conn) => conn,
+                    Err(e) => return warn!("TLS handshake failed from unknown[{}] on smtps: {e}", peer.ip()),
+                },
+                _ => Conn::Plain(tcp),
+            };
+            let mut client = Client::new(server, peer, service);
+            let end = client.run(conn).await;
             client.log_disconnect(end);
         });
+    }
+}
+
+/// RFC 8314 3.3: on the implicit-TLS port the handshake comes first; a client speaking
+/// plain text or stalling is dropped here, without affecting anyone else.
+async fn implicit_tls(server: &Server, tcp: TcpStream) -> io::Result<Conn> {
+    let acceptor = server.tls.clone().ok_or_else(|| io::Error::other("no TLS certificate"))?;
+    match timeout(server.cfg.smtp.timeout.min(Duration::from_secs(60)), Conn::Plain(tcp).start_tls(&acceptor)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out")),
     }
 }
 
@@ -52,6 +92,7 @@ async fn refuse_busy(server: &Server, mut tcp: TcpStream, peer: SocketAddr) {
 struct Client {
     server: Arc<Server>,
     peer: SocketAddr,
+    service: Service,
     session: Session,
     counts: Counts,
 }
@@ -63,7 +104,7 @@ struct Counts {
 }
 
 impl Client {
-    fn new(server: Arc<Server>, peer: SocketAddr) -> Client {
+    fn new(server: Arc<Server>, peer: SocketAddr, service: Service) -> Client {
         let cfg = &server.cfg;
         let session = Session::new(SessionConfig {
             hostname: cfg.hostname.clone(),
@@ -71,9 +112,13 @@ impl Client {
             max_recipients: cfg.smtp.max_recipients,
             max_errors: cfg.smtp.max_errors,
             starttls: server.tls.is_some(),
-            tls: false,
+            tls: service == Service::Smtps,
+            auth: service != Service::Smtp,
+            auth_required: service != Service::Smtp,
+            auth_plaintext: cfg.submission.plaintext_loopback && peer.ip().is_loopback(),
+            max_auth_failures: cfg.submission.max_auth_failures,
         });
-        Client { server, peer, session, counts: Counts::default() }
+        Client { server, peer, service, session, counts: Counts::default() }
     }
 
     /// Runs the session to its end; returns why it ended.
@@ -104,14 +149,32 @@ impl Client {
                         Ok(Err(e)) => return format!("read error: {e}"),
                     }
                 }
-                Event::Mail { .. } => self.session.answer(Ok(())),
+                Event::Mail { from, .. } => {
+                    let decision = match self.session.user() {
+                        Some(user) => {
+                            let dir = self.server.directory.lock().expect("directory lock");
+                            policy::check_sender(&self.server.cfg, &dir, user, &from)
+                        }
+                        None => Ok(()),
+                    };
+                    if let Err(reply) = &decision {
+                        self.counts.rejected += 1;
+                        info!("NOQUEUE: reject: MAIL from unknown[{}]: {reply}", self.peer.ip());
+                    }
+                    self.session.answer(decision);
+                }
+                Event::Auth { mechanism, login, password } => {
+                    let result = auth::authenticate(&self.server, self.peer.ip(), mechanism, login, password).await;
+                    self.session.authenticated(result);
+                }
                 Event::Rcpt { to } => {
                     let decision = {
                         let mut dir = self.server.directory.lock().expect("directory lock");
                         for err in dir.refresh() {
                             warn!("{err}");
                         }
-                        policy::check_recipient(&self.server.cfg, &dir, self.peer.ip(), &to)
+                        let authenticated = self.session.user().is_some();
+                        policy::check_recipient(&self.server.cfg, &dir, self.peer.ip(), authenticated, &to)
                     };
                     if let Err(reply) = &decision {
                         self.counts.rejected += 1;
@@ -157,7 +220,8 @@ impl Client {
     /// sendmail's greet_pause: clients that talk before the banner are refused.
     async fn greet_pause(&mut self, conn: &mut Conn) -> Option<String> {
         let pause = self.server.cfg.smtp.greet_pause;
-        if !pause.is_zero() {
+        // Only MTAs are made to wait: users' clients on the submission ports are not spam engines.
+        if !pause.is_zero() && self.service == Service::Smtp {
             let mut probe = [0u8; 512];
             match timeout(pause, conn.read(&mut probe)).await {
                 Err(_) => {}
@@ -185,7 +249,10 @@ impl Client {
     }
 
     /// Expands recipients and stores the message durably; the reply to send after DATA.
-    async fn enqueue(&mut self, tx: Transaction) -> Result<String, Reply> {
+    async fn enqueue(&mut self, mut tx: Transaction) -> Result<String, Reply> {
+        if let Some(user) = tx.user.clone() {
+            self.submitted(&user, &mut tx)?;
+        }
         let recipients = self.recipients(&tx);
         if recipients.is_empty() {
             // Every recipient vanished from the alias table between RCPT and DATA.
@@ -204,11 +271,12 @@ impl Client {
             body_8bit: tx.params.body == BodyType::EightBitMime,
         };
         let size = tx.message.len();
+        let sasl = tx.user.as_ref().map(|u| format!(", sasl_username={u}")).unwrap_or_default();
         match self.server.spool.enqueue(envelope, tx.message).await {
             Ok(id) => {
                 self.counts.messages += 1;
                 info!(
-                    "{id}: from=<{}>, size={size}, nrcpts={nrcpts}, proto={}, helo=<{}>, relay=unknown[{}]",
+                    "{id}: from=<{}>, size={size}, nrcpts={nrcpts}, proto={}, helo=<{}>, relay=unknown[{}]{sasl}",
                     tx.from,
                     tx.proto,
                     tx.helo,
@@ -222,6 +290,29 @@ impl Client {
                 Err(storage_error(&e))
             }
         }
+    }
+
+    /// A message from an authenticated user: its From: must be the user's, and it gets the
+    /// Message-ID and Date a client forgot (RFC 6409 8.2, 8.3).
+    fn submitted(&self, user: &str, tx: &mut Transaction) -> Result<(), Reply> {
+        let fields = headers::fields(&tx.message);
+        {
+            let dir = self.server.directory.lock().expect("directory lock");
+            policy::check_from_header(&self.server.cfg, &dir, user, &fields).inspect_err(|reply| {
+                info!("NOQUEUE: reject: DATA from unknown[{}]: {reply}", self.peer.ip());
+            })?;
+        }
+        let mut added = String::new();
+        if !headers::has(&fields, "Message-ID") {
+            added.push_str(&format!("Message-ID: <{}@{}>\r\n", QueueId::generate(), self.server.cfg.hostname));
+        }
+        if !headers::has(&fields, "Date") {
+            added.push_str(&format!("Date: {}\r\n", trace::rfc5322_date(SystemTime::now())));
+        }
+        if !added.is_empty() {
+            tx.message.splice(0..0, added.into_bytes());
+        }
+        Ok(())
     }
 
     fn recipients(&self, tx: &Transaction) -> Vec<Recipient> {

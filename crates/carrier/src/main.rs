@@ -1,5 +1,6 @@
 //! carrier: one mail server in place of sendmail + dovecot.
 
+mod auth;
 mod conn;
 mod delivery;
 mod inbound;

@@ -2,18 +2,24 @@
 
 use carrier_accounts::{Directory, Lookup, Route};
 use carrier_config::Config;
-use carrier_smtp::{Mailbox, Reply};
+use carrier_smtp::{Mailbox, Reply, headers};
 use std::net::IpAddr;
 
-/// What a recipient resolved to at RCPT time.
-pub fn check_recipient(cfg: &Config, dir: &Directory, client: IpAddr, to: &Mailbox) -> Result<(), Reply> {
+/// What a recipient resolved to at RCPT time. `authenticated` clients may relay.
+pub fn check_recipient(
+    cfg: &Config,
+    dir: &Directory,
+    client: IpAddr,
+    authenticated: bool,
+    to: &Mailbox,
+) -> Result<(), Reply> {
     let address = rcpt_address(cfg, to);
     match dir.resolve(&address) {
         Lookup::Deliver(_) => Ok(()),
         Lookup::UnknownUser => Err(Reply::new(550, "5.1.1", format!("<{address}>: User unknown"))),
         // RFC 3463 X.4.6: routing loop detected.
         Lookup::Loop(chain) => Err(Reply::new(550, "5.4.6", format!("<{address}>: {chain}"))),
-        Lookup::NotLocal if cfg.relay_allowed(client) => Ok(()),
+        Lookup::NotLocal if authenticated || cfg.relay_allowed(client) => Ok(()),
         // No open relay, ever (DESIGN §4).
         Lookup::NotLocal => Err(Reply::new(550, "5.7.1", format!("<{address}>: Relaying denied"))),
     }
@@ -47,4 +53,37 @@ pub fn expand(cfg: &Config, dir: &Directory, rcpt: &str) -> Vec<Target> {
         Lookup::NotLocal => vec![Target { address, local: false }],
         Lookup::UnknownUser | Lookup::Loop(_) => Vec::new(),
     }
+}
+
+/// True when `user` may use `address` as a sender: it is the user's own address, or one
+/// that is delivered to the user (an alias or subaddress), or the user may send as anyone.
+pub fn owns(cfg: &Config, dir: &Directory, user: &str, address: &str) -> bool {
+    let address = carrier_accounts::address::normalize(address);
+    address == user
+        || cfg.submission.any_sender.iter().any(|u| u.eq_ignore_ascii_case(user))
+        || matches!(dir.resolve(&address), Lookup::Deliver(routes) if routes.contains(&Route::Mailbox(user.to_string())))
+}
+
+/// MAIL FROM on an authenticated session (the null sender is allowed for notifications).
+pub fn check_sender(cfg: &Config, dir: &Directory, user: &str, from: &str) -> Result<(), Reply> {
+    if from.is_empty() || owns(cfg, dir, user, from) {
+        return Ok(());
+    }
+    Err(Reply::new(553, "5.7.1", format!("Sender address <{from}> is not owned by user {user}")))
+}
+
+/// The From: header of a submitted message must name the user's addresses too. After DATA the
+/// refusal is 550 (RFC 5321 4.3.2 lists no 553 there).
+pub fn check_from_header(cfg: &Config, dir: &Directory, user: &str, fields: &[(String, String)]) -> Result<(), Reply> {
+    let from = fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case("From")).flat_map(|(_, v)| headers::addresses(v));
+    for address in from {
+        if !owns(cfg, dir, user, &address) {
+            return Err(Reply::new(
+                550,
+                "5.7.1",
+                format!("From: header address <{address}> is not owned by user {user}"),
+            ));
+        }
+    }
+    Ok(())
 }

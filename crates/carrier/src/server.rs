@@ -1,6 +1,7 @@
 //! `carrier serve`: opens the stores, binds the listeners, starts delivery.
 
-use crate::{delivery, inbound, tls};
+use crate::inbound::Service;
+use crate::{auth, delivery, inbound, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
@@ -25,6 +26,8 @@ pub struct Server {
     pub delivery: delivery::Agent,
     /// Limits concurrent SMTP connections.
     pub connections: Arc<Semaphore>,
+    /// Failed logins per client address.
+    pub throttle: auth::Throttle,
 }
 
 /// Runs the daemon until it is killed or gets SIGTERM/SIGINT.
@@ -53,10 +56,11 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         directory: Mutex::new(directory),
         tls: Some(TlsAcceptor::from(tls_config)),
         delivery,
+        throttle: auth::Throttle::default(),
     });
     recover(&server)?;
-    for listener in listeners {
-        tokio::spawn(inbound::listen(server.clone(), listener));
+    for (listener, service) in listeners {
+        tokio::spawn(inbound::listen(server.clone(), listener, service));
     }
     info!("carrier {} ready as {}", env!("CARGO_PKG_VERSION"), server.cfg.hostname);
     wait_for_signal().await;
@@ -82,18 +86,22 @@ fn open_directory(cfg: &Config) -> Result<Directory, String> {
     Ok(directory)
 }
 
-async fn bind(cfg: &Config) -> Result<Vec<TcpListener>, String> {
+async fn bind(cfg: &Config) -> Result<Vec<(TcpListener, Service)>, String> {
     let mut listeners = Vec::new();
-    for addr in &cfg.listen.smtp {
-        let listener = TcpListener::bind(addr).await.map_err(|e| bind_error(addr, &e))?;
-        // The bound address, not the configured one: port 0 picks a free port.
-        let bound = listener.local_addr().map_err(|e| bind_error(addr, &e))?;
-        info!("listening for SMTP on {bound}");
-        listeners.push(listener);
+    for (service, addrs) in [
+        (Service::Smtp, &cfg.listen.smtp),
+        (Service::Submission, &cfg.listen.submission),
+        (Service::Smtps, &cfg.listen.smtps),
+    ] {
+        for addr in addrs {
+            let listener = TcpListener::bind(addr).await.map_err(|e| bind_error(addr, &e))?;
+            // The bound address, not the configured one: port 0 picks a free port.
+            let bound = listener.local_addr().map_err(|e| bind_error(addr, &e))?;
+            info!("listening for {} on {bound}", service.name());
+            listeners.push((listener, service));
+        }
     }
     for (name, addrs) in [
-        ("submission", &cfg.listen.submission),
-        ("smtps", &cfg.listen.smtps),
         ("pop3", &cfg.listen.pop3),
         ("pop3s", &cfg.listen.pop3s),
         ("imap", &cfg.listen.imap),
@@ -104,7 +112,9 @@ async fn bind(cfg: &Config) -> Result<Vec<TcpListener>, String> {
         }
     }
     if listeners.is_empty() {
-        warn!("no [listen] smtp address is configured: carrier will accept no mail over the network");
+        warn!(
+            "no [listen] smtp, submission or smtps address is configured: carrier will accept no mail over the network"
+        );
     }
     Ok(listeners)
 }

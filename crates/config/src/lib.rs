@@ -38,6 +38,8 @@ pub struct Config {
     pub delivery: Delivery,
     /// SMTP server limits and timeouts.
     pub smtp: Smtp,
+    /// Authentication on the submission listeners.
+    pub submission: Submission,
     /// The file this came from; None for built-in development defaults.
     pub source: Option<PathBuf>,
 }
@@ -139,6 +141,36 @@ impl Default for Delivery {
     }
 }
 
+/// `[submission]`: AUTH and its brute-force defences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// Failed AUTH attempts in one session before it is closed with 421 4.7.0.
+    pub max_auth_failures: u32,
+    /// Wait before answering a failed attempt (slows password guessing).
+    pub auth_failure_delay: Duration,
+    /// Failures from one address within `auth_ip_window` before AUTH from it is refused.
+    pub auth_ip_limit: u32,
+    /// The window for `auth_ip_limit`.
+    pub auth_ip_window: Duration,
+    /// Allow AUTH without TLS from loopback addresses (local scripts); never from elsewhere.
+    pub plaintext_loopback: bool,
+    /// Users who may send with any sender address (e.g. a web application's account).
+    pub any_sender: Vec<String>,
+}
+
+impl Default for Submission {
+    fn default() -> Submission {
+        Submission {
+            max_auth_failures: 3,
+            auth_failure_delay: Duration::from_secs(1),
+            auth_ip_limit: 10,
+            auth_ip_window: Duration::from_secs(600),
+            plaintext_loopback: false,
+            any_sender: Vec::new(),
+        }
+    }
+}
+
 impl Default for Smtp {
     fn default() -> Smtp {
         Smtp {
@@ -193,6 +225,7 @@ impl Config {
             dns: Dns::default(),
             delivery: Delivery::default(),
             smtp: Smtp::default(),
+            submission: Submission::default(),
             source: None,
         }
     }

@@ -2,7 +2,7 @@
 //! Values that need checking are kept `Spanned` so errors can name their line.
 
 use crate::values;
-use crate::{Config, ConfigError, Delivery, Dns, Listen, Relay, Smarthost, Smtp, Tls};
+use crate::{Config, ConfigError, Delivery, Dns, Listen, Relay, Smarthost, Smtp, Submission, Tls};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,19 @@ struct Raw {
     delivery: RawDelivery,
     #[serde(default)]
     smtp: RawSmtp,
+    #[serde(default)]
+    submission: RawSubmission,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSubmission {
+    max_auth_failures: Option<S<u32>>,
+    auth_failure_delay: Option<S<toml::Value>>,
+    auth_ip_limit: Option<S<u32>>,
+    auth_ip_window: Option<S<toml::Value>>,
+    plaintext_loopback: Option<bool>,
+    any_sender: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,6 +196,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         dns: Dns { nameservers: list(&ctx, &raw.dns.nameservers, "dns.nameservers", values::nameserver)? },
         delivery: delivery(&ctx, &raw.delivery)?,
         smtp: smtp(&ctx, &raw.smtp)?,
+        submission: submission(&ctx, &raw.submission)?,
         source: Some(path.to_path_buf()),
     })
 }
@@ -244,7 +258,8 @@ fn listen(ctx: &Ctx, raw: &RawListen) -> Result<Listen, ConfigError> {
         let mut addrs = Vec::new();
         for item in items.iter() {
             let addr = ctx.check(item, &key, |s| values::socket_addr(s))?;
-            if let Some((_, other)) = seen.iter().find(|(a, _)| *a == addr) {
+            // Port 0 asks the kernel for any free port, so it never collides.
+            if let Some((_, other)) = seen.iter().find(|(a, _)| *a == addr && addr.port() != 0) {
                 let msg = format!("{addr} is also listed under listen.{other}; each address can serve one protocol");
                 return Err(ctx.err(item.span(), &key, msg));
             }
@@ -339,6 +354,29 @@ fn delivery(ctx: &Ctx, raw: &RawDelivery) -> Result<Delivery, ConfigError> {
 
 fn nonzero(n: u64) -> Result<u64, String> {
     if n == 0 { Err("must be greater than zero".into()) } else { Ok(n) }
+}
+
+fn submission(ctx: &Ctx, raw: &RawSubmission) -> Result<Submission, ConfigError> {
+    let mut s = Submission::default();
+    if let Some(v) = &raw.max_auth_failures {
+        s.max_auth_failures = ctx.check(v, "submission.max_auth_failures", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    if let Some(v) = &raw.auth_failure_delay {
+        s.auth_failure_delay = duration_value(ctx, v, "submission.auth_failure_delay")?;
+    }
+    if let Some(v) = &raw.auth_ip_limit {
+        s.auth_ip_limit = ctx.check(v, "submission.auth_ip_limit", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    if let Some(v) = &raw.auth_ip_window {
+        s.auth_ip_window = duration_value(ctx, v, "submission.auth_ip_window")?;
+    }
+    if let Some(v) = raw.plaintext_loopback {
+        s.plaintext_loopback = v;
+    }
+    if let Some(users) = &raw.any_sender {
+        s.any_sender = users.iter().map(|u| u.to_lowercase()).collect();
+    }
+    Ok(s)
 }
 
 fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {

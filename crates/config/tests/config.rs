@@ -192,3 +192,23 @@ fn locate_explicit_missing_file_is_an_error() {
     std::fs::write(&present, "hostname = \"mx.example.com\"\n").unwrap();
     assert_eq!(locate(Some(&present)).unwrap().hostname, "mx.example.com");
 }
+
+#[test]
+fn port_zero_may_repeat_and_submission_section_parses() {
+    let c = parse(
+        "hostname = \"mx.example.com\"\n[listen]\nsmtp = [\"127.0.0.1:0\"]\nsubmission = [\"127.0.0.1:0\"]\n\
+         [submission]\nmax_auth_failures = 5\nauth_failure_delay = \"2s\"\nauth_ip_limit = 20\nauth_ip_window = \"1h\"\n\
+         plaintext_loopback = true\nany_sender = [\"App@Example.com\"]\n",
+    )
+    .unwrap();
+    assert_eq!(c.listen.submission.len(), 1);
+    assert_eq!((c.submission.max_auth_failures, c.submission.auth_ip_limit), (5, 20));
+    assert_eq!(c.submission.auth_failure_delay, Duration::from_secs(2));
+    assert_eq!(c.submission.auth_ip_window, Duration::from_secs(3600));
+    assert!(c.submission.plaintext_loopback);
+    assert_eq!(c.submission.any_sender, ["app@example.com"]);
+    let e = error("hostname = \"mx.example.com\"\n[submission]\nmax_auth_failures = 0\n");
+    assert_eq!(e.key.as_deref(), Some("submission.max_auth_failures"));
+    let d = parse("hostname = \"mx.example.com\"\n").unwrap().submission;
+    assert_eq!((d.max_auth_failures, d.auth_ip_limit, d.plaintext_loopback), (3, 10, false));
+}

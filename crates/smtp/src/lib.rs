@@ -6,7 +6,9 @@
 pub mod address;
 pub mod command;
 pub mod data;
+pub mod headers;
 pub mod reply;
+pub mod sasl;
 pub mod session;
 pub mod trace;
 

@@ -11,6 +11,7 @@ use crate::address::Mailbox;
 use crate::command::{self, Command, MailParams};
 use crate::data::{Content, DataReader};
 use crate::reply::Reply;
+use crate::sasl::{self, Step};
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets including CRLF.
 pub const MAX_COMMAND_LINE: usize = 512;
@@ -30,6 +31,14 @@ pub struct SessionConfig {
     pub starttls: bool,
     /// Whether the connection is already encrypted (implicit TLS).
     pub tls: bool,
+    /// Whether AUTH is offered (the submission listeners).
+    pub auth: bool,
+    /// Whether MAIL needs AUTH first (RFC 6409 4.3; 530 5.7.0 otherwise, RFC 4954 6).
+    pub auth_required: bool,
+    /// Whether AUTH may happen without TLS (only when configured for loopback clients).
+    pub auth_plaintext: bool,
+    /// Failed AUTH attempts before the session is closed with 421.
+    pub max_auth_failures: u32,
 }
 
 /// What the driver must do next.
@@ -45,6 +54,15 @@ pub enum Event {
     Message(Transaction),
     /// Flush output, run the TLS handshake, then call `tls_established`.
     StartTls,
+    /// Credentials to check: answer with `authenticated`.
+    Auth {
+        /// "PLAIN" or "LOGIN", for logs.
+        mechanism: &'static str,
+        /// The login name as given.
+        login: String,
+        /// The password.
+        password: String,
+    },
     /// Flush output and close the connection.
     Close,
 }
@@ -54,8 +72,10 @@ pub enum Event {
 pub struct Transaction {
     /// The HELO/EHLO name.
     pub helo: String,
-    /// Protocol name for Received: "SMTP", "ESMTP" or "ESMTPS" (RFC 3848).
+    /// Protocol name for Received: "SMTP", "ESMTP", "ESMTPS", "ESMTPA" or "ESMTPSA" (RFC 3848).
     pub proto: &'static str,
+    /// The authenticated user, if any.
+    pub user: Option<String>,
     /// Reverse-path; empty for the null sender.
     pub from: String,
     /// Parameters given on MAIL.
@@ -79,6 +99,9 @@ enum Phase {
         remaining: u64,
         reply: Reply,
     },
+    /// Reading a SASL response line after a 334 challenge.
+    AuthResponse(sasl::Exchange),
+    AwaitAuth,
     AwaitMail,
     AwaitRcpt,
     AwaitQueue,
@@ -106,6 +129,8 @@ pub struct Session {
     rcpt_wanted: Option<String>,
     errors: u32,
     skipping_long_line: bool,
+    user: Option<String>,
+    auth_failures: u32,
 }
 
 impl Session {
@@ -121,6 +146,8 @@ impl Session {
             rcpt_wanted: None,
             errors: 0,
             skipping_long_line: false,
+            user: None,
+            auth_failures: 0,
             cfg,
         };
         // RFC 5321 4.2: the greeting is exempt from enhanced codes (RFC 2034 3).
@@ -214,6 +241,7 @@ impl Session {
     pub fn tls_established(&mut self) {
         self.cfg.tls = true;
         self.helo = None;
+        self.user = None;
         self.tx = None;
         self.input.clear();
         self.pos = 0;
@@ -248,13 +276,14 @@ impl Session {
         loop {
             let event = match &mut self.phase {
                 Phase::Closed => return Event::Close,
-                Phase::AwaitMail | Phase::AwaitRcpt | Phase::AwaitQueue => {
+                Phase::AwaitMail | Phase::AwaitRcpt | Phase::AwaitQueue | Phase::AwaitAuth => {
                     debug_assert!(false, "next_event called while a decision is pending");
                     return Event::Close;
                 }
                 Phase::Command => self.step_command(),
                 Phase::Data(_) => self.step_data(),
                 Phase::Bdat { .. } | Phase::BdatDiscard { .. } => self.step_bdat(),
+                Phase::AuthResponse(_) => self.step_auth_response(),
             };
             if let Some(event) = event {
                 return event;
@@ -333,7 +362,7 @@ impl Session {
                 "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS",
             )),
             Command::StartTls => return self.starttls(),
-            Command::Auth(_) => self.send_error(Reply::new(503, "5.5.1", "Authentication is not enabled on this port")),
+            Command::Auth(arg) => return self.auth(&arg),
         }
         None
     }
@@ -358,6 +387,10 @@ impl Session {
         if self.cfg.starttls && !self.cfg.tls {
             lines.push("STARTTLS".to_string());
         }
+        // RFC 4954 4: no plaintext mechanisms offered over an unencrypted connection.
+        if self.cfg.auth && (self.cfg.tls || self.cfg.auth_plaintext) {
+            lines.push(format!("AUTH {}", sasl::MECHANISMS));
+        }
         lines.push("HELP".to_string());
         self.send(Reply { code: 250, status: None, lines });
     }
@@ -367,6 +400,11 @@ impl Session {
             self.send_error(Reply::new(503, "5.5.1", "Send HELO or EHLO first"));
             return None;
         };
+        if self.cfg.auth_required && self.user.is_none() {
+            // RFC 4954 6 / RFC 6409 4.3: submission needs authentication.
+            self.send_error(Reply::new(530, "5.7.0", "Authentication required"));
+            return None;
+        }
         if self.tx.is_some() {
             self.send_error(Reply::new(503, "5.5.1", "Nested MAIL command"));
             return None;
@@ -509,15 +547,19 @@ impl Session {
             }
             Ok(message) => {
                 let (helo, esmtp) = self.helo.clone().unwrap_or_default();
-                let proto = match (esmtp, self.cfg.tls) {
-                    (false, _) => "SMTP",
-                    (true, false) => "ESMTP",
-                    (true, true) => "ESMTPS",
+                // RFC 3848 protocol names.
+                let proto = match (esmtp, self.cfg.tls, self.user.is_some()) {
+                    (false, _, _) => "SMTP",
+                    (true, false, false) => "ESMTP",
+                    (true, true, false) => "ESMTPS",
+                    (true, false, true) => "ESMTPA",
+                    (true, true, true) => "ESMTPSA",
                 };
                 self.phase = Phase::AwaitQueue;
                 Some(Event::Message(Transaction {
                     helo,
                     proto,
+                    user: self.user.clone(),
                     from: tx.from,
                     params: tx.params,
                     recipients: tx.recipients,
@@ -525,6 +567,109 @@ impl Session {
                 }))
             }
         }
+    }
+
+    /// AUTH (RFC 4954 4).
+    fn auth(&mut self, arg: &str) -> Option<Event> {
+        let refusal = if !self.cfg.auth {
+            Some(Reply::new(503, "5.5.1", "Authentication is not enabled on this port"))
+        } else if !self.helo.as_ref().is_some_and(|h| h.1) {
+            Some(Reply::new(503, "5.5.1", "Send EHLO first"))
+        } else if self.user.is_some() {
+            Some(Reply::new(503, "5.5.1", "Already authenticated"))
+        } else if self.tx.is_some() {
+            Some(Reply::new(503, "5.5.1", "AUTH is not allowed during a mail transaction"))
+        } else if !self.cfg.tls && !self.cfg.auth_plaintext {
+            // RFC 4954 6: 538 when the mechanism needs an encrypted connection.
+            Some(Reply::new(538, "5.7.11", "Encryption required: use STARTTLS first"))
+        } else {
+            None
+        };
+        if let Some(reply) = refusal {
+            self.send_error(reply);
+            return None;
+        }
+        let (exchange, step) = sasl::Exchange::start(arg);
+        self.sasl_step(exchange, step)
+    }
+
+    fn sasl_step(&mut self, exchange: Option<sasl::Exchange>, step: Step) -> Option<Event> {
+        match (step, exchange) {
+            (Step::Challenge(text), Some(exchange)) => {
+                self.send(Reply::bare(334, text));
+                self.phase = Phase::AuthResponse(exchange);
+                None
+            }
+            (Step::Done { mechanism, login, password }, _) => {
+                self.phase = Phase::AwaitAuth;
+                Some(Event::Auth { mechanism, login, password })
+            }
+            (Step::Fail(reply), _) => {
+                self.phase = Phase::Command;
+                self.auth_failed(reply);
+                None
+            }
+            // A challenge always comes with its exchange; this arm only satisfies the types.
+            (Step::Challenge(_), None) => {
+                self.phase = Phase::Command;
+                self.send_error(Reply::new(454, "4.7.0", "Temporary authentication failure"));
+                None
+            }
+        }
+    }
+
+    /// A response line after a 334 challenge.
+    fn step_auth_response(&mut self) -> Option<Event> {
+        let pending = self.pending_input();
+        let Some(lf) = pending.iter().position(|&b| b == b'\n') else {
+            if pending.len() > sasl::MAX_RESPONSE {
+                self.phase = Phase::Command;
+                self.skipping_long_line = true;
+                self.pos = self.input.len();
+                self.auth_failed(Reply::new(500, "5.5.6", "Authentication exchange line too long"));
+                return None;
+            }
+            return Some(Event::NeedInput);
+        };
+        let line = &pending[..lf];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = String::from_utf8_lossy(line).into_owned();
+        self.pos += lf + 1;
+        let Phase::AuthResponse(mut exchange) = std::mem::replace(&mut self.phase, Phase::Command) else { return None };
+        let step = exchange.respond(&line);
+        self.sasl_step(Some(exchange), step)
+    }
+
+    /// Answers the pending Auth event: Ok(canonical user) or the reply refusing it
+    /// (535 5.7.8 for wrong credentials, 454 4.7.0 when the server is throttling).
+    pub fn authenticated(&mut self, result: Result<String, Reply>) {
+        if !matches!(self.phase, Phase::AwaitAuth) {
+            return;
+        }
+        self.phase = Phase::Command;
+        match result {
+            Ok(user) => {
+                self.user = Some(user);
+                self.send(Reply::new(235, "2.7.0", "Authentication successful"));
+            }
+            Err(reply) => self.auth_failed(reply),
+        }
+    }
+
+    /// Counts a failed exchange; too many close the session (brute-force defence).
+    fn auth_failed(&mut self, reply: Reply) {
+        self.auth_failures += 1;
+        self.send_error(reply);
+        if self.auth_failures >= self.cfg.max_auth_failures && !matches!(self.phase, Phase::Closed) {
+            let text = format!("{} Too many authentication failures, closing connection", self.cfg.hostname);
+            self.send(Reply::new(421, "4.7.0", text));
+            self.phase = Phase::Closed;
+        }
+    }
+
+    /// The authenticated user, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     fn starttls(&mut self) -> Option<Event> {

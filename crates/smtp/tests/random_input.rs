@@ -44,6 +44,11 @@ const PIECES: &[&[u8]] = &[
     b"\xff\xfe",
     b"SIZE=99999999999",
     b"MAIL FROM:<\"a\\\"b\"@[IPv6:::1]> SMTPUTF8 BODY=8BITMIME\r\n",
+    b"AUTH PLAIN AGJvYgByaWdodA==\r\n",
+    b"AUTH LOGIN\r\n",
+    b"AUTH PLAIN\r\n",
+    b"*\r\n",
+    b"Ym9i\r\n",
     b"RCPT TO:<@a,@b:c@d>\r\n",
 ];
 
@@ -81,6 +86,10 @@ fn random_bytes_never_break_the_session() {
             max_errors: 50,
             starttls: true,
             tls: false,
+            auth: true,
+            auth_required: rng.below(2) == 0,
+            auth_plaintext: rng.below(2) == 0,
+            max_auth_failures: 3,
         });
         let input = random_input(&mut rng);
         let mut pos = 0;
@@ -102,6 +111,14 @@ fn random_bytes_never_break_the_session() {
                     }
                     Event::Message(_) => session.queued(Ok("Q".into())),
                     Event::StartTls => session.tls_established(),
+                    Event::Auth { .. } => {
+                        let ok = rng.below(2) == 0;
+                        session.authenticated(if ok {
+                            Ok("u@x".into())
+                        } else {
+                            Err(carrier_smtp::Reply::new(535, "5.7.8", "no"))
+                        });
+                    }
                 }
                 check_replies(&session.take_output());
             }

@@ -10,7 +10,16 @@ fn config() -> SessionConfig {
         max_errors: 10,
         starttls: true,
         tls: false,
+        auth: false,
+        auth_required: false,
+        auth_plaintext: false,
+        max_auth_failures: 3,
     }
+}
+
+/// A submission port: AUTH after TLS, required before MAIL.
+fn submission() -> SessionConfig {
+    SessionConfig { auth: true, auth_required: true, ..config() }
 }
 
 /// Drives a session like the network layer does; recipients ending in "@example.com" other than
@@ -74,6 +83,15 @@ impl Driver {
                 Event::StartTls => {
                     self.events.push("starttls".into());
                     self.session.tls_established();
+                }
+                Event::Auth { mechanism, login, password } => {
+                    self.events.push(format!("auth {mechanism} {login}"));
+                    let result = if password == "right" {
+                        Ok(format!("{}@example.com", login.trim_end_matches("@example.com")))
+                    } else {
+                        Err(Reply::new(535, "5.7.8", "Authentication credentials invalid"))
+                    };
+                    self.session.authenticated(result);
                 }
             }
             self.output.push_str(&String::from_utf8(self.session.take_output()).unwrap());
@@ -373,4 +391,104 @@ fn every_byte_split_gives_the_same_result() {
     }
     assert_eq!(all, out);
     assert_eq!(whole.messages, bytewise.messages);
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn tls_submission() -> Driver {
+    let mut d = Driver::new(submission());
+    d.send(b"EHLO c.example\r\nSTARTTLS\r\n");
+    d.send(b"EHLO c.example\r\n");
+    d
+}
+
+#[test]
+fn port_25_offers_no_auth() {
+    let mut d = ready();
+    assert!(!d.send(b"EHLO c.example\r\n").contains("AUTH"));
+    assert_eq!(codes(&d.send(b"AUTH PLAIN AGJvYgBwdw==\r\n")), ["503 5.5.1"]);
+    assert_eq!(codes(&d.send(b"MAIL FROM:<a@b.example>\r\n")), ["250 2.1.0"]);
+}
+
+#[test]
+fn submission_needs_tls_before_auth_and_auth_before_mail() {
+    let mut d = Driver::new(submission());
+    let ehlo = d.send(b"EHLO c.example\r\n");
+    assert!(!ehlo.contains("AUTH"), "AUTH offered in plaintext: {ehlo}");
+    assert_eq!(codes(&d.send(b"AUTH PLAIN AGJvYgByaWdodA==\r\n")), ["538 5.7.11"]);
+    assert_eq!(codes(&d.send(b"MAIL FROM:<bob@example.com>\r\n")), ["530 5.7.0"]);
+    d.send(b"STARTTLS\r\n");
+    let ehlo = d.send(b"EHLO c.example\r\n");
+    assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"), "{ehlo}");
+    assert_eq!(codes(&d.send(b"MAIL FROM:<bob@example.com>\r\n")), ["530 5.7.0"]);
+}
+
+#[test]
+fn auth_plain_then_mail() {
+    let mut d = tls_submission();
+    let r = d.send(format!("AUTH PLAIN {}\r\n", b64("\0bob\0right")).as_bytes());
+    assert_eq!(codes(&r), ["235 2.7.0"]);
+    assert_eq!(d.session.user(), Some("bob@example.com"));
+    assert_eq!(codes(&d.send(b"AUTH PLAIN AGJvYgByaWdodA==\r\n")), ["503 5.5.1"]);
+    d.send(b"MAIL FROM:<bob@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\n");
+    let tx = &d.messages[0];
+    assert_eq!((tx.proto, tx.user.as_deref()), ("ESMTPSA", Some("bob@example.com")));
+}
+
+#[test]
+fn auth_plain_with_challenge_and_login() {
+    let mut d = tls_submission();
+    assert_eq!(d.send(b"AUTH PLAIN\r\n"), "334 \r\n");
+    assert_eq!(codes(&d.send(format!("{}\r\n", b64("\0bob\0right")).as_bytes())), ["235 2.7.0"]);
+
+    let mut d = tls_submission();
+    assert_eq!(d.send(b"AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
+    assert_eq!(d.send(format!("{}\r\n", b64("bob")).as_bytes()), "334 UGFzc3dvcmQ6\r\n");
+    assert_eq!(codes(&d.send(format!("{}\r\n", b64("right")).as_bytes())), ["235 2.7.0"]);
+    assert!(d.events.contains(&"auth LOGIN bob".to_string()));
+}
+
+#[test]
+fn auth_bad_input() {
+    let mut d = tls_submission();
+    assert_eq!(codes(&d.send(b"AUTH CRAM-MD5\r\n")), ["504 5.5.4"]);
+    assert_eq!(codes(&d.send(b"AUTH PLAIN not*base64\r\n")), ["501 5.5.2"]);
+    let mut d = tls_submission();
+    d.send(b"AUTH LOGIN\r\n");
+    assert_eq!(codes(&d.send(b"*\r\n")), ["501 5.0.0"]);
+    // The session goes on after a cancelled exchange.
+    assert_eq!(codes(&d.send(b"NOOP\r\n")), ["250 2.0.0"]);
+    assert_eq!(codes(&d.send(format!("AUTH PLAIN {}\r\n", b64("\0bob\0right")).as_bytes())), ["235 2.7.0"]);
+}
+
+#[test]
+fn auth_not_during_a_transaction_on_a_plaintext_exception_port() {
+    let mut d = Driver::new(SessionConfig { auth: true, auth_plaintext: true, ..config() });
+    assert!(d.send(b"EHLO c.example\r\n").contains("AUTH PLAIN LOGIN"));
+    d.send(b"MAIL FROM:<a@b.example>\r\n");
+    assert_eq!(codes(&d.send(b"AUTH PLAIN AGJvYgByaWdodA==\r\n")), ["503 5.5.1"]);
+}
+
+#[test]
+fn too_many_auth_failures_close_the_session() {
+    let mut d = tls_submission();
+    let mut r = String::new();
+    for _ in 0..3 {
+        r.push_str(&d.send(format!("AUTH PLAIN {}\r\n", b64("\0bob\0wrong")).as_bytes()));
+    }
+    assert_eq!(codes(&r), ["535 5.7.8", "535 5.7.8", "535 5.7.8", "421 4.7.0"]);
+    assert!(d.closed);
+}
+
+#[test]
+fn overlong_sasl_response_is_refused() {
+    let mut d = tls_submission();
+    d.send(b"AUTH PLAIN\r\n");
+    let r = d.send(&vec![b'A'; 13_000]);
+    assert_eq!(codes(&r), ["500 5.5.6"]);
+    d.send(b"AAAA\r\n");
+    assert_eq!(codes(&d.send(b"NOOP\r\n")), ["250 2.0.0"]);
 }

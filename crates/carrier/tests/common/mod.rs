@@ -15,7 +15,12 @@ pub fn carrier_bin() -> &'static str {
 /// A running carrier with its own config and data_dir.
 pub struct Server {
     pub dir: tempfile::TempDir,
+    /// Port 25's stand-in.
     pub port: u16,
+    /// The submission (STARTTLS + AUTH) port.
+    pub submission_port: u16,
+    /// The implicit-TLS submission port.
+    pub smtps_port: u16,
     pub config: PathBuf,
     child: Option<Child>,
 }
@@ -58,14 +63,14 @@ impl Server {
         let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
         let toml = format!(
             "hostname = \"mx.example.com\"\ndata_dir = \"{data}\"\ndomains = [\"example.com\", \"example.net\"]\n{top}\n\
-             [listen]\nsmtp = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
+             [listen]\nsmtp = [\"127.0.0.1:0\"]\nsubmission = [\"127.0.0.1:0\"]\nsmtps = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
             data = dir.path().join("data").display(),
             top = opts.top,
             nets = networks.join(", "),
             sections = opts.sections,
         );
         std::fs::write(&config, toml).unwrap();
-        let mut server = Server { dir, port: 0, config, child: None };
+        let mut server = Server { dir, port: 0, submission_port: 0, smtps_port: 0, config, child: None };
         for (user, password) in &opts.users {
             server.add_user(user, password);
         }
@@ -115,12 +120,12 @@ impl Server {
                 panic!("carrier exited at start ({status}):\n{}", self.log());
             }
             let log = self.log();
-            let port = log[seen..]
-                .lines()
-                .find_map(|l| l.split("listening for SMTP on 127.0.0.1:").nth(1))
-                .and_then(|p| p.trim().parse().ok());
-            if let Some(port) = port {
-                self.port = port;
+            let port = |service: &str| -> Option<u16> {
+                let needle = format!("listening for {service} on 127.0.0.1:");
+                log[seen..].lines().find_map(|l| l.split(&needle).nth(1)).and_then(|p| p.trim().parse().ok())
+            };
+            if let (Some(smtp), Some(submission), Some(smtps)) = (port("SMTP"), port("submission"), port("smtps")) {
+                (self.port, self.submission_port, self.smtps_port) = (smtp, submission, smtps);
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));

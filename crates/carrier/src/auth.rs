@@ -1,0 +1,101 @@
+//! SMTP AUTH on the submission listeners: password checks off the async threads, and the
+//! brute-force defences (a delay per failure, a per-address limit, logs with the client IP).
+
+use crate::server::Server;
+use carrier_smtp::Reply;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// Failed logins per client address within a window.
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl Throttle {
+    /// True when `ip` has failed `limit` times within `window`.
+    pub fn blocked(&self, ip: IpAddr, limit: u32, window: Duration) -> bool {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&ip) {
+            Some((_, since)) if since.elapsed() > window => {
+                map.remove(&ip);
+                false
+            }
+            Some((count, _)) => *count >= limit,
+            None => false,
+        }
+    }
+
+    /// Records a failure from `ip`; forgets stale entries so the map cannot grow without bound.
+    pub fn failed(&self, ip: IpAddr, window: Duration) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (_, since)| since.elapsed() <= window);
+        }
+        let entry = map.entry(ip).or_insert((0, Instant::now()));
+        if entry.1.elapsed() > window {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+}
+
+/// Checks a login; Ok(canonical user) or the reply to send.
+pub async fn authenticate(
+    server: &Server,
+    ip: IpAddr,
+    mechanism: &str,
+    login: String,
+    password: String,
+) -> Result<String, Reply> {
+    let limits = &server.cfg.submission;
+    if server.throttle.blocked(ip, limits.auth_ip_limit, limits.auth_ip_window) {
+        warn!("auth refused: too many failed logins from unknown[{ip}] (login <{login}>)");
+        return Err(Reply::new(454, "4.7.0", "Too many failed logins from your address; try again later"));
+    }
+    let credentials = {
+        let mut dir = server.directory.lock().unwrap_or_else(|e| e.into_inner());
+        for problem in dir.refresh() {
+            warn!("{problem}");
+        }
+        dir.users().credentials(&login)
+    };
+    // argon2 takes tens of milliseconds of CPU: keep it off the connection threads.
+    let user = tokio::task::spawn_blocking(move || credentials.check(&password)).await.ok().flatten();
+    match user {
+        Some(user) => {
+            info!("auth: {mechanism} login <{login}> as {user} from unknown[{ip}]");
+            Ok(user)
+        }
+        None => {
+            server.throttle.failed(ip, limits.auth_ip_window);
+            warn!("auth failed: {mechanism} login <{login}> from unknown[{ip}]");
+            tokio::time::sleep(limits.auth_failure_delay).await;
+            // RFC 4954 6: 535 5.7.8 for invalid credentials.
+            Err(Reply::new(535, "5.7.8", "Authentication credentials invalid"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_counts_per_address_within_the_window() {
+        let t = Throttle::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(!t.blocked(a, 3, Duration::from_secs(60)));
+            t.failed(a, Duration::from_secs(60));
+        }
+        assert!(t.blocked(a, 3, Duration::from_secs(60)));
+        assert!(!t.blocked(b, 3, Duration::from_secs(60)));
+        // Past the window the address is free again.
+        assert!(!t.blocked(a, 3, Duration::ZERO));
+    }
+}
