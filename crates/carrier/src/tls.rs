@@ -112,9 +112,14 @@ fn ensure_self_signed(hostname: &str, dir: &Path, cert: &Path, key: &Path) -> Re
     let failed =
         |e: &dyn fmt::Display| TlsError(format!("cannot create a self-signed certificate in {}: {e}", dir.display()));
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| failed(&e))?;
-    let generated = rcgen::generate_simple_self_signed(vec![hostname.to_string()]).map_err(|e| failed(&e))?;
-    write_private(key, generated.signing_key.serialize_pem().as_bytes()).map_err(|e| failed(&e))?;
-    write_private(cert, generated.cert.pem().as_bytes()).map_err(|e| failed(&e))?;
+    let key_pair = rcgen::KeyPair::generate().map_err(|e| failed(&e))?;
+    let mut params = rcgen::CertificateParams::new(vec![hostname.to_string()]).map_err(|e| failed(&e))?;
+    // Clients show the subject to users deciding whether to trust it: name the host.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CommonName, hostname);
+    let generated = params.self_signed(&key_pair).map_err(|e| failed(&e))?;
+    write_private(key, key_pair.serialize_pem().as_bytes()).map_err(|e| failed(&e))?;
+    write_private(cert, generated.pem().as_bytes()).map_err(|e| failed(&e))?;
     Ok(true)
 }
 

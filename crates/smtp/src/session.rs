@@ -604,9 +604,11 @@ impl Session {
                 self.phase = Phase::AwaitAuth;
                 Some(Event::Auth { mechanism, login, password })
             }
+            // Protocol mistakes count as ordinary errors; only wrong credentials count
+            // toward the authentication-failure limit (as Postfix counts them).
             (Step::Fail(reply), _) => {
                 self.phase = Phase::Command;
-                self.auth_failed(reply);
+                self.send_error(reply);
                 None
             }
             // A challenge always comes with its exchange; this arm only satisfies the types.
@@ -626,7 +628,7 @@ impl Session {
                 self.phase = Phase::Command;
                 self.skipping_long_line = true;
                 self.pos = self.input.len();
-                self.auth_failed(Reply::new(500, "5.5.6", "Authentication exchange line too long"));
+                self.send_error(Reply::new(500, "5.5.6", "Authentication exchange line too long"));
                 return None;
             }
             return Some(Event::NeedInput);
