@@ -74,7 +74,7 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
 /// RFC 8314 3.3: on the implicit-TLS port the handshake comes first; a client speaking
 /// plain text or stalling is dropped here, without affecting anyone else.
 async fn implicit_tls(server: &Server, tcp: TcpStream) -> io::Result<Conn> {
-    let acceptor = server.tls.clone().ok_or_else(|| io::Error::other("no TLS certificate"))?;
+    let acceptor = server.tls.acceptor();
     match timeout(server.cfg.smtp.timeout.min(Duration::from_secs(60)), Conn::Plain(tcp).start_tls(&acceptor)).await {
         Ok(result) => result,
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out")),
@@ -111,7 +111,7 @@ impl Client {
             max_message_size: cfg.smtp.max_message_size,
             max_recipients: cfg.smtp.max_recipients,
             max_errors: cfg.smtp.max_errors,
-            starttls: server.tls.is_some(),
+            starttls: true,
             tls: service == Service::Smtps,
             auth: service != Service::Smtp,
             auth_required: service != Service::Smtp,
@@ -191,9 +191,7 @@ impl Client {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    let Some(acceptor) = self.server.tls.clone() else {
-                        return "no TLS".into();
-                    };
+                    let acceptor = self.server.tls.acceptor();
                     match timeout(self.server.cfg.smtp.timeout, conn.start_tls(&acceptor)).await {
                         Ok(Ok(tls)) => {
                             conn = tls;

@@ -9,7 +9,6 @@ use carrier_store::Maildir;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
 /// Everything a connection needs, shared.
@@ -21,7 +20,7 @@ pub struct Server {
     /// Users and aliases, refreshed when their files change.
     pub directory: Mutex<Directory>,
     /// TLS for STARTTLS, when a certificate is available.
-    pub tls: Option<TlsAcceptor>,
+    pub tls: tls::Reloadable,
     /// The local delivery agent.
     pub delivery: delivery::Agent,
     /// Limits concurrent SMTP connections.
@@ -39,8 +38,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let spool = Spool::open(&cfg.data_dir.join("spool"))
         .map_err(|e| format!("cannot open the queue in {}: {e}", cfg.data_dir.join("spool").display()))?;
     let configured = cfg.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path()));
-    let (tls_config, source) =
-        tls::server_config(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
+    let (tls, source) = tls::Reloadable::new(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
     info!("TLS certificate: {source:?}");
     let listeners = bind(&cfg).await?;
     let delivery = delivery::start(delivery::Context {
@@ -54,7 +52,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         cfg,
         spool,
         directory: Mutex::new(directory),
-        tls: Some(TlsAcceptor::from(tls_config)),
+        tls,
         delivery,
         throttle: auth::Throttle::default(),
     });
@@ -63,7 +61,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         tokio::spawn(inbound::listen(server.clone(), listener, service));
     }
     info!("carrier {} ready as {}", env!("CARGO_PKG_VERSION"), server.cfg.hostname);
-    wait_for_signal().await;
+    run_until_stopped(&server).await;
     info!("shutting down");
     Ok(())
 }
@@ -158,12 +156,31 @@ pub fn first_run_account(cfg: &Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Serves until SIGTERM or SIGINT. SIGHUP, or a changed certificate file (checked every
+/// 30 seconds), reloads the TLS certificate, as administrators expect after renewing it.
+async fn run_until_stopped(server: &Server) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    let mut check = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => reload_tls(server, "SIGHUP"),
+            _ = check.tick() => {
+                if server.tls.changed_on_disk() {
+                    reload_tls(server, "certificate file changed");
+                }
+            }
+        }
+    }
+}
+
+fn reload_tls(server: &Server, why: &str) {
+    match server.tls.reload() {
+        Ok(source) => info!("TLS certificate reloaded ({why}): {source:?}"),
+        Err(e) => warn!("TLS certificate not reloaded ({why}): {e}; the previous certificate stays in use"),
     }
 }

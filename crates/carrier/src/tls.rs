@@ -11,7 +11,8 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 /// Where the certificate came from, for logs and `carrier check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +72,67 @@ pub fn server_config(
             ))
         })?;
     Ok((Arc::new(config), source))
+}
+
+/// The listeners' TLS set-up, replaceable while running: SIGHUP or a changed certificate
+/// file loads the new one; if it does not load, the old one stays in force.
+pub struct Reloadable {
+    hostname: String,
+    data_dir: PathBuf,
+    configured: Option<(PathBuf, PathBuf)>,
+    current: RwLock<(tokio_rustls::TlsAcceptor, Option<(SystemTime, SystemTime)>)>,
+}
+
+impl Reloadable {
+    /// Loads (or generates) the certificate for the first time.
+    pub fn new(
+        hostname: &str,
+        data_dir: &Path,
+        configured: Option<(&Path, &Path)>,
+    ) -> Result<(Reloadable, CertSource), TlsError> {
+        let configured = configured.map(|(c, k)| (c.to_path_buf(), k.to_path_buf()));
+        let (config, source) =
+            server_config(hostname, data_dir, configured.as_ref().map(|(c, k)| (c.as_path(), k.as_path())))?;
+        let stamp = file_times(&source);
+        let current = RwLock::new((tokio_rustls::TlsAcceptor::from(config), stamp));
+        Ok((
+            Reloadable { hostname: hostname.to_string(), data_dir: data_dir.to_path_buf(), configured, current },
+            source,
+        ))
+    }
+
+    /// The acceptor for a new handshake.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    /// Loads the certificate again. On an error the previous one stays in force.
+    pub fn reload(&self) -> Result<CertSource, TlsError> {
+        let configured = self.configured.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+        let (config, source) = server_config(&self.hostname, &self.data_dir, configured)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) =
+            (tokio_rustls::TlsAcceptor::from(config), file_times(&source));
+        Ok(source)
+    }
+
+    /// True when the certificate or key file changed since it was loaded.
+    pub fn changed_on_disk(&self) -> bool {
+        let (cert, key) = match &self.configured {
+            Some((c, k)) => (c.clone(), k.clone()),
+            None => (self.data_dir.join("tls/cert.pem"), self.data_dir.join("tls/key.pem")),
+        };
+        let now = modified(&cert).zip(modified(&key));
+        now.is_some() && now != self.current.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn file_times(source: &CertSource) -> Option<(SystemTime, SystemTime)> {
+    let (CertSource::Configured { cert, key } | CertSource::SelfSigned { cert, key, .. }) = source;
+    modified(cert).zip(modified(key))
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {

@@ -248,3 +248,55 @@ fn plaintext_and_stalled_clients_on_the_tls_port_do_not_hurt_the_server() {
     let _ = stalled.write_all(b"");
     assert!(server.log().contains("TLS handshake failed from unknown[127.0.0.1] on smtps"), "{}", server.log());
 }
+
+fn certificate_subject(port: u16) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().find(|l| l.starts_with("subject=")).unwrap_or("").to_string()
+}
+
+fn wait_log(server: &Server, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !server.log().contains(needle) {
+        assert!(std::time::Instant::now() < deadline, "log never said {needle:?}:\n{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn certificate_is_reloaded_on_sighup_and_a_broken_one_is_refused() {
+    require("openssl");
+    let server = Server::start();
+    assert!(certificate_subject(server.smtps_port).contains("CN = mx.example.com"));
+    let tls = server.data_dir().join("tls");
+    let (ok, out) = output(Command::new("openssl").args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=renewed.example.com",
+        "-keyout",
+        tls.join("key.pem").to_str().unwrap(),
+        "-out",
+        tls.join("cert.pem").to_str().unwrap(),
+    ]));
+    assert!(ok, "{out}");
+    Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    wait_log(&server, "TLS certificate reloaded (SIGHUP)");
+    assert!(certificate_subject(server.smtps_port).contains("CN = renewed.example.com"));
+
+    std::fs::write(tls.join("cert.pem"), "not a certificate\n").unwrap();
+    Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
+    wait_log(&server, "TLS certificate not reloaded (SIGHUP)");
+    assert!(certificate_subject(server.smtps_port).contains("CN = renewed.example.com"));
+}
