@@ -2,6 +2,8 @@
 //! brute-force defences (a delay per failure, a per-address limit, logs with the client IP).
 
 use crate::server::Server;
+use carrier_accounts::system;
+use carrier_config::AuthSource;
 use carrier_smtp::Reply;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,15 +58,28 @@ pub async fn authenticate(
         warn!("auth refused: too many failed logins from unknown[{ip}] (login <{login}>)");
         return Err(Reply::new(454, "4.7.0", "Too many failed logins from your address; try again later"));
     }
-    let credentials = {
-        let mut dir = server.directory.lock().unwrap_or_else(|e| e.into_inner());
-        for problem in dir.refresh() {
-            warn!("{problem}");
+    // Password hashes take tens of milliseconds of CPU: keep them off the connection threads.
+    let user = match server.cfg.auth {
+        AuthSource::Carrier => {
+            let credentials = {
+                let mut dir = server.directory.lock().unwrap_or_else(|e| e.into_inner());
+                for problem in dir.refresh() {
+                    warn!("{problem}");
+                }
+                dir.users().credentials(&login)
+            };
+            tokio::task::spawn_blocking(move || credentials.check(&password)).await.ok().flatten()
         }
-        dir.users().credentials(&login)
+        AuthSource::System => {
+            let cfg = server.cfg.clone();
+            let login = login.clone();
+            let name = tokio::task::spawn_blocking(move || {
+                system::verify(&cfg.submission.shadow_file, &login, &password, |d| cfg.is_local_domain(d))
+            });
+            // A system user's mail identity is their name in the first local domain.
+            name.await.ok().flatten().map(|n| format!("{n}@{}", server.cfg.domains[0]))
+        }
     };
-    // argon2 takes tens of milliseconds of CPU: keep it off the connection threads.
-    let user = tokio::task::spawn_blocking(move || credentials.check(&password)).await.ok().flatten();
     match user {
         Some(user) => {
             info!("auth: {mechanism} login <{login}> as {user} from unknown[{ip}]");

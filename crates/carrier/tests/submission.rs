@@ -300,3 +300,32 @@ fn certificate_is_reloaded_on_sighup_and_a_broken_one_is_refused() {
     wait_log(&server, "TLS certificate not reloaded (SIGHUP)");
     assert!(certificate_subject(server.smtps_port).contains("CN = renewed.example.com"));
 }
+
+#[test]
+fn system_accounts_log_in_with_their_shadow_password() {
+    require("openssl");
+    let (ok, hash) = output(Command::new("openssl").args(["passwd", "-6", "-salt", "saltsalt", "sys-secret"]));
+    assert!(ok, "{hash}");
+    let shadow = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(shadow.path(), format!("root:*:19000:0:99999:7:::\nsysuser:{}:19000:0:99999:7:::\n", hash.trim()))
+        .unwrap();
+    let server = Server::start_with(Options {
+        top: "auth = \"system\"".into(),
+        sections: format!(
+            "[submission]\nplaintext_loopback = true\nauth_failure_delay = \"0s\"\nshadow_file = {:?}\n",
+            shadow.path()
+        ),
+        ..Options::default()
+    });
+    let mut c = logged_in(&server, "sysuser", "sys-secret");
+    c.cmd("MAIL FROM:<bob@example.com>").expect_status(553, "5.7.1");
+    c.cmd("MAIL FROM:<sysuser@example.com>").expect(250);
+    let mut c = Client::connect(server.submission_port);
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd(&format!("AUTH PLAIN {}", b64("\0sysuser@example.com\0wrong"))).expect_status(535, "5.7.8");
+    // carrier's own accounts do not log in when the host's accounts are the source.
+    c.cmd(&format!("AUTH PLAIN {}", b64("\0bob@example.com\0bob-secret"))).expect_status(535, "5.7.8");
+    // A locked account (root:*) never logs in; that third failure ends the session.
+    c.cmd(&format!("AUTH PLAIN {}", b64("\0root\0*"))).expect_status(535, "5.7.8");
+    c.reply().expect_status(421, "4.7.0");
+}

@@ -26,6 +26,8 @@ pub struct Config {
     pub domains: Vec<String>,
     /// The aliases file in /etc/aliases syntax.
     pub aliases: Option<PathBuf>,
+    /// Where passwords for SMTP AUTH are checked.
+    pub auth: AuthSource,
     /// Listening addresses per service.
     pub listen: Listen,
     /// Certificate and key; None means a generated self-signed certificate.
@@ -42,6 +44,16 @@ pub struct Config {
     pub submission: Submission,
     /// The file this came from; None for built-in development defaults.
     pub source: Option<PathBuf>,
+}
+
+/// Which accounts log in (`auth = "carrier"` or `"system"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthSource {
+    /// carrier's own user database (`carrier user add`).
+    #[default]
+    Carrier,
+    /// The host's login accounts: passwords from the shadow file.
+    System,
 }
 
 /// `[listen]`: each a list of socket addresses; empty means not listening.
@@ -156,6 +168,8 @@ pub struct Submission {
     pub plaintext_loopback: bool,
     /// Users who may send with any sender address (e.g. a web application's account).
     pub any_sender: Vec<String>,
+    /// The shadow file read when `auth = "system"`.
+    pub shadow_file: PathBuf,
 }
 
 impl Default for Submission {
@@ -167,6 +181,7 @@ impl Default for Submission {
             auth_ip_window: Duration::from_secs(600),
             plaintext_loopback: false,
             any_sender: Vec::new(),
+            shadow_file: PathBuf::from("/etc/shadow"),
         }
     }
 }
@@ -219,6 +234,7 @@ impl Config {
             data_dir: cwd.join("carrier-data"),
             domains: vec!["localhost".into()],
             aliases: None,
+            auth: AuthSource::Carrier,
             listen: Listen { smtp: vec!["127.0.0.1:2525".parse().unwrap()], ..Listen::default() },
             tls: None,
             relay: Relay::default(),

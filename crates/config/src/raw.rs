@@ -2,7 +2,7 @@
 //! Values that need checking are kept `Spanned` so errors can name their line.
 
 use crate::values;
-use crate::{Config, ConfigError, Delivery, Dns, Listen, Relay, Smarthost, Smtp, Submission, Tls};
+use crate::{AuthSource, Config, ConfigError, Delivery, Dns, Listen, Relay, Smarthost, Smtp, Submission, Tls};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ struct Raw {
     data_dir: Option<S<String>>,
     domains: Option<S<Vec<S<String>>>>,
     aliases: Option<S<String>>,
+    auth: Option<S<String>>,
     #[serde(default)]
     listen: RawListen,
     tls: Option<S<RawTls>>,
@@ -42,6 +43,7 @@ struct RawSubmission {
     auth_ip_window: Option<S<toml::Value>>,
     plaintext_loopback: Option<bool>,
     any_sender: Option<Vec<String>>,
+    shadow_file: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -190,6 +192,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         data_dir,
         domains,
         aliases: raw.aliases.as_ref().map(|a| absolute(&base, a.get_ref())),
+        auth: match &raw.auth {
+            None => AuthSource::Carrier,
+            Some(a) => ctx.check(a, "auth", |a| match a.as_str() {
+                "carrier" => Ok(AuthSource::Carrier),
+                "system" => Ok(AuthSource::System),
+                other => Err(format!("expected \"carrier\" (carrier's own accounts) or \"system\" (the host's login accounts), found {other:?}")),
+            })?,
+        },
         listen: listen(&ctx, &raw.listen)?,
         tls: tls(&ctx, raw.tls.as_ref(), &base)?,
         relay: relay(&ctx, &raw.relay)?,
@@ -372,6 +382,9 @@ fn submission(ctx: &Ctx, raw: &RawSubmission) -> Result<Submission, ConfigError>
     }
     if let Some(v) = raw.plaintext_loopback {
         s.plaintext_loopback = v;
+    }
+    if let Some(path) = &raw.shadow_file {
+        s.shadow_file = PathBuf::from(path);
     }
     if let Some(users) = &raw.any_sender {
         s.any_sender = users.iter().map(|u| u.to_lowercase()).collect();

@@ -212,3 +212,16 @@ fn port_zero_may_repeat_and_submission_section_parses() {
     let d = parse("hostname = \"mx.example.com\"\n").unwrap().submission;
     assert_eq!((d.max_auth_failures, d.auth_ip_limit, d.plaintext_loopback), (3, 10, false));
 }
+
+#[test]
+fn auth_source() {
+    use carrier_config::AuthSource;
+    assert_eq!(parse("hostname = \"mx.example.com\"\n").unwrap().auth, AuthSource::Carrier);
+    let c = parse("hostname = \"mx.example.com\"\nauth = \"system\"\n[submission]\nshadow_file = \"/tmp/shadow\"\n")
+        .unwrap();
+    assert_eq!(c.auth, AuthSource::System);
+    assert_eq!(c.submission.shadow_file, Path::new("/tmp/shadow"));
+    let e = error("hostname = \"mx.example.com\"\nauth = \"ldap\"\n");
+    assert_eq!((e.key.as_deref(), e.line), (Some("auth"), Some(2)));
+    assert!(e.message.contains("\"system\""), "{e}");
+}
