@@ -116,14 +116,6 @@ fn block_mailbox(server: &Server, local: &str) -> std::path::PathBuf {
     path
 }
 
-fn wait_log(server: &Server, needle: &str, count: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while server.log().matches(needle).count() < count {
-        assert!(std::time::Instant::now() < deadline, "log never said {needle:?} {count} times:\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
     let mut server =
@@ -136,7 +128,7 @@ fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
             "Subject: d1\r\nX-Tag: d1\r\n\r\nx\r\n",
         )
         .expect(250);
-    wait_log(&server, "stat=Deferred: cannot write to mailbox", 1);
+    server.wait_log("stat=Deferred: cannot write to mailbox", 1);
     // alice got hers at once; bob's waits in the queue with the reason recorded.
     assert_eq!(server.wait_messages("example.com", "alice", 1).len(), 1);
     let queue = server.data_dir().join("spool/queue");
@@ -150,13 +142,13 @@ fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
     // The retry timer delivers it once the problem is fixed.
     std::fs::remove_file(&blocker).unwrap();
     assert_eq!(server.wait_messages("example.com", "bob", 1).len(), 1);
-    wait_log(&server, "removed", 1);
+    server.wait_log("removed", 1);
 
     // Deferred, then killed: the restarted server picks it up from the queue.
     block_mailbox(&server, "carol");
     server.add_user("carol@example.com", "pw");
     server.send_mail("a@remote.example", &["carol@example.com"], "Subject: d2\r\nX-Tag: d2\r\n\r\nx\r\n").expect(250);
-    wait_log(&server, "to=<carol@example.com>", 1);
+    server.wait_log("to=<carol@example.com>", 1);
     server.kill9();
     std::fs::remove_file(server.maildir("example.com", "carol")).unwrap();
     server.spawn();

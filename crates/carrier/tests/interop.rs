@@ -1,13 +1,8 @@
 //! Real clients from outside the project: swaks (Debian) and Python's smtplib.
 
 mod common;
-use common::Server;
+use common::{Server, require};
 use std::process::Command;
-
-fn require(tool: &str) {
-    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success();
-    assert!(found, "{tool} is not installed; run ./test.sh (it installs it) or: apt-get install {tool}");
-}
 
 fn swaks(server: &Server, args: &[&str]) -> (bool, String) {
     require("swaks");

@@ -31,19 +31,11 @@ fn delivers_to_local_maildir_with_trace_headers() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(entry.metadata().unwrap().permissions().mode() & 0o777, 0o600);
     // The log tells the story by queue id.
-    wait_for_log(&server, &format!("{qid}: removed"));
+    server.wait_log(&format!("{qid}: removed"), 1);
     let log = server.log();
     assert!(log.contains(&format!("{qid}: from=<sender@remote.example>, size=")), "{log}");
     assert!(log.contains(&format!("{qid}: to=<bob@example.com>")) && log.contains("stat=Sent"), "{log}");
     assert!(log.contains("nrcpts=1"), "{log}");
-}
-
-pub fn wait_for_log(server: &Server, needle: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !server.log().contains(needle) {
-        assert!(std::time::Instant::now() < deadline, "log never said {needle:?}:\n{}", server.log());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -1,17 +1,12 @@
 //! Submission for mail clients: 587 with STARTTLS, 465 with implicit TLS, SMTP AUTH.
 
 mod common;
-use common::{Client, Options, Server};
+use common::{Client, Options, Server, require};
 use std::process::Command;
 
 fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn require(tool: &str) {
-    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success();
-    assert!(found, "{tool} is not installed; run ./test.sh (it installs it) or: apt-get install {tool}");
 }
 
 fn output(cmd: &mut Command) -> (bool, String) {
@@ -259,14 +254,6 @@ fn certificate_subject(port: u16) -> String {
     text.lines().find(|l| l.starts_with("subject=")).unwrap_or("").to_string()
 }
 
-fn wait_log(server: &Server, needle: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !server.log().contains(needle) {
-        assert!(std::time::Instant::now() < deadline, "log never said {needle:?}:\n{}", server.log());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn certificate_is_reloaded_on_sighup_and_a_broken_one_is_refused() {
     require("openssl");
@@ -292,12 +279,12 @@ fn certificate_is_reloaded_on_sighup_and_a_broken_one_is_refused() {
     ]));
     assert!(ok, "{out}");
     Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
-    wait_log(&server, "TLS certificate reloaded (SIGHUP)");
+    server.wait_log("TLS certificate reloaded (SIGHUP)", 1);
     assert!(certificate_subject(server.smtps_port).contains("CN = renewed.example.com"));
 
     std::fs::write(tls.join("cert.pem"), "not a certificate\n").unwrap();
     Command::new("kill").args(["-HUP", &server.pid().to_string()]).status().unwrap();
-    wait_log(&server, "TLS certificate not reloaded (SIGHUP)");
+    server.wait_log("TLS certificate not reloaded (SIGHUP)", 1);
     assert!(certificate_subject(server.smtps_port).contains("CN = renewed.example.com"));
 }
 

@@ -177,6 +177,15 @@ impl Server {
         }
     }
 
+    /// Waits until the log contains `needle` at least `count` times.
+    pub fn wait_log(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.log().matches(needle).count() < count {
+            assert!(Instant::now() < deadline, "log never said {needle:?} {count} times:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends one message over a fresh connection; returns the final reply.
     pub fn send_mail(&self, from: &str, to: &[&str], body: &str) -> Reply {
         let mut c = self.connect();
@@ -196,6 +205,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Fails with the install hint when a client program the test needs is missing.
+pub fn require(tool: &str) {
+    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success();
+    assert!(found, "{tool} is not installed; run ./test.sh (it installs it) or: apt-get install {tool}");
 }
 
 /// Runs the CLI against a config file.
