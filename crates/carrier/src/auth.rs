@@ -61,13 +61,7 @@ pub async fn authenticate(
     // Password hashes take tens of milliseconds of CPU: keep them off the connection threads.
     let user = match server.cfg.auth {
         AuthSource::Carrier => {
-            let credentials = {
-                let mut dir = server.directory.lock().unwrap_or_else(|e| e.into_inner());
-                for problem in dir.refresh() {
-                    warn!("{problem}");
-                }
-                dir.users().credentials(&login)
-            };
+            let credentials = server.directory().users().credentials(&login);
             tokio::task::spawn_blocking(move || credentials.check(&password)).await.ok().flatten()
         }
         AuthSource::System => {

@@ -4,7 +4,7 @@
 use crate::conn::Conn;
 use crate::server::Server;
 use crate::{auth, policy};
-use carrier_smtp::{BodyType, Event, Reply, Session, SessionConfig, Transaction, headers, trace};
+use carrier_smtp::{BodyType, Event, Mailbox, Reply, Session, SessionConfig, Transaction, headers, trace};
 use carrier_spool::{Envelope, QueueId, Recipient, Status};
 use std::io;
 use std::net::SocketAddr;
@@ -149,40 +149,12 @@ impl Client {
                         Ok(Err(e)) => return format!("read error: {e}"),
                     }
                 }
-                Event::Mail { from, .. } => {
-                    let decision = match self.session.user() {
-                        Some(user) => {
-                            let dir = self.server.directory.lock().expect("directory lock");
-                            policy::check_sender(&self.server.cfg, &dir, user, &from)
-                        }
-                        None => Ok(()),
-                    };
-                    if let Err(reply) = &decision {
-                        self.counts.rejected += 1;
-                        info!("NOQUEUE: reject: MAIL from unknown[{}]: {reply}", self.peer.ip());
-                    }
-                    self.session.answer(decision);
-                }
+                Event::Mail { from, .. } => self.mail(&from),
                 Event::Auth { mechanism, login, password } => {
                     let result = auth::authenticate(&self.server, self.peer.ip(), mechanism, login, password).await;
                     self.session.authenticated(result);
                 }
-                Event::Rcpt { to } => {
-                    let decision = {
-                        let mut dir = self.server.directory.lock().expect("directory lock");
-                        for err in dir.refresh() {
-                            warn!("{err}");
-                        }
-                        let authenticated = self.session.user().is_some();
-                        policy::check_recipient(&self.server.cfg, &dir, self.peer.ip(), authenticated, &to)
-                    };
-                    if let Err(reply) = &decision {
-                        self.counts.rejected += 1;
-                        let helo = self.session.helo_name().unwrap_or_default();
-                        info!("NOQUEUE: reject: RCPT from unknown[{}]: {reply}; helo=<{helo}>", self.peer.ip());
-                    }
-                    self.session.answer(decision);
-                }
+                Event::Rcpt { to } => self.rcpt(&to),
                 Event::Message(tx) => {
                     let result = self.enqueue(tx).await;
                     self.session.queued(result);
@@ -213,6 +185,33 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// MAIL FROM: an authenticated user may only use their own addresses.
+    fn mail(&mut self, from: &str) {
+        let decision = match self.session.user() {
+            Some(user) => policy::check_sender(&self.server.cfg, &self.server.directory(), user, from),
+            None => Ok(()),
+        };
+        self.answer("MAIL", decision);
+    }
+
+    /// RCPT TO: local users, relay networks, or an authenticated user.
+    fn rcpt(&mut self, to: &Mailbox) {
+        let authenticated = self.session.user().is_some();
+        let decision =
+            policy::check_recipient(&self.server.cfg, &self.server.directory(), self.peer.ip(), authenticated, to);
+        self.answer("RCPT", decision);
+    }
+
+    /// Passes a policy decision to the session, logging refusals as Postfix does.
+    fn answer(&mut self, stage: &str, decision: Result<(), Reply>) {
+        if let Err(reply) = &decision {
+            self.counts.rejected += 1;
+            let helo = self.session.helo_name().unwrap_or_default();
+            info!("NOQUEUE: reject: {stage} from unknown[{}]: {reply}; helo=<{helo}>", self.peer.ip());
+        }
+        self.session.answer(decision);
     }
 
     /// sendmail's greet_pause: clients that talk before the banner are refused.
@@ -294,12 +293,8 @@ impl Client {
     /// Message-ID and Date a client forgot (RFC 6409 8.2, 8.3).
     fn submitted(&self, user: &str, tx: &mut Transaction) -> Result<(), Reply> {
         let fields = headers::fields(&tx.message);
-        {
-            let dir = self.server.directory.lock().expect("directory lock");
-            policy::check_from_header(&self.server.cfg, &dir, user, &fields).inspect_err(|reply| {
-                info!("NOQUEUE: reject: DATA from unknown[{}]: {reply}", self.peer.ip());
-            })?;
-        }
+        policy::check_from_header(&self.server.cfg, &self.server.directory(), user, &fields)
+            .inspect_err(|reply| info!("NOQUEUE: reject: DATA from unknown[{}]: {reply}", self.peer.ip()))?;
         let mut added = String::new();
         if !headers::has(&fields, "Message-ID") {
             added.push_str(&format!("Message-ID: <{}@{}>\r\n", QueueId::generate(), self.server.cfg.hostname));
@@ -314,7 +309,7 @@ impl Client {
     }
 
     fn recipients(&self, tx: &Transaction) -> Vec<Recipient> {
-        let dir = self.server.directory.lock().expect("directory lock");
+        let dir = self.server.directory();
         let mut out: Vec<Recipient> = Vec::new();
         for rcpt in &tx.recipients {
             for target in policy::expand(&self.server.cfg, &dir, rcpt) {

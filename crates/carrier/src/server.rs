@@ -6,7 +6,7 @@ use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
 use carrier_store::Maildir;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
@@ -27,6 +27,17 @@ pub struct Server {
     pub connections: Arc<Semaphore>,
     /// Failed logins per client address.
     pub throttle: auth::Throttle,
+}
+
+impl Server {
+    /// The directory, re-read first if the users or aliases file changed (problems are logged).
+    pub fn directory(&self) -> MutexGuard<'_, Directory> {
+        let mut dir = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+        for problem in dir.refresh() {
+            warn!("{problem}");
+        }
+        dir
+    }
 }
 
 /// Runs the daemon until it is killed or gets SIGTERM/SIGINT.
