@@ -10,6 +10,13 @@
 //! - `free/`: emptied files of removed messages, reused for new ones. Creating and unlinking a
 //!   file per message makes the file system allocate and free an inode each time, which
 //!   profiling showed to dominate the server's CPU; renaming a spare file costs far less.
+//! - `lock`: every process with the spool open (the server, `sendmail`, `mailq`) holds a shared
+//!   `flock` on it. Only a process that gets it exclusively is alone, so only then are `tmp/`
+//!   and `free/` swept: a CLI tool starting must not take files the running server is writing.
+//!
+//! A status record is appended under an exclusive `flock` of the message file, after cutting
+//! off a record torn by a crash or a full disk: otherwise the next record would be glued to
+//! the fragment and the file would no longer parse (DESIGN.md §4: a full disk is no corruption).
 //!
 //! **Group commit**: callers hand their message to one committer thread, which takes every
 //! request waiting, writes the files, fsyncs them in parallel (so the file system can merge
@@ -24,6 +31,7 @@ pub use id::QueueId;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,6 +78,8 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
     batches: AtomicU64,
     messages: AtomicU64,
+    /// `spool/lock`, held shared until the last handle is dropped (closing it unlocks).
+    _lock: File,
 }
 
 /// The queue. Cheap to clone; all clones share one committer thread.
@@ -88,16 +98,32 @@ const MAX_SPARES: usize = 1024;
 impl Spool {
     /// Opens (creating) the spool at `dir` and removes what a crash left half-done.
     pub fn open(dir: &Path) -> io::Result<Spool> {
+        for d in ["", "queue", "tmp", "free"] {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir.join(d))?;
+        }
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(dir.join("lock"))?;
+        let alone = try_flock(&lock, libc::LOCK_EX | libc::LOCK_NB)?;
         let dirs =
             Dirs { queue: dir.join("queue"), tmp: dir.join("tmp"), free: dir.join("free"), spares: Mutex::default() };
-        for d in [dir, &dirs.queue, &dirs.tmp, &dirs.free] {
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
+        if alone {
+            dirs.clean()?;
         }
-        dirs.clean()?;
+        flock(&lock, libc::LOCK_SH)?;
         let dirs = Arc::new(dirs);
         let (tx, rx) = mpsc::channel::<Job>();
-        let inner =
-            Arc::new(Inner { dirs: dirs.clone(), jobs: tx, batches: AtomicU64::new(0), messages: AtomicU64::new(0) });
+        let inner = Arc::new(Inner {
+            dirs: dirs.clone(),
+            jobs: tx,
+            batches: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            _lock: lock,
+        });
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new().name("spool-commit".into()).spawn(move || {
             while let Ok(first) = rx.recv() {
@@ -142,7 +168,11 @@ impl Spool {
 
     /// Records a recipient's new status durably.
     pub fn update(&self, id: &QueueId, rcpt: usize, status: Status) -> io::Result<()> {
-        let mut file = OpenOptions::new().append(true).open(self.message_path(id))?;
+        let mut file = OpenOptions::new().read(true).append(true).open(self.message_path(id))?;
+        // Cutting a torn record and appending must not interleave with another updater;
+        // the lock goes when the file is closed.
+        flock(&file, libc::LOCK_EX)?;
+        cut_torn_record(&mut file)?;
         file.write_all(status::line(rcpt, &status).as_bytes())?;
         file.sync_data()
     }
@@ -182,9 +212,9 @@ impl Spool {
         for id in ids {
             match self.read_head(&id) {
                 Ok((envelope, size)) => out.push(Queued { id, envelope, size }),
-                // Removed between read_dir and open: it is simply gone.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                // Removed (and its file emptied for reuse) while we read it: it is simply gone.
+                Err(_) if !self.message_path(&id).exists() => {}
+                Err(e) => return Err(io::Error::new(e.kind(), self.explain(&id, e))),
             }
         }
         Ok(out)
@@ -209,11 +239,69 @@ impl Spool {
     fn message_path(&self, id: &QueueId) -> PathBuf {
         self.inner.dirs.queue.join(id.to_string())
     }
+
+    /// Names the file that could not be read and what the administrator can do about it.
+    fn explain(&self, id: &QueueId, e: io::Error) -> String {
+        let path = self.message_path(id);
+        if e.kind() == io::ErrorKind::InvalidData {
+            format!(
+                "{}: {e}; move it out of {} to let the rest of the queue run",
+                path.display(),
+                self.inner.dirs.queue.display()
+            )
+        } else {
+            format!("{}: {e}", path.display())
+        }
+    }
+}
+
+/// `flock(2)`, retried when a signal interrupts it.
+fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock only reads the descriptor, which `file` keeps open.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Non-blocking `flock`: false when another process holds a conflicting lock.
+fn try_flock(file: &File, op: libc::c_int) -> io::Result<bool> {
+    match flock(file, op) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A last status record without its '\n' was torn by a crash or a failed write and never
+/// acknowledged; readers ignore it, but a record appended after it would be glued to it.
+/// So it is cut off first. The caller holds the file's lock.
+fn cut_torn_record(file: &mut File) -> io::Result<()> {
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(0))?;
+    let head = envelope::decode(&envelope::read_head(&mut *file)?)?;
+    let records_at = (head.body_at + head.size) as u64;
+    if len <= records_at {
+        return Ok(());
+    }
+    file.seek(SeekFrom::Start(records_at))?;
+    let mut records = Vec::new();
+    file.read_to_end(&mut records)?;
+    if records.last() == Some(&b'\n') {
+        return Ok(());
+    }
+    let keep = records.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    file.set_len(records_at + keep as u64)
 }
 
 impl Dirs {
     /// Files in `tmp/` after a crash were never acknowledged: they become spares, as do
-    /// the spares of an earlier run.
+    /// the spares of an earlier run. Only called when no other process has the spool open.
     fn clean(&self) -> io::Result<()> {
         for entry in fs::read_dir(&self.tmp)? {
             let path = entry?.path();
@@ -266,11 +354,16 @@ fn commit(dirs: &Dirs, batch: Vec<Job>) {
     let mut results = Vec::with_capacity(written.len());
     for (job, r) in written {
         let r = r.and_then(|(id, file)| {
-            if let Some(e) = sync_errors.next().flatten() {
-                return Err(e);
-            }
             drop(file);
-            publish(dirs, &id).map(|_| id)
+            let published = match sync_errors.next().flatten() {
+                Some(e) => Err(e),
+                None => publish(dirs, &id),
+            };
+            // Not durable, so not acknowledged: the half-done file goes now, not at restart.
+            if published.is_err() {
+                let _ = fs::remove_file(dirs.tmp.join(id.to_string()));
+            }
+            published.map(|_| id)
         });
         results.push((job.reply, r));
     }

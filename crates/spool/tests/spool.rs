@@ -71,6 +71,93 @@ fn torn_status_line_is_ignored() {
 }
 
 #[test]
+fn update_after_a_torn_line_cuts_the_fragment_instead_of_gluing_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    // The message does not end in a newline, so records start right after its last byte.
+    let id = spool
+        .enqueue_blocking(envelope("a@x.example", &["b@example.com", "c@example.com"]), b"no eol".to_vec())
+        .unwrap();
+    spool.update(&id, 1, Status::Failed { error: "550 no".into() }).unwrap();
+    use std::io::Write;
+    let path = dir.path().join("queue").join(id.to_string());
+    let before = std::fs::read(&path).unwrap();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(b"0 deferred 17955").unwrap(); // a full disk or a crash stopped this write
+    spool.update(&id, 0, Status::Delivered { detail: "250 ok".into() }).unwrap();
+    let after = std::fs::read(&path).unwrap();
+    assert_eq!(&after[..before.len()], &before[..], "acknowledged records are kept");
+    assert_eq!(&after[before.len()..], b"0 delivered 250%20ok\n");
+    let spool = Spool::open(dir.path()).unwrap();
+    let (env, body) = spool.load(&id).unwrap();
+    assert_eq!(body, b"no eol");
+    assert_eq!(env.recipients[0].status, Status::Delivered { detail: "250 ok".into() });
+    assert_eq!(env.recipients[1].status, Status::Failed { error: "550 no".into() });
+}
+
+#[test]
+fn torn_first_record_after_the_message_is_cut_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let id = spool.enqueue_blocking(envelope("a@x.example", &["b@example.com"]), b"body\r\n".to_vec()).unwrap();
+    use std::io::Write;
+    let path = dir.path().join("queue").join(id.to_string());
+    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"0 fai").unwrap();
+    assert_eq!(spool.envelope(&id).unwrap().recipients[0].status, Status::Pending);
+    spool.update(&id, 0, Status::Failed { error: "gone".into() }).unwrap();
+    let (env, body) = spool.load(&id).unwrap();
+    assert_eq!(
+        (env.recipients[0].status.clone(), body),
+        (Status::Failed { error: "gone".into() }, b"body\r\n".to_vec())
+    );
+}
+
+#[test]
+fn update_of_an_unknown_message_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let err = spool.update(&QueueId::generate(), 0, Status::Pending).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+}
+
+#[test]
+fn a_second_process_does_not_sweep_the_first_ones_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Spool::open(dir.path()).unwrap();
+    // Stands for a message the running server is writing right now.
+    let in_flight = dir.path().join("tmp/0000000000ZZ02");
+    std::fs::write(&in_flight, b"being written").unwrap();
+    let cli = Spool::open(dir.path()).unwrap(); // e.g. `mailq` or `sendmail` starting
+    assert!(in_flight.exists());
+    assert_eq!(cli.list().unwrap().len(), 0);
+    drop(cli);
+    drop(server);
+    // Nobody has the spool open any more: what is left in tmp/ is debris of a crash.
+    let _restarted = Spool::open(dir.path()).unwrap();
+    assert!(!in_flight.exists());
+}
+
+#[test]
+fn a_corrupt_queue_file_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let id = QueueId::generate();
+    std::fs::write(dir.path().join("queue").join(id.to_string()), b"not a queue file\n\nhello").unwrap();
+    let err = spool.list().unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    let text = err.to_string();
+    assert!(
+        text.contains(&id.to_string()) && text.contains("carrier-queue 1") && text.contains("move it out"),
+        "{text}"
+    );
+    assert!(spool.load(&id).is_err());
+    // Files that are not queue ids (an editor's backup, say) are not messages.
+    std::fs::remove_file(dir.path().join("queue").join(id.to_string())).unwrap();
+    std::fs::write(dir.path().join("queue/notes.txt~"), b"x").unwrap();
+    assert!(spool.list().unwrap().is_empty());
+}
+
+#[test]
 fn open_cleans_temp_files() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
