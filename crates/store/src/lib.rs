@@ -82,7 +82,11 @@ impl MailboxStore for Maildir {
         {
             return Ok(Delivered { path, duplicate: true });
         }
+        let fresh = !dir.join("new").is_dir();
         create_maildir(&dir)?;
+        if fresh {
+            sync_new_dirs(&self.root, &dir)?;
+        }
         let tmp = dir.join("tmp").join(&name);
         // A stale tmp file from a crashed attempt is simply overwritten.
         let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
@@ -97,7 +101,8 @@ impl MailboxStore for Maildir {
     }
 }
 
-/// A message the user has seen lives in cur/ as `name:2,FLAGS`.
+/// A message the user has seen lives in cur/ as `name:2,FLAGS` (Dovecot may also have added
+/// `,W=<size>` before the colon).
 fn find_in_cur(dir: &Path, name: &str) -> io::Result<Option<PathBuf>> {
     let entries = match fs::read_dir(dir.join("cur")) {
         Ok(e) => e,
@@ -108,7 +113,7 @@ fn find_in_cur(dir: &Path, name: &str) -> io::Result<Option<PathBuf>> {
         let entry = entry?;
         let file = entry.file_name();
         let file = file.to_string_lossy();
-        if file == name || file.strip_prefix(name).is_some_and(|rest| rest.starts_with(':')) {
+        if file == name || file.strip_prefix(name).is_some_and(|rest| rest.starts_with([':', ','])) {
             return Ok(Some(entry.path()));
         }
     }
@@ -120,6 +125,24 @@ fn create_maildir(dir: &Path) -> io::Result<()> {
     builder.recursive(true).mode(0o700);
     for sub in ["cur", "new", "tmp"] {
         builder.create(dir.join(sub))?;
+    }
+    Ok(())
+}
+
+/// fsyncs a new Maildir and the directories above it up to the mail root's parent, so the
+/// first message's path survives a crash too: fsyncing `new/` alone does not make `new/`
+/// itself (or a new domain directory) durable.
+fn sync_new_dirs(root: &Path, maildir: &Path) -> io::Result<()> {
+    let mut dir = Some(maildir);
+    while let Some(d) = dir {
+        fs::File::open(d)?.sync_all()?;
+        if d == root {
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::File::open(parent)?.sync_all()?;
+            }
+            break;
+        }
+        dir = d.parent();
     }
     Ok(())
 }
@@ -201,6 +224,49 @@ mod tests {
         assert!(again.duplicate);
         assert_eq!(again.path, seen);
         assert_eq!(fs::read_dir(dir.path().join("mail/example.com/bob/new")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn recovering_recognises_dovecot_names_and_ignores_look_alikes() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = store(dir.path());
+        let parts: [&[u8]; 1] = [b"m\n"];
+        let first = m.deliver(&delivery("bob@example.com", "Q4.0", &parts, false)).unwrap();
+        let name = first.path.file_name().unwrap().to_str().unwrap().to_string();
+        let cur = dir.path().join("mail/example.com/bob/cur");
+        fs::rename(&first.path, cur.join(format!("{name},W=3:2,RS"))).unwrap();
+        assert!(m.deliver(&delivery("bob@example.com", "Q4.0", &parts, true)).unwrap().duplicate);
+        // Without `recovering`, cur/ is not searched (the normal, fast path).
+        assert!(!m.deliver(&delivery("bob@example.com", "Q4.0", &parts, false)).unwrap().duplicate);
+        // Same prefix, other size: another message, not a duplicate.
+        let longer: [&[u8]; 1] = [b"m\n0123456789"];
+        let other = m.deliver(&delivery("bob@example.com", "Q4.1", &longer, false)).unwrap();
+        fs::rename(&other.path, cur.join(format!("{}9:2,", name.replace("Q4.0", "Q4.2")))).unwrap();
+        assert!(!m.deliver(&delivery("bob@example.com", "Q4.2", &parts, true)).unwrap().duplicate);
+    }
+
+    #[test]
+    fn a_maildir_missing_its_subdirectories_is_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = store(dir.path());
+        // An administrator's tidying removed tmp/ from an existing mailbox.
+        m.deliver(&delivery("bob@example.com", "Q5.1", &[b"first\n"], false)).unwrap();
+        fs::remove_dir(m.path_for("bob@example.com").join("tmp")).unwrap();
+        let parts: [&[u8]; 1] = [b"m\n"];
+        let d = m.deliver(&delivery("bob@example.com", "Q5.0", &parts, false)).unwrap();
+        assert_eq!(fs::read(d.path).unwrap(), b"m\n");
+        assert!(m.path_for("bob@example.com").join("tmp").is_dir());
+    }
+
+    #[test]
+    fn delivery_errors_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = store(dir.path());
+        // A file where the domain directory should be: the mailbox cannot be created.
+        fs::create_dir_all(dir.path().join("mail")).unwrap();
+        fs::write(dir.path().join("mail/example.com"), b"in the way").unwrap();
+        let parts: [&[u8]; 1] = [b"m\n"];
+        assert!(m.deliver(&delivery("bob@example.com", "Q6.0", &parts, false)).is_err());
     }
 
     #[test]
