@@ -3,6 +3,7 @@
 use crate::address::{is_routing_trick, normalize, split};
 use crate::aliases::AliasFile;
 use crate::users::UserDb;
+use std::collections::HashSet;
 
 /// A final destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,19 +23,62 @@ pub enum Lookup {
     UnknownUser,
     /// Not one of our domains.
     NotLocal,
-    /// The aliases loop; the text shows the cycle.
+    /// The aliases loop (or nest too deep); the text shows the chain.
     Loop(String),
 }
 
-/// sendmail's recursion limit for aliases is similar.
+/// How many aliases one expansion may pass through (sendmail's MAXRCRSN is 10; we allow more).
 const MAX_DEPTH: usize = 20;
 
 /// Users, aliases and local domains together.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Directory {
     domains: Vec<String>,
     users: UserDb,
     aliases: Option<AliasFile>,
+}
+
+/// What one address means before alias targets are followed.
+enum Meaning {
+    /// An alias: its name (the key that matched) and targets.
+    Alias(String, Vec<String>),
+    /// A user's canonical address.
+    User(String),
+    /// Neither.
+    Nothing,
+}
+
+/// Why an expansion stopped.
+#[derive(Debug)]
+enum Failure {
+    /// The chain of alias names, ending with the one met again.
+    Loop(Vec<String>),
+    /// The chain of alias names that grew past MAX_DEPTH.
+    TooDeep(Vec<String>),
+}
+
+impl Failure {
+    fn describe(&self) -> String {
+        match self {
+            Failure::Loop(chain) => format!("alias loop: {}", chain.join(" -> ")),
+            Failure::TooDeep(chain) => format!("aliases nest deeper than {MAX_DEPTH} levels: {}", chain.join(" -> ")),
+        }
+    }
+
+    /// The same cycle found from any of its names reads the same: only the cycle itself,
+    /// starting at its smallest name.
+    fn canonical(self) -> String {
+        let Failure::Loop(chain) = self else {
+            return self.describe();
+        };
+        let last = chain.last().cloned().unwrap_or_default();
+        let start = chain.iter().position(|n| *n == last).unwrap_or(0);
+        let mut cycle = chain[start..chain.len() - 1].to_vec();
+        let min = cycle.iter().enumerate().min_by_key(|(_, n)| n.as_str()).map_or(0, |(i, _)| i);
+        cycle.rotate_left(min);
+        cycle.push(cycle[0].clone());
+        Failure::Loop(cycle).describe()
+    }
 }
 
 impl Directory {
@@ -55,15 +99,21 @@ impl Directory {
         &self.users
     }
 
-    /// Re-reads users and aliases if their files changed; returns problems to log.
+    /// The aliases file, when one is configured.
+    pub fn alias_file(&self) -> Option<&AliasFile> {
+        self.aliases.as_ref()
+    }
+
+    /// Re-reads users and aliases if their files changed; returns problems and warnings to log.
     pub fn refresh(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
         if let Err(e) = self.users.reload_if_changed() {
-            problems.push(format!("cannot re-read the user database: {e}"));
+            problems.push(format!("cannot re-read the user database: {e}; the previous accounts stay in force"));
         }
         if let Some(aliases) = self.aliases.as_mut() {
             match aliases.reload_if_changed() {
-                Ok(warnings) => problems.extend(warnings),
+                Ok(true) => problems.extend(aliases.warnings().iter().cloned()),
+                Ok(false) => {}
                 Err(e) => problems.push(format!("{e}; the previous aliases stay in force")),
             }
         }
@@ -73,14 +123,20 @@ impl Directory {
     /// Resolves one address (RFC 5321 mailbox) to its destinations.
     pub fn resolve(&self, address: &str) -> Lookup {
         let Some((local, domain)) = split(address) else {
-            return Lookup::UnknownUser;
+            // RFC 5321 4.5.1: a bare "Postmaster" (no domain) must be accepted.
+            return match self.domains.first() {
+                Some(first) if address.eq_ignore_ascii_case("postmaster") => {
+                    self.resolve(&format!("postmaster@{first}"))
+                }
+                _ => Lookup::UnknownUser,
+            };
         };
         if !self.is_local_domain(domain) {
             return Lookup::NotLocal;
         }
         let mut out = Vec::new();
-        match self.expand(local, &domain.to_lowercase(), &mut Vec::new(), &mut out, false) {
-            Err(cycle) => Lookup::Loop(cycle),
+        match self.expand(local, &domain.to_lowercase(), &mut Vec::new(), &mut out) {
+            Err(failure) => Lookup::Loop(failure.describe()),
             // RFC 5321 4.5.1: postmaster MUST be accepted. Without an alias or account it
             // goes to the postmaster mailbox of the first domain, ready for when one is made.
             Ok(()) if out.is_empty() && local.eq_ignore_ascii_case("postmaster") => {
@@ -92,82 +148,156 @@ impl Directory {
         }
     }
 
-    /// Every alias loop in the table, for start-up warnings and `carrier check`.
+    /// Every alias loop (and over-deep chain) in the table, each once, for start-up
+    /// warnings and `carrier check`.
     pub fn alias_loops(&self) -> Vec<String> {
         let Some(file) = &self.aliases else {
             return Vec::new();
         };
-        let domain = self.domains.first().cloned().unwrap_or_default();
-        let mut loops: Vec<String> = Vec::new();
-        let mut names: Vec<&str> = file.aliases().names().collect();
-        names.sort();
+        let aliases = file.aliases();
+        // Names no alias points at come first, so a deep chain is reported from its head.
+        let targeted: HashSet<String> =
+            aliases.names().flat_map(|n| aliases.get(n).unwrap_or_default()).map(|t| target_key(t)).collect();
+        let mut names: Vec<&str> = aliases.names().collect();
+        names.sort_by_key(|n| (targeted.contains(*n), *n));
+        let mut found: Vec<String> = Vec::new();
+        let mut in_deep_chain: HashSet<String> = HashSet::new();
         for name in names {
-            let (local, dom) = split(name).unwrap_or((name, &domain));
-            if let Err(cycle) = self.expand(local, dom, &mut Vec::new(), &mut Vec::new(), false)
-                && !loops.contains(&cycle)
-            {
-                loops.push(cycle);
+            for (local, domain) in self.places(name) {
+                if in_deep_chain.contains(name) {
+                    continue;
+                }
+                let Err(failure) = self.expand(local, &domain, &mut Vec::new(), &mut Vec::new()) else {
+                    continue;
+                };
+                if let Failure::TooDeep(chain) = &failure {
+                    in_deep_chain.extend(chain.iter().cloned());
+                }
+                let text = failure.canonical();
+                if !found.contains(&text) {
+                    found.push(text);
+                }
             }
         }
-        loops
+        found
     }
 
-    fn expand(
-        &self,
-        local: &str,
-        domain: &str,
-        chain: &mut Vec<String>,
-        out: &mut Vec<Route>,
-        skip_alias: bool,
-    ) -> Result<(), String> {
+    /// Where an alias name applies: its own domain for a full address, else every local domain.
+    fn places<'a>(&self, name: &'a str) -> Vec<(&'a str, String)> {
+        match split(name) {
+            Some((local, domain)) => vec![(local, domain.to_string())],
+            None => self.domains.iter().map(|d| (name, d.clone())).collect(),
+        }
+    }
+
+    /// Resolves `local@domain` (domain local and lower-case) into `out`.
+    fn expand(&self, local: &str, domain: &str, chain: &mut Vec<String>, out: &mut Vec<Route>) -> Result<(), Failure> {
         // DESIGN §4: routing tricks in a local part are never interpreted.
         if is_routing_trick(local) {
             return Ok(());
         }
         let local = local.to_lowercase();
-        if chain.len() > MAX_DEPTH {
-            return Err(format!("aliases nest deeper than {MAX_DEPTH} levels: {}", chain.join(" -> ")));
-        }
-        if !skip_alias && let Some((name, targets)) = self.alias_for(&local, domain) {
-            if chain.contains(&name) {
-                return Err(format!("alias loop: {} -> {name}", chain.join(" -> ")));
+        match self.meaning(&local, domain) {
+            Meaning::Alias(name, targets) => self.expand_alias(name, &targets, domain, chain, out),
+            Meaning::User(user) => {
+                push(out, Route::Mailbox(user));
+                Ok(())
             }
-            chain.push(name.clone());
-            for target in targets {
-                let (t_local, t_domain) =
-                    split(&target).map_or((target.as_str(), domain.to_string()), |(l, d)| (l, d.to_lowercase()));
-                if !self.is_local_domain(&t_domain) {
-                    push(out, Route::Remote(target.clone()));
-                    continue;
-                }
-                // `bob: bob, bob@elsewhere` means "and also deliver to the user bob".
-                let itself = t_local.eq_ignore_ascii_case(&name) || normalize(&target) == name;
-                self.expand(t_local, &t_domain, chain, out, itself)?;
+            // Subaddressing: `user+tag` is `user` when `user+tag` itself is unknown
+            // (recipient delimiter '+', as Postfix's recipient_delimiter; RFC 5233).
+            Meaning::Nothing => match local.split_once('+') {
+                Some((base, _tag)) => self.expand(base, domain, chain, out),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Follows an alias's targets; `domain` is the domain of the address that reached it.
+    fn expand_alias(
+        &self,
+        name: String,
+        targets: &[String],
+        domain: &str,
+        chain: &mut Vec<String>,
+        out: &mut Vec<Route>,
+    ) -> Result<(), Failure> {
+        if chain.contains(&name) {
+            chain.push(name);
+            return Err(Failure::Loop(chain.clone()));
+        }
+        if chain.len() >= MAX_DEPTH {
+            chain.push(name);
+            return Err(Failure::TooDeep(chain.clone()));
+        }
+        chain.push(name);
+        for target in targets {
+            // sendmail's `\bob`: the user bob itself, not expanded again.
+            if let Some(user) = target.strip_prefix('\\') {
+                self.deliver_to_user(user, domain, out);
+                continue;
             }
-            chain.pop();
-            return Ok(());
+            // A bare name is that local part in the same domain.
+            let (t_local, t_domain) =
+                split(target).map_or((target.as_str(), domain.to_string()), |(l, d)| (l, d.to_lowercase()));
+            if !self.is_local_domain(&t_domain) {
+                push(out, Route::Remote(target.clone()));
+            } else if self.alias_name(&t_local.to_lowercase(), &t_domain).as_ref() == chain.last() {
+                // An alias naming itself (`bob: bob, bob@elsewhere.org`) means the user bob.
+                self.deliver_to_user(t_local, &t_domain, out);
+            } else {
+                self.expand(t_local, &t_domain, chain, out)?;
+            }
         }
-        if let Some(user) = self.user_for(&local, domain) {
-            push(out, Route::Mailbox(user));
-        } else if let Some((base, _tag)) = local.split_once('+') {
-            // Subaddressing (recipient delimiter '+', as Postfix's recipient_delimiter).
-            self.expand(base, domain, chain, out, skip_alias)?;
-        }
+        chain.pop();
         Ok(())
     }
 
-    /// An alias for the full address, else for the local part. Aliases come before users,
-    /// as in sendmail and Postfix's local(8), so `bob: bob, bob@elsewhere` keeps a copy and forwards.
-    fn alias_for(&self, local: &str, domain: &str) -> Option<(String, Vec<String>)> {
-        let aliases = self.aliases.as_ref()?.aliases();
-        let full = format!("{local}@{domain}");
-        if let Some(t) = aliases.get(&full) {
-            return Some((full, t.to_vec()));
+    /// The user a name means, without alias expansion; nothing when there is none.
+    fn deliver_to_user(&self, local: &str, domain: &str, out: &mut Vec<Route>) {
+        if !is_routing_trick(local)
+            && let Some(user) = self.user_for(&local.to_lowercase(), domain)
+        {
+            push(out, Route::Mailbox(user));
         }
-        aliases.get(local).map(|t| (local.to_string(), t.to_vec()))
     }
 
-    /// The exact account, else the only account with this local part in any local domain.
+    /// The lookup order: an alias for the full address; the user with that exact address;
+    /// an alias for the bare local part; the only user with that local part in any local
+    /// domain. A bare alias naming itself is that user's own forwarding rule, so it applies
+    /// even though the user exists (sendmail's `bob: bob, bob@elsewhere.org`).
+    fn meaning(&self, local: &str, domain: &str) -> Meaning {
+        let aliases = self.aliases.as_ref().map(AliasFile::aliases);
+        let full = format!("{local}@{domain}");
+        if let Some(targets) = aliases.and_then(|a| a.get(&full)) {
+            return Meaning::Alias(full, targets.to_vec());
+        }
+        let bare = aliases.and_then(|a| a.get(local));
+        if self.users.contains(&full) && !bare.is_some_and(|t| self.names_itself(local, t)) {
+            return Meaning::User(full);
+        }
+        if let Some(targets) = bare {
+            return Meaning::Alias(local.to_string(), targets.to_vec());
+        }
+        self.user_for(local, domain).map_or(Meaning::Nothing, Meaning::User)
+    }
+
+    /// True when the bare alias `name` lists itself among its targets.
+    fn names_itself(&self, name: &str, targets: &[String]) -> bool {
+        targets.iter().any(|t| match split(t) {
+            Some((l, d)) => l.eq_ignore_ascii_case(name) && self.is_local_domain(d),
+            None => t.trim_start_matches('\\').eq_ignore_ascii_case(name),
+        })
+    }
+
+    /// The name of the alias that `local@domain` would meet first, if any.
+    fn alias_name(&self, local: &str, domain: &str) -> Option<String> {
+        let aliases = self.aliases.as_ref()?.aliases();
+        let full = format!("{local}@{domain}");
+        if aliases.get(&full).is_some() { Some(full) } else { aliases.get(local).map(|_| local.to_string()) }
+    }
+
+    /// The exact account, else the only account with this local part in any local domain
+    /// (all local domains share one namespace, like sendmail's local-host-names).
     fn user_for(&self, local: &str, domain: &str) -> Option<String> {
         let full = format!("{local}@{domain}");
         if self.users.contains(&full) {
@@ -183,6 +313,12 @@ impl Directory {
     }
 }
 
+/// The alias key a target would look up first (for ordering loop reports).
+fn target_key(target: &str) -> String {
+    normalize(target.trim_start_matches('\\'))
+}
+
+/// Adds a route once, keeping the first position.
 fn push(out: &mut Vec<Route>, route: Route) {
     if !out.contains(&route) {
         out.push(route);

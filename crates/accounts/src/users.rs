@@ -1,6 +1,6 @@
 //! The user database: `data_dir/users`, one `address:argon2-hash` line per account.
 
-use crate::address::{normalize, split, valid_domain, valid_local_part};
+use crate::address::{account_problem, normalize, split};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use argon2::{Argon2, Params};
 use std::collections::BTreeMap;
@@ -29,10 +29,10 @@ pub enum AccountError {
 impl fmt::Display for AccountError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AccountError::InvalidAddress(a) => write!(
-                f,
-                "`{a}` is not a valid account address; use the form name@example.com with letters, digits and . _ + - in the name"
-            ),
+            AccountError::InvalidAddress(a) => {
+                let why = account_problem(a).unwrap_or_else(|| "it is not acceptable".into());
+                write!(f, "`{a}` is not a valid account address: {why}; use the form name@example.com")
+            }
             AccountError::Exists(a) => {
                 write!(f, "user {a} already exists; use `carrier user passwd {a}` to change its password")
             }
@@ -40,7 +40,13 @@ impl fmt::Display for AccountError {
             AccountError::EmptyPassword => {
                 write!(f, "the password is empty; choose a non-empty password")
             }
-            AccountError::Io(e) => write!(f, "cannot update the user database: {e}"),
+            AccountError::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
+                write!(f, "the user database is damaged: {e}")
+            }
+            AccountError::Io(e) => write!(
+                f,
+                "cannot update the user database: {e}; check that data_dir exists and that this user may write to it"
+            ),
         }
     }
 }
@@ -54,18 +60,41 @@ impl From<io::Error> for AccountError {
 }
 
 /// The accounts, as last read from disk.
-#[derive(Debug)]
+#[derive(Clone)]
 pub struct UserDb {
     path: PathBuf,
     users: BTreeMap<String, String>,
-    stamp: Option<(SystemTime, u64)>,
+    stamp: Option<Stamp>,
     params: Params,
 }
 
-/// A valid hash of a random password: verifying against it costs what a real check
-/// costs, so unknown users cannot be told apart by timing.
+/// Password hashes stay out of debug output (and so out of logs).
+impl fmt::Debug for UserDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserDb").field("path", &self.path).field("users", &self.users.keys()).finish_non_exhaustive()
+    }
+}
+
+/// What tells a changed file apart cheaply: modification time, length and inode (an
+/// atomic rename always brings a new inode, even within one mtime tick and at equal length).
+pub(crate) type Stamp = (SystemTime, u64, u64);
+
+/// The stamp of `path`, or None when it does not exist.
+pub(crate) fn stamp_of(path: &Path) -> io::Result<Option<Stamp>> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::metadata(path) {
+        Ok(m) => Ok(Some((m.modified()?, m.len(), m.ino()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A valid hash of a random password with the default parameters: verifying against it
+/// costs what a real check costs, so unknown users cannot be told apart by timing.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2vT8DbbVtFBHvxNkUDQ2Ab3OyZ5jYjUOaP1bM3O9ml0";
+
+const HEADER: &str = "# carrier accounts: address:argon2-hash. Edit with `carrier user`.\n";
 
 impl UserDb {
     /// Opens `data_dir/users`; a missing file is an empty database.
@@ -73,36 +102,30 @@ impl UserDb {
         UserDb::open_with(data_dir, Params::default())
     }
 
-    /// Opens with specific argon2 parameters (tests use cheap ones).
+    /// Opens with specific argon2 parameters for new hashes (tests use cheap ones; existing
+    /// hashes are always checked with the parameters they carry).
     pub fn open_with(data_dir: &Path, params: Params) -> io::Result<UserDb> {
         let mut db = UserDb { path: data_dir.join("users"), users: BTreeMap::new(), stamp: None, params };
         db.reload()?;
         Ok(db)
     }
 
-    fn stamp(&self) -> io::Result<Option<(SystemTime, u64)>> {
-        match fs::metadata(&self.path) {
-            Ok(m) => Ok(Some((m.modified()?, m.len()))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
+    /// Reads the file; on an error the table in memory stays as it was.
     fn reload(&mut self) -> io::Result<()> {
-        let stamp = self.stamp()?;
+        let stamp = stamp_of(&self.path)?;
         let text = match fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))),
         };
-        self.users = parse(&text);
+        self.users = parse(&self.path, &text)?;
         self.stamp = stamp;
         Ok(())
     }
 
-    /// Re-reads the file if its modification time or length changed.
+    /// Re-reads the file if its modification time, length or inode changed.
     pub fn reload_if_changed(&mut self) -> io::Result<bool> {
-        if self.stamp()? == self.stamp {
+        if stamp_of(&self.path)? == self.stamp {
             return Ok(false);
         }
         self.reload()?;
@@ -141,6 +164,8 @@ impl UserDb {
         })
     }
 
+    /// An argon2id PHC string with a fresh random salt. Hashing is slow on purpose, so it
+    /// happens before the lock is taken.
     fn hash(&self, password: &str) -> Result<String, AccountError> {
         if password.is_empty() {
             return Err(AccountError::EmptyPassword);
@@ -148,7 +173,7 @@ impl UserDb {
         Argon2::from(&self.params)
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
-            .map_err(|e| AccountError::Io(io::Error::other(e.to_string())))
+            .map_err(|e| AccountError::Io(io::Error::other(format!("hashing the password failed: {e}"))))
     }
 
     /// Read-modify-write under an exclusive lock, so concurrent `carrier user` commands
@@ -158,22 +183,44 @@ impl UserDb {
         change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AccountError>,
     ) -> Result<(), AccountError> {
         let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let lock =
-            OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join("users.lock"))?;
+        let in_dir = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join("users.lock"))
+            .map_err(in_dir)?;
         lock_exclusive(&lock)?;
         self.reload()?;
         change(&mut self.users)?;
         let tmp = dir.join("users.tmp");
-        let mut file = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
-        file.write_all(b"# carrier accounts: address:argon2-hash. Edit with `carrier user`.\n")?;
-        for (address, hash) in &self.users {
-            writeln!(file, "{address}:{hash}")?;
+        let written = self.write_to(&tmp);
+        if written.is_err() {
+            // A full disk must not leave a half-written file behind.
+            let _ = fs::remove_file(&tmp);
         }
-        file.sync_all()?;
-        fs::rename(&tmp, &self.path)?;
-        File::open(&dir)?.sync_all()?;
-        self.stamp = self.stamp()?;
+        written.map_err(in_dir)?;
+        fs::rename(&tmp, &self.path).map_err(in_dir)?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(in_dir)?;
+        self.stamp = stamp_of(&self.path)?;
         Ok(())
+    }
+
+    /// Writes the table to a new file of mode 0600 and makes it durable.
+    fn write_to(&self, tmp: &Path) -> io::Result<()> {
+        // A leftover file would keep its old mode: start from a fresh one.
+        match fs::remove_file(tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = OpenOptions::new().create_new(true).write(true).mode(0o600).open(tmp)?;
+        let mut text = String::from(HEADER);
+        for (address, hash) in &self.users {
+            text.push_str(&format!("{address}:{hash}\n"));
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
     }
 
     /// All accounts, sorted.
@@ -201,7 +248,7 @@ impl UserDb {
         }
     }
 
-    /// Accounts with this local part, in any domain.
+    /// Accounts with this local part (case-insensitive), in any domain, sorted.
     pub fn with_local_part(&self, local: &str) -> Vec<String> {
         let local = local.to_lowercase();
         self.users.keys().filter(|a| split(a).is_some_and(|(l, _)| l == local)).cloned().collect()
@@ -223,14 +270,22 @@ impl UserDb {
 
 /// An account (if the login exists) and the hash to check against (a dummy otherwise,
 /// so that unknown users take as long as known ones).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Credentials {
     account: Option<String>,
     hash: String,
 }
 
+/// The hash stays out of debug output.
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("account", &self.account).finish_non_exhaustive()
+    }
+}
+
 impl Credentials {
-    /// The canonical address when the password is right.
+    /// The canonical address when the password is right. The hash is always computed,
+    /// also for unknown users and empty passwords, so timing reveals nothing.
     pub fn check(self, password: &str) -> Option<String> {
         let ok = PasswordHash::new(&self.hash)
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
@@ -240,20 +295,38 @@ impl Credentials {
 }
 
 fn checked_address(address: &str) -> Result<String, AccountError> {
-    let key = normalize(address);
-    match split(&key) {
-        Some((local, domain)) if valid_local_part(local) && valid_domain(domain) => Ok(key),
-        _ => Err(AccountError::InvalidAddress(address.to_string())),
+    match account_problem(address) {
+        None => Ok(normalize(address)),
+        Some(_) => Err(AccountError::InvalidAddress(address.to_string())),
     }
 }
 
-fn parse(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once(':'))
-        .map(|(a, h)| (normalize(a), h.to_string()))
-        .collect()
+/// Parses `address:hash` lines. A malformed line is an error rather than skipped: the next
+/// write would otherwise silently drop it.
+fn parse(path: &Path, text: &str) -> io::Result<BTreeMap<String, String>> {
+    let mut users = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once(':') {
+            Some((address, hash)) if split(address).is_some() && !hash.trim().is_empty() => {
+                users.insert(normalize(address.trim()), hash.trim().to_string());
+            }
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} line {}: expected `address:argon2-hash`; correct or delete the line, or re-create the account with `carrier user add`",
+                        path.display(),
+                        n + 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(users)
 }
 
 fn lock_exclusive(file: &File) -> io::Result<()> {
@@ -265,11 +338,18 @@ fn lock_exclusive(file: &File) -> io::Result<()> {
 /// A random password of 20 characters from an alphabet without look-alikes (0/O, 1/l/I).
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = Vec::new();
-    while bytes.len() < 20 {
-        bytes.extend(argon2::password_hash::generate_salt());
+    // Bytes at or above the largest multiple of the alphabet size are dropped, so every
+    // character is equally likely.
+    let limit = 256 - 256 % ALPHABET.len();
+    let mut out = String::with_capacity(20);
+    while out.len() < 20 {
+        for b in argon2::password_hash::generate_salt() {
+            if (b as usize) < limit && out.len() < 20 {
+                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+        }
     }
-    bytes[..20].iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    out
 }
 
 #[cfg(test)]
@@ -312,6 +392,8 @@ mod tests {
         assert!(matches!(users.delete("nobody@example.com"), Err(AccountError::NotFound(_))));
         assert!(matches!(users.set_password("nobody@example.com", "x"), Err(AccountError::NotFound(_))));
         assert!(matches!(users.add("carol@example.com", ""), Err(AccountError::EmptyPassword)));
+        assert!(matches!(users.set_password("bob@example.com", ""), Err(AccountError::EmptyPassword)));
+        assert!(!users.contains("carol@example.com"));
         for bad in [
             "a%b@example.com",
             "a!b@example.com",
@@ -320,6 +402,10 @@ mod tests {
             "@example.com",
             "bob@",
             "bob@ex ample.com",
+            "bob@example..com",
+            ".bob@example.com",
+            "a/b@example.com",
+            "@route:bob@example.com",
         ] {
             assert!(matches!(users.add(bad, "pw"), Err(AccountError::InvalidAddress(_))), "{bad}");
         }
@@ -369,6 +455,19 @@ mod tests {
         db(dir.path()).add("new@example.com", "pw").unwrap();
         assert!(reader.reload_if_changed().unwrap());
         assert!(reader.contains("NEW@example.com"));
+        assert!(!reader.reload_if_changed().unwrap());
+    }
+
+    #[test]
+    fn reload_sees_a_password_change_of_equal_length() {
+        let dir = tempfile::tempdir().unwrap();
+        db(dir.path()).add("bob@example.com", "old").unwrap();
+        let mut reader = db(dir.path());
+        // Same length and, on a coarse clock, the same mtime: the new inode still shows it.
+        db(dir.path()).set_password("bob@example.com", "new").unwrap();
+        assert!(reader.reload_if_changed().unwrap());
+        assert!(reader.verify("bob", "new").is_some());
+        assert!(reader.verify("bob", "old").is_none());
     }
 
     #[test]
@@ -376,11 +475,122 @@ mod tests {
         let a = generate_password();
         assert_eq!(a.len(), 20);
         assert_ne!(a, generate_password());
-        assert!(!a.contains(['0', 'O', 'l', '1', 'I']));
+        const ALPHABET: &str = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        assert!(a.chars().all(|c| ALPHABET.contains(c)), "{a}");
     }
 
     #[test]
-    fn dummy_hash_is_a_valid_hash() {
-        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    fn dummy_hash_is_a_valid_hash_with_default_cost() {
+        let params = Params::try_from(&PasswordHash::new(DUMMY_HASH).unwrap()).unwrap();
+        let default = Params::default();
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (default.m_cost(), default.t_cost(), default.p_cost())
+        );
+    }
+
+    #[test]
+    fn unknown_and_ambiguous_logins_check_against_the_dummy_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut users = db(dir.path());
+        users.add("amy@example.com", "pw").unwrap();
+        users.add("amy@example.net", "pw").unwrap();
+        for login in ["nobody", "nobody@example.com", "amy"] {
+            let c = users.credentials(login);
+            assert_eq!((c.account.as_deref(), c.hash.as_str()), (None, DUMMY_HASH), "{login}");
+        }
+        assert_ne!(users.credentials("amy@example.com").hash, DUMMY_HASH);
+    }
+
+    #[test]
+    fn stored_hashes_are_argon2id_phc_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        db(dir.path()).add("bob@example.com", "pw").unwrap();
+        let text = fs::read_to_string(dir.path().join("users")).unwrap();
+        let line = text.lines().find(|l| !l.starts_with('#')).unwrap();
+        let (address, hash) = line.split_once(':').unwrap();
+        assert_eq!(address, "bob@example.com");
+        assert_eq!(PasswordHash::new(hash).unwrap().algorithm.as_str(), "argon2id");
+        assert!(!text.contains("pw\n"));
+    }
+
+    #[test]
+    fn production_params_are_the_argon2_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(UserDb::open(dir.path()).unwrap().params, Params::default());
+    }
+
+    #[test]
+    fn missing_directory_is_an_empty_database_until_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut users = db(&dir.path().join("absent"));
+        assert!(users.list().is_empty());
+        let e = users.add("bob@example.com", "pw").unwrap_err();
+        assert!(matches!(e, AccountError::Io(_)));
+        assert!(e.to_string().contains("absent") && e.to_string().contains("writ"), "{e}");
+    }
+
+    #[test]
+    fn a_damaged_line_is_an_error_naming_the_line_and_nothing_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let text = "# comment\n\nbob@example.com:$argon2id$x\ngarbage without separator\n";
+        fs::write(&path, text).unwrap();
+        let e = UserDb::open_with(dir.path(), cheap()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("line 4"), "{e}");
+        for bad in ["bob:hash\n", "bob@example.com:\n", ":hash\n"] {
+            fs::write(&path, bad).unwrap();
+            assert!(UserDb::open_with(dir.path(), cheap()).is_err(), "{bad}");
+        }
+        // A database that went bad after opening refuses writes instead of dropping the line.
+        fs::write(&path, "").unwrap();
+        let mut users = db(dir.path());
+        fs::write(&path, text).unwrap();
+        let e = users.add("carol@example.com", "pw").unwrap_err();
+        assert!(e.to_string().contains("damaged") && e.to_string().contains("line 4"), "{e}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        assert!(users.reload_if_changed().is_err());
+    }
+
+    #[test]
+    fn comments_blank_lines_and_case_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = db(dir.path()).hash("pw").unwrap();
+        fs::write(dir.path().join("users"), format!("# accounts\n\n  Bob@Example.COM:{hash}\n")).unwrap();
+        let users = db(dir.path());
+        assert_eq!(users.list(), ["bob@example.com"]);
+        assert_eq!(users.verify("bob@EXAMPLE.com", "pw").as_deref(), Some("bob@example.com"));
+    }
+
+    #[test]
+    fn a_leftover_temporary_file_does_not_leak_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("users.tmp");
+        fs::write(&tmp, "old").unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
+        db(dir.path()).add("bob@example.com", "pw").unwrap();
+        assert_eq!(fs::metadata(dir.path().join("users")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn debug_output_hides_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut users = db(dir.path());
+        users.add("bob@example.com", "pw").unwrap();
+        let shown = format!("{users:?} {:?}", users.credentials("bob"));
+        assert!(shown.contains("bob@example.com") && !shown.contains("argon2"), "{shown}");
+    }
+
+    #[test]
+    fn invalid_address_messages_say_why() {
+        let e = AccountError::InvalidAddress("a%b@example.com".into()).to_string();
+        assert!(e.contains("a%b@example.com") && e.contains("routing") && e.contains("name@example.com"), "{e}");
+        let e = AccountError::InvalidAddress("bob".into()).to_string();
+        assert!(e.contains("no @domain"), "{e}");
+        assert!(AccountError::NotFound("x@y".into()).to_string().contains("carrier user list"));
+        assert!(AccountError::EmptyPassword.to_string().contains("non-empty"));
     }
 }
