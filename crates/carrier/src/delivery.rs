@@ -1,198 +1,634 @@
-//! Local delivery: takes queued messages from the spool into users' Maildirs.
+//! The queue runner: takes each queued message's due recipients to the local agent (Maildir)
+//! and the remote agent (SMTP), records what happened, bounces what failed, warns of
+//! delays, and wakes deferred messages when their retry time comes.
 //!
-//! Delivery is idempotent: each (message, recipient) pair has a stable Maildir name,
-//! so a crash between writing the mailbox and recording the status cannot duplicate
-//! a message (the store recognises its own earlier write).
+//! One scheduler task owns the timetable and makes sure a message is never worked on twice
+//! at once (a flush and a retry timer may ask for the same message together).
 
+use crate::bounce::{self, Kind};
+use crate::relay::{self, Failure, Outcome, Relay};
+use crate::server::Accounts;
+use crate::{local, policy};
+use carrier_config::Config;
 use carrier_smtp::trace::{self, Trace};
-use carrier_spool::{Envelope, QueueId, Spool, Status};
-use carrier_store::{Delivery, MailboxStore, Maildir};
-use std::sync::Arc;
+use carrier_spool::{Envelope, QueueId, Recipient, Spool, Status};
+use carrier_store::Maildir;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-/// Concurrent deliveries: enough to overlap fsyncs, few enough not to thrash 2 cores.
-const PARALLEL: usize = 8;
+/// Concurrent local deliveries: enough to overlap fsyncs, few enough not to thrash 2 cores.
+const LOCAL_SLOTS: usize = 8;
+/// Messages being relayed at once.
+const REMOTE_SLOTS: usize = 64;
+/// Connections to one destination at once (Postfix's default_destination_concurrency_limit
+/// is 20; small hosts are better served by fewer).
+const PER_DESTINATION: usize = 10;
 
-/// A handle to hand queued messages to the delivery agent.
+/// A handle to hand queued messages to the runner.
 #[derive(Clone)]
 pub struct Agent {
-    jobs: mpsc::UnboundedSender<(QueueId, bool)>,
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+/// How a message should be run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Job {
+    /// After a restart: an earlier attempt may have delivered already (local idempotency).
+    recovering: bool,
+    /// Retry deferred recipients now, whatever their schedule says (`queue flush`).
+    force: bool,
+}
+
+impl Job {
+    fn merge(self, other: Job) -> Job {
+        Job { recovering: self.recovering || other.recovering, force: self.force || other.force }
+    }
+}
+
+enum Msg {
+    Run(QueueId, Job),
+    Flush,
+    Done(QueueId, Option<SystemTime>),
 }
 
 impl Agent {
     /// Queues a message for delivery; `recovering` after a restart.
     pub fn submit(&self, id: QueueId, recovering: bool) {
-        let _ = self.jobs.send((id, recovering));
+        let _ = self.tx.send(Msg::Run(id, Job { recovering, force: false }));
+    }
+
+    /// Tries every queued message now (sendmail -q, `carrier queue flush`).
+    pub fn flush(&self) {
+        let _ = self.tx.send(Msg::Flush);
     }
 }
 
-/// What the delivery agent needs.
+/// What the runner needs.
 pub struct Context {
-    /// The queue.
+    pub cfg: Config,
     pub spool: Spool,
-    /// The mailbox store.
     pub store: Maildir,
-    /// Our host name for Received:.
-    pub hostname: String,
-    /// Retry schedule for deferred local deliveries.
-    pub retry: Vec<Duration>,
+    pub relay: Arc<Relay>,
+    /// Users and aliases, to address bounces.
+    pub accounts: Arc<Accounts>,
 }
 
-/// Starts the agent; returns the handle used to submit work.
+struct Runner {
+    ctx: Context,
+    agent: Agent,
+    local_slots: Semaphore,
+    remote_slots: Semaphore,
+    destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Starts the runner; returns the handle used to submit work.
 pub fn start(ctx: Context) -> Agent {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(QueueId, bool)>();
-    let agent = Agent { jobs: tx };
-    let ctx = Arc::new(ctx);
-    let slots = Arc::new(Semaphore::new(PARALLEL));
-    let retry_agent = agent.clone();
-    tokio::spawn(async move {
-        while let Some((id, recovering)) = rx.recv().await {
-            let permit = slots.clone().acquire_owned().await.expect("semaphore open");
-            let ctx = ctx.clone();
-            let agent = retry_agent.clone();
-            tokio::spawn(async move {
-                let job_ctx = ctx.clone();
-                let job_id = id.clone();
-                let outcome = tokio::task::spawn_blocking(move || deliver(&job_ctx, &job_id, recovering)).await;
-                drop(permit);
-                match outcome {
-                    Ok(Some(wait)) => {
-                        tokio::time::sleep(wait).await;
-                        agent.submit(id, true);
-                    }
-                    Ok(None) => {}
-                    Err(e) => warn!("{id}: delivery task failed: {e}"),
-                }
-            });
-        }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let agent = Agent { tx };
+    let runner = Arc::new(Runner {
+        ctx,
+        agent: agent.clone(),
+        local_slots: Semaphore::new(LOCAL_SLOTS),
+        remote_slots: Semaphore::new(REMOTE_SLOTS),
+        destinations: Mutex::default(),
     });
+    tokio::spawn(schedule(runner, rx));
     agent
 }
 
-/// Delivers every pending local recipient of one message. Returns when to try again,
-/// if some recipient was deferred.
-fn deliver(ctx: &Context, id: &QueueId, recovering: bool) -> Option<Duration> {
-    let (envelope, message) = match ctx.spool.load(id) {
-        Ok(loaded) => loaded,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None, // deleted meanwhile
-        Err(e) => {
-            warn!("{id}: cannot read queue file: {e}");
-            return Some(ctx.retry[0]);
+/// The timetable: which messages run now, which wait until when.
+#[derive(Default)]
+struct Timetable {
+    /// Messages being worked on; Some(job) if asked to run again when done.
+    running: HashMap<QueueId, Option<Job>>,
+    wakeups: BTreeSet<(SystemTime, QueueId)>,
+    wake_of: HashMap<QueueId, SystemTime>,
+}
+
+async fn schedule(runner: Arc<Runner>, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut t = Timetable::default();
+    loop {
+        let next = t.wakeups.first().map(|(at, _)| *at);
+        let wait =
+            next.map_or(Duration::from_secs(3600), |at| at.duration_since(SystemTime::now()).unwrap_or_default());
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                None => return,
+                Some(Msg::Run(id, job)) => t.run(&runner, id, job),
+                Some(Msg::Flush) => flush(&runner),
+                Some(Msg::Done(id, wake)) => match t.running.remove(&id).flatten() {
+                    Some(job) => t.run(&runner, id, job),
+                    None => {
+                        if let Some(at) = wake {
+                            t.wake_at(id, at);
+                        }
+                    }
+                },
+            },
+            _ = tokio::time::sleep(wait) => {
+                let now = SystemTime::now();
+                while let Some((at, id)) = t.wakeups.first().cloned() {
+                    if at > now {
+                        break;
+                    }
+                    t.run(&runner, id, Job::default());
+                }
+            }
         }
-    };
-    let body = to_unix_newlines(&message);
-    let mut changes = Vec::new();
-    for (index, rcpt) in envelope.recipients.iter().enumerate() {
-        if rcpt.status.is_final() || !rcpt.local {
-            continue;
+    }
+}
+
+impl Timetable {
+    fn run(&mut self, runner: &Arc<Runner>, id: QueueId, job: Job) {
+        if let Some(at) = self.wake_of.remove(&id) {
+            self.wakeups.remove(&(at, id.clone()));
         }
-        let tries = match &rcpt.status {
-            Status::Deferred { tries, .. } => *tries,
-            _ => 0,
+        if let Some(again) = self.running.get_mut(&id) {
+            *again = Some(again.map_or(job, |j| j.merge(job)));
+            return;
+        }
+        self.running.insert(id.clone(), None);
+        let runner = runner.clone();
+        tokio::spawn(async move {
+            let wake = runner.pass(&id, job).await;
+            let _ = runner.agent.tx.send(Msg::Done(id, wake));
+        });
+    }
+
+    fn wake_at(&mut self, id: QueueId, at: SystemTime) {
+        if let Some(old) = self.wake_of.insert(id.clone(), at) {
+            self.wakeups.remove(&(old, id.clone()));
+        }
+        self.wakeups.insert((at, id));
+    }
+}
+
+/// Every queued message, now.
+fn flush(runner: &Arc<Runner>) {
+    let runner = runner.clone();
+    tokio::spawn(async move {
+        let spool = runner.ctx.spool.clone();
+        match tokio::task::spawn_blocking(move || spool.list()).await {
+            Ok(Ok(queued)) => {
+                info!("flush: {} queued message(s)", queued.len());
+                for q in queued {
+                    let _ = runner.agent.tx.send(Msg::Run(q.id, Job { recovering: false, force: true }));
+                }
+            }
+            Ok(Err(e)) => warn!("flush: cannot list the queue: {e}"),
+            Err(e) => warn!("flush failed: {e}"),
+        }
+    });
+}
+
+/// One transaction's worth of work for the remote agent.
+struct GroupJob {
+    destination: String,
+    indexes: Vec<usize>,
+    recipients: Vec<String>,
+    sender: String,
+    bytes: Vec<u8>,
+    eight_bit: bool,
+    smtputf8: bool,
+}
+
+impl GroupJob {
+    async fn run(self, relay: &Relay) -> Vec<Result1> {
+        let msg = relay::Message {
+            sender: &self.sender,
+            recipients: self.recipients.clone(),
+            bytes: &self.bytes,
+            eight_bit: self.eight_bit,
+            smtputf8: self.smtputf8,
         };
-        changes.push((index, deliver_one(ctx, id, &envelope, index, &body, recovering, tries)));
+        let attempt = relay.deliver(&self.destination, &msg).await;
+        let name = attempt.relay.map_or("none".to_string(), |p| p.describe());
+        self.indexes
+            .into_iter()
+            .zip(attempt.outcomes)
+            .map(|(index, outcome)| Result1 { index, outcome, relay: name.clone() })
+            .collect()
     }
-    let final_now = |i: usize| changes.iter().any(|(c, s)| *c == i && s.is_final());
-    let all_final = (0..envelope.recipients.len()).all(|i| envelope.recipients[i].status.is_final() || final_now(i));
-    if all_final {
-        // Nothing is left to do, so the statuses need no record: the queue file goes. A crash
-        // before the removal redelivers, and the store recognises what it already has.
-        match ctx.spool.remove(id) {
-            Ok(()) => info!("{id}: removed"),
-            Err(e) => warn!("{id}: cannot remove from queue: {e}"),
-        }
-        return None;
-    }
-    record(ctx, id, changes)
 }
 
-/// Writes the new statuses; returns when to try again if a recipient was deferred.
-fn record(ctx: &Context, id: &QueueId, changes: Vec<(usize, Status)>) -> Option<Duration> {
-    let mut retry_in: Option<Duration> = None;
-    for (index, status) in changes {
-        if let Status::Deferred { next_try, .. } = &status {
-            let wait = next_try.duration_since(SystemTime::now()).unwrap_or_default();
-            retry_in = Some(retry_in.map_or(wait, |w| w.min(wait)));
-        }
-        if let Err(e) = ctx.spool.update(id, index, status) {
-            // The mailbox has the message; a retry will find it there and not duplicate it.
-            warn!("{id}: cannot record delivery status: {e}");
-            retry_in = Some(ctx.retry[0]);
-        }
-    }
-    retry_in
-}
-
-fn deliver_one(
-    ctx: &Context,
-    id: &QueueId,
-    env: &Envelope,
+/// One recipient's outcome in this pass and who produced it.
+struct Result1 {
     index: usize,
-    body: &[u8],
-    recovering: bool,
-    tries: u32,
-) -> Status {
-    let rcpt = &env.recipients[index];
-    let id_text = id.to_string();
-    let return_path = trace::return_path(&env.sender).replace("\r\n", "\n");
-    let received = trace::received(&Trace {
-        helo: &env.helo,
-        client_name: &env.client_name,
-        client_ip: env.client_ip,
-        hostname: &ctx.hostname,
-        proto: &env.proto,
-        id: &id_text,
-        recipient: Some(&rcpt.orig),
-        time: env.received,
-    })
-    .replace("\r\n", "\n");
-    let unique = format!("{id}.{index}");
-    let parts: [&[u8]; 3] = [return_path.as_bytes(), received.as_bytes(), body];
-    let delivery = Delivery { user: &rcpt.address, id: &unique, time: env.received, parts: &parts, recovering };
-    let delay = env.received.elapsed().unwrap_or_default().as_secs_f64();
-    let orig = if rcpt.orig.eq_ignore_ascii_case(&rcpt.address) {
-        String::new()
-    } else {
-        format!(", orig_to=<{}>", rcpt.orig)
-    };
-    match ctx.store.deliver(&delivery) {
-        Ok(done) => {
-            let note = if done.duplicate { "already in mailbox" } else { "delivered to maildir" };
-            info!(
-                "{id}: to=<{}>{orig}, relay=local, delay={delay:.2}, tries={}, dsn=2.0.0, stat=Sent ({note})",
-                rcpt.address,
-                tries + 1
-            );
-            Status::Delivered { detail: note.into() }
+    outcome: Outcome,
+    relay: String,
+}
+
+impl Runner {
+    /// Delivers every due recipient of one message; returns when to look at it again.
+    async fn pass(&self, id: &QueueId, job: Job) -> Option<SystemTime> {
+        let env = match self
+            .blocking({
+                let (spool, id) = (self.ctx.spool.clone(), id.clone());
+                move || spool.envelope(&id)
+            })
+            .await
+        {
+            Ok(env) => env,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None, // delivered or deleted meanwhile
+            Err(e) => {
+                warn!("{id}: cannot read queue file: {e}");
+                return Some(SystemTime::now() + self.ctx.cfg.delivery.retry[0]);
+            }
+        };
+        let now = SystemTime::now();
+        let due = |r: &Recipient| match &r.status {
+            Status::Pending => true,
+            Status::Deferred { next_try, .. } => job.force || *next_try <= now,
+            _ => false,
+        };
+        let pick = |local: bool| -> Vec<usize> {
+            (0..env.recipients.len()).filter(|&i| env.recipients[i].local == local && due(&env.recipients[i])).collect()
+        };
+        let (local, remote) = (pick(true), pick(false));
+        let mut results = Vec::new();
+        if !local.is_empty() {
+            results.extend(self.deliver_local(id, &env, local, job.recovering).await);
         }
-        Err(e) => {
-            let wait = ctx.retry[(tries as usize).min(ctx.retry.len() - 1)];
-            let error = format!("cannot write to mailbox {}: {e}", ctx.store.path_for(&rcpt.address).display());
-            info!(
-                "{id}: to=<{}>{orig}, relay=local, delay={delay:.2}, tries={}, dsn=4.3.0, stat=Deferred: {error}",
-                rcpt.address,
-                tries + 1
-            );
-            Status::Deferred { next_try: SystemTime::now() + wait, tries: tries + 1, error }
+        if !remote.is_empty() {
+            results.extend(self.deliver_remote(id, &env, remote).await);
         }
+        self.settle(id, env, results).await
+    }
+
+    async fn deliver_local(&self, id: &QueueId, env: &Envelope, indexes: Vec<usize>, recovering: bool) -> Vec<Result1> {
+        let _slot = self.local_slots.acquire().await;
+        let message = match self.load(id).await {
+            Ok(m) => m,
+            Err(f) => return self.all(indexes, f, "local"),
+        };
+        let (store, hostname, id2, env2) =
+            (self.ctx.store.clone(), self.ctx.cfg.hostname.clone(), id.clone(), env.clone());
+        let work = move || {
+            let body = local::to_unix_newlines(&message);
+            indexes
+                .into_iter()
+                .map(|i| Result1 {
+                    index: i,
+                    outcome: local::deliver(&store, &hostname, &id2, &env2, i, &body, recovering),
+                    relay: "local".into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        tokio::task::spawn_blocking(work).await.unwrap_or_default()
+    }
+
+    /// Groups the recipients by destination; each group is one transaction, all in parallel.
+    async fn deliver_remote(&self, id: &QueueId, env: &Envelope, indexes: Vec<usize>) -> Vec<Result1> {
+        let _slot = self.remote_slots.acquire().await;
+        let message = match self.load(id).await {
+            Ok(m) => Arc::new(m),
+            Err(f) => return self.all(indexes, f, "none"),
+        };
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for i in indexes {
+            groups.entry(self.ctx.relay.destination(&env.recipients[i].address)).or_default().push(i);
+        }
+        let mut tasks = JoinSet::new();
+        for (destination, indexes) in groups {
+            let limit = self.destination_limit(&destination);
+            let job = GroupJob {
+                bytes: self.with_received(id, env, &indexes, &message),
+                recipients: indexes.iter().map(|&i| env.recipients[i].address.clone()).collect(),
+                indexes,
+                sender: env.sender.clone(),
+                eight_bit: env.body_8bit,
+                smtputf8: env.smtputf8,
+                destination,
+            };
+            let relay = self.ctx.relay.clone();
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                job.run(&relay).await
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(results) => out.extend(results),
+                Err(e) => warn!("{id}: relay task failed: {e}"),
+            }
+        }
+        out
+    }
+
+    /// Our Received: field before the message (RFC 5321 4.4: every hop adds one).
+    fn with_received(&self, id: &QueueId, env: &Envelope, indexes: &[usize], message: &[u8]) -> Vec<u8> {
+        let id_text = id.to_string();
+        let single = match indexes {
+            [only] => Some(env.recipients[*only].orig.as_str()),
+            _ => None,
+        };
+        let field = trace::received(&Trace {
+            helo: &env.helo,
+            client_name: &env.client_name,
+            client_ip: env.client_ip,
+            hostname: &self.ctx.cfg.hostname,
+            proto: &env.proto,
+            id: &id_text,
+            recipient: single,
+            time: env.received,
+        });
+        let mut bytes = Vec::with_capacity(field.len() + message.len());
+        bytes.extend_from_slice(field.as_bytes());
+        bytes.extend_from_slice(message);
+        bytes
+    }
+
+    fn destination_limit(&self, destination: &str) -> Arc<Semaphore> {
+        let mut map = self.destinations.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 1000 {
+            map.retain(|_, s| s.available_permits() < PER_DESTINATION);
+        }
+        map.entry(destination.to_string()).or_insert_with(|| Arc::new(Semaphore::new(PER_DESTINATION))).clone()
+    }
+
+    /// The message bytes, or why they could not be read.
+    async fn load(&self, id: &QueueId) -> Result<Vec<u8>, Failure> {
+        let (spool, id2) = (self.ctx.spool.clone(), id.clone());
+        self.blocking(move || spool.load(&id2))
+            .await
+            .map(|(_, message)| message)
+            .map_err(|e| Failure::temporary("4.3.0", format!("cannot read the queue file: {e}")))
+    }
+
+    fn all(&self, indexes: Vec<usize>, f: Failure, relay: &str) -> Vec<Result1> {
+        indexes
+            .into_iter()
+            .map(|index| Result1 { index, outcome: f.clone().into_outcome(), relay: relay.into() })
+            .collect()
+    }
+
+    /// Turns outcomes into statuses, bounces failures, records, removes a finished message,
+    /// warns of delays. Returns when a deferred recipient is next due.
+    async fn settle(&self, id: &QueueId, mut env: Envelope, results: Vec<Result1>) -> Option<SystemTime> {
+        let now = SystemTime::now();
+        let mut changes: Vec<(usize, Status)> = Vec::new();
+        let mut failed: Vec<bounce::Item> = Vec::new();
+        for r in results {
+            let status = self.status_for(&env, r.index, &r.outcome, now);
+            log_outcome(id, &env, r.index, &r.outcome, &status, &r.relay);
+            if let Status::Failed { error } = &status {
+                failed.push(item(&env.recipients[r.index], &r.outcome, error, &r.relay));
+            }
+            changes.push((r.index, status));
+        }
+        if changes.is_empty() && !self.wants_warning(&env, now) {
+            return next_due(&env);
+        }
+        if !failed.is_empty()
+            && let Err(e) = self.notify(id, &env, Kind::Failed, &failed).await
+        {
+            // Keep them queued rather than lose the bounce: the next pass bounces them again.
+            warn!("{id}: cannot queue the non-delivery notification: {e}; retrying later");
+            let retry = now + self.ctx.cfg.delivery.retry[0];
+            for (_, status) in changes.iter_mut().filter(|(_, s)| matches!(s, Status::Failed { .. })) {
+                let error = format!("bounce not queued yet: {e}");
+                *status = Status::Deferred { next_try: retry, tries: 0, error };
+            }
+        }
+        for (i, status) in &changes {
+            env.recipients[*i].status = status.clone();
+        }
+        let all_final = env.recipients.iter().all(|r| r.status.is_final());
+        self.record(id, &env, changes, all_final).await;
+        if all_final {
+            return None;
+        }
+        if self.wants_warning(&env, now) {
+            self.warn_delay(id, &env).await;
+        }
+        next_due(&env)
+    }
+
+    /// The status an outcome leads to: deferrals become failures once the message is too old.
+    fn status_for(&self, env: &Envelope, index: usize, outcome: &Outcome, now: SystemTime) -> Status {
+        let d = &self.ctx.cfg.delivery;
+        let tries = tries_of(&env.recipients[index].status) + 1;
+        match outcome {
+            Outcome::Sent(detail) => Status::Delivered { detail: detail.clone() },
+            Outcome::Failed(f) => Status::Failed { error: f.text.clone() },
+            Outcome::Deferred(f) => {
+                let age = now.duration_since(env.received).unwrap_or_default();
+                if age >= d.max_queue_time {
+                    Status::Failed {
+                        error: format!(
+                            "message expired after {} in the queue (max_queue_time); last error: {}",
+                            human(age),
+                            f.text
+                        ),
+                    }
+                } else {
+                    let wait = d.retry[(tries as usize - 1).min(d.retry.len() - 1)];
+                    Status::Deferred { next_try: now + wait, tries, error: f.text.clone() }
+                }
+            }
+        }
+    }
+
+    /// Writes the statuses. A finished message is removed instead, after recording what
+    /// remote servers accepted: a crash before the removal must not send it twice.
+    async fn record(&self, id: &QueueId, env: &Envelope, changes: Vec<(usize, Status)>, all_final: bool) {
+        let (spool, id2) = (self.ctx.spool.clone(), id.clone());
+        let remote: Vec<bool> = env.recipients.iter().map(|r| !r.local).collect();
+        let result = self
+            .blocking(move || {
+                for (i, status) in changes {
+                    let needed = !all_final || (remote[i] && matches!(status, Status::Delivered { .. }));
+                    if needed {
+                        spool.update(&id2, i, status)?;
+                    }
+                }
+                if all_final {
+                    spool.remove(&id2)?;
+                }
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(()) if all_final => info!("{id}: removed"),
+            Ok(()) => {}
+            // The mailbox has the message; a retry finds it there and does not duplicate it.
+            Err(e) => warn!("{id}: cannot record delivery status: {e}"),
+        }
+    }
+
+    fn wants_warning(&self, env: &Envelope, now: SystemTime) -> bool {
+        let Some(after) = self.ctx.cfg.delivery.delay_warning else { return false };
+        !env.warned
+            && !env.sender.is_empty()
+            && now.duration_since(env.received).unwrap_or_default() >= after
+            && env.recipients.iter().any(|r| matches!(r.status, Status::Deferred { .. }))
+    }
+
+    /// Tells the sender once that some recipients are still waiting.
+    async fn warn_delay(&self, id: &QueueId, env: &Envelope) {
+        let items: Vec<bounce::Item> = env
+            .recipients
+            .iter()
+            .filter_map(|r| match &r.status {
+                Status::Deferred { error, .. } => Some(bounce::Item {
+                    recipient: r.address.clone(),
+                    original: original(r),
+                    status: "4.4.7".into(),
+                    text: error.clone(),
+                    remote_mta: None,
+                    diagnostic: None,
+                }),
+                _ => None,
+            })
+            .collect();
+        if let Err(e) = self.notify(id, env, Kind::Delayed, &items).await {
+            warn!("{id}: cannot queue the delay notification: {e}");
+            return;
+        }
+        let (spool, id2) = (self.ctx.spool.clone(), id.clone());
+        if let Err(e) = self.blocking(move || spool.mark_warned(&id2)).await {
+            warn!("{id}: cannot record that the sender was warned: {e}");
+        }
+    }
+
+    /// Queues a delivery status notification to the sender; never for the null sender
+    /// (RFC 5321 6.1: a bounce must not cause another bounce).
+    async fn notify(&self, id: &QueueId, env: &Envelope, kind: Kind, items: &[bounce::Item]) -> io::Result<()> {
+        let what = if kind == Kind::Failed { "non-delivery" } else { "delay" };
+        if env.sender.is_empty() {
+            info!("{id}: sender is <>: no {what} notification (a bounce is never bounced)");
+            return Ok(());
+        }
+        let message = self.load(id).await.map_err(|f| io::Error::other(f.text))?;
+        let now = SystemTime::now();
+        let text = bounce::compose(&bounce::Report {
+            kind,
+            hostname: &self.ctx.cfg.hostname,
+            id,
+            envelope: env,
+            items,
+            message: &message,
+            now,
+        });
+        let recipients: Vec<Recipient> = {
+            let dir = self.ctx.accounts.lock();
+            policy::expand(&self.ctx.cfg, &dir, &env.sender)
+                .into_iter()
+                .map(|t| Recipient {
+                    address: t.address,
+                    orig: env.sender.clone(),
+                    local: t.local,
+                    status: Status::Pending,
+                })
+                .collect()
+        };
+        if recipients.is_empty() {
+            info!("{id}: sender <{}> no longer exists: no {what} notification", env.sender);
+            return Ok(());
+        }
+        let dsn_env = Envelope {
+            sender: String::new(),
+            recipients,
+            received: now,
+            client_ip: None,
+            client_name: "localhost".into(),
+            helo: self.ctx.cfg.hostname.clone(),
+            proto: "local".into(),
+            smtputf8: false,
+            body_8bit: false,
+            warned: false,
+        };
+        let size = text.len();
+        let nrcpts = dsn_env.recipients.len();
+        let dsn_id = self.ctx.spool.enqueue(dsn_env, text).await?;
+        info!("{id}: sender {what} notification: {dsn_id}");
+        info!("{dsn_id}: from=<>, size={size}, nrcpts={nrcpts}, proto=local");
+        self.agent.submit(dsn_id, false);
+        Ok(())
+    }
+
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+        tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(io::Error::other(e.to_string())))
     }
 }
 
-/// Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
-fn to_unix_newlines(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    let mut i = 0;
-    while i < message.len() {
-        if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(message[i]);
-        i += 1;
+fn tries_of(status: &Status) -> u32 {
+    match status {
+        Status::Deferred { tries, .. } => *tries,
+        _ => 0,
     }
-    out
+}
+
+/// When the earliest deferred recipient is due.
+fn next_due(env: &Envelope) -> Option<SystemTime> {
+    env.recipients
+        .iter()
+        .filter_map(|r| match &r.status {
+            Status::Deferred { next_try, .. } => Some(*next_try),
+            // Not tried in this pass (its task failed): look again in a minute.
+            Status::Pending => Some(SystemTime::now() + Duration::from_secs(60)),
+            _ => None,
+        })
+        .min()
+}
+
+fn original(r: &Recipient) -> Option<String> {
+    (!r.orig.eq_ignore_ascii_case(&r.address)).then(|| r.orig.clone())
+}
+
+/// The bounce entry for a recipient that failed.
+fn item(r: &Recipient, outcome: &Outcome, error: &str, relay: &str) -> bounce::Item {
+    let (status, diagnostic) = match outcome {
+        Outcome::Failed(f) => (f.dsn.clone(), f.remote.clone()),
+        // Expired while deferred (RFC 3463 X.4.7: delivery time expired).
+        _ => ("4.4.7".to_string(), None),
+    };
+    let remote_mta = diagnostic.as_ref().and_then(|_| relay.split('[').next()).map(str::to_string);
+    bounce::Item {
+        recipient: r.address.clone(),
+        original: original(r),
+        status,
+        text: error.into(),
+        remote_mta,
+        diagnostic,
+    }
+}
+
+/// `QID: to=<..>, relay=.., delay=.., tries=.., dsn=.., stat=..`, as sendmail and Postfix log.
+fn log_outcome(id: &QueueId, env: &Envelope, index: usize, outcome: &Outcome, status: &Status, relay: &str) {
+    let r = &env.recipients[index];
+    let orig = original(r).map(|o| format!(", orig_to=<{o}>")).unwrap_or_default();
+    let delay = env.received.elapsed().unwrap_or_default().as_secs_f64();
+    let tries = match status {
+        Status::Deferred { tries, .. } => *tries,
+        _ => tries_of(&r.status) + 1,
+    };
+    let (dsn, stat) = match (outcome, status) {
+        (Outcome::Sent(detail), _) => ("2.0.0".to_string(), format!("Sent ({detail})")),
+        (Outcome::Deferred(f), Status::Deferred { .. }) => (f.dsn.clone(), format!("Deferred: {}", f.text)),
+        (Outcome::Deferred(_), Status::Failed { error }) => ("4.4.7".to_string(), format!("Bounced: {error}")),
+        (Outcome::Failed(f), _) => (f.dsn.clone(), format!("Bounced: {}", f.text)),
+        (_, other) => ("4.0.0".to_string(), format!("{other:?}")),
+    };
+    info!("{id}: to=<{}>{orig}, relay={relay}, delay={delay:.2}, tries={tries}, dsn={dsn}, stat={stat}", r.address);
+}
+
+/// "2d 3h", "5m 10s": how long a message waited, for people.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, mins, secs) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, _) => format!("{mins}m {secs}s"),
+        (0, _, _) => format!("{hours}h {mins}m"),
+        _ => format!("{days}d {hours}h"),
+    }
 }
 
 #[cfg(test)]
@@ -200,7 +636,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crlf_becomes_lf_and_bare_cr_stays() {
-        assert_eq!(to_unix_newlines(b"a\r\nb\r\n\r\nc\rd"), b"a\nb\n\nc\rd");
+    fn durations_for_people() {
+        assert_eq!(human(Duration::from_secs(5)), "5s");
+        assert_eq!(human(Duration::from_secs(310)), "5m 10s");
+        assert_eq!(human(Duration::from_secs(7260)), "2h 1m");
+        assert_eq!(human(Duration::from_secs(5 * 86_400 + 3600)), "5d 1h");
     }
 }

@@ -16,6 +16,9 @@ use tokio::time::timeout;
 use tracing::{info, warn};
 
 const READ_BUFFER: usize = 64 * 1024;
+/// More `Received:` fields than this means a mail loop (sendmail's MaxHopCount is 25,
+/// Postfix's hopcount_limit 50).
+const MAX_HOPS: usize = 30;
 
 /// Which SMTP service a listener offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +250,13 @@ impl Client {
 
     /// Expands recipients and stores the message durably; the reply to send after DATA.
     async fn enqueue(&mut self, mut tx: Transaction) -> Result<String, Reply> {
+        // RFC 5321 6.3: a message that has made this many hops is going round in a loop.
+        let hops = headers::received_count(&tx.message);
+        if hops > MAX_HOPS {
+            let reply = Reply::new(554, "5.4.6", format!("Too many hops ({hops} Received: fields): mail loop?"));
+            info!("NOQUEUE: reject: DATA from unknown[{}]: {reply}; from=<{}>", self.peer.ip(), tx.from);
+            return Err(reply);
+        }
         if let Some(user) = tx.user.clone() {
             self.submitted(&user, &mut tx)?;
         }
@@ -266,6 +276,7 @@ impl Client {
             proto: tx.proto.to_string(),
             smtputf8: tx.params.smtputf8,
             body_8bit: tx.params.body == BodyType::EightBitMime,
+            warned: false,
         };
         let size = tx.message.len();
         let sasl = tx.user.as_ref().map(|u| format!(", sasl_username={u}")).unwrap_or_default();

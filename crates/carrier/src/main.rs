@@ -1,10 +1,14 @@
 //! carrier: one mail server in place of sendmail + dovecot.
 
 mod auth;
+mod bounce;
 mod conn;
 mod delivery;
+mod dns;
 mod inbound;
+mod local;
 mod policy;
+mod relay;
 mod server;
 mod tls;
 mod users;

@@ -1,7 +1,7 @@
 //! `carrier serve`: opens the stores, binds the listeners, starts delivery.
 
 use crate::inbound::Service;
-use crate::{auth, delivery, inbound, tls};
+use crate::{auth, delivery, dns, inbound, relay, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
@@ -18,7 +18,7 @@ pub struct Server {
     /// The durable queue.
     pub spool: Spool,
     /// Users and aliases, refreshed when their files change.
-    pub directory: Mutex<Directory>,
+    pub accounts: Arc<Accounts>,
     /// TLS for STARTTLS, when a certificate is available.
     pub tls: tls::Reloadable,
     /// The local delivery agent.
@@ -32,7 +32,17 @@ pub struct Server {
 impl Server {
     /// The directory, re-read first if the users or aliases file changed (problems are logged).
     pub fn directory(&self) -> MutexGuard<'_, Directory> {
-        let mut dir = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+        self.accounts.lock()
+    }
+}
+
+/// Users and aliases, shared by the listeners and the queue runner (which addresses bounces).
+pub struct Accounts(Mutex<Directory>);
+
+impl Accounts {
+    /// The directory, re-read first if the users or aliases file changed (problems are logged).
+    pub fn lock(&self) -> MutexGuard<'_, Directory> {
+        let mut dir = self.0.lock().unwrap_or_else(|e| e.into_inner());
         for problem in dir.refresh() {
             warn!("{problem}");
         }
@@ -52,17 +62,25 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let (tls, source) = tls::Reloadable::new(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
     info!("TLS certificate: {source:?}");
     let listeners = bind(&cfg).await?;
+    let smtp_addrs = listeners
+        .iter()
+        .filter(|(_, service)| *service == Service::Smtp)
+        .filter_map(|(l, _)| l.local_addr().ok())
+        .collect();
+    let relay = relay::Relay::new(&cfg, dns::resolver(&cfg)?, smtp_addrs);
+    let accounts = Arc::new(Accounts(Mutex::new(directory)));
     let delivery = delivery::start(delivery::Context {
+        cfg: cfg.clone(),
         spool: spool.clone(),
         store: Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname),
-        hostname: cfg.hostname.clone(),
-        retry: cfg.delivery.retry.clone(),
+        relay: Arc::new(relay),
+        accounts: accounts.clone(),
     });
     let server = Arc::new(Server {
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
         cfg,
         spool,
-        directory: Mutex::new(directory),
+        accounts,
         tls,
         delivery,
         throttle: auth::Throttle::default(),

@@ -326,15 +326,13 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 }
 
 /// A client configuration that does not verify certificates: opportunistic TLS between
-/// MTAs (RFC 7435), and tests against the self-signed certificate. Test-only until outbound
-/// delivery uses it, so the production binary carries no certificate-ignoring client.
-#[cfg(test)]
+/// MTAs (RFC 7435 and RFC 3207 4.1: an MX's certificate is rarely valid for its name, and
+/// refusing to deliver would only push the mail to plain text).
 pub fn insecure_client_config() -> Arc<rustls::ClientConfig> {
     Arc::new(insecure_client(&[&TLS13, &TLS12]))
 }
 
 /// A certificate-ignoring client offering only `versions`.
-#[cfg(test)]
 fn insecure_client(versions: &[&'static rustls::SupportedProtocolVersion]) -> rustls::ClientConfig {
     rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
@@ -344,13 +342,37 @@ fn insecure_client(versions: &[&'static rustls::SupportedProtocolVersion]) -> ru
         .with_no_client_auth()
 }
 
+/// The system's bundle of certificate authorities (Debian's ca-certificates).
+pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// A client configuration that verifies the server's certificate against the authorities in
+/// `ca_file` (PEM), for smarthosts: we send them a password, so they must prove who they are.
+pub fn verifying_client_config(ca_file: &Path) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let fix = "install ca-certificates, or set `smarthost_ca` under [relay] to the PEM file of the smarthost's CA";
+    let certs = CertificateDer::pem_file_iter(ca_file)
+        .map_err(|e| TlsError(format!("cannot read the CA file {}: {e}; {fix}", ca_file.display())))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        let cert = cert.map_err(|e| TlsError(format!("{} is not a PEM file: {e}; {fix}", ca_file.display())))?;
+        // One unusable certificate in a system bundle should not disable all the others.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err(TlsError(format!("{} holds no certificate; {fix}", ca_file.display())));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&TLS13, &TLS12])
+        .map_err(|e| TlsError(format!("TLS set-up failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Accepts any certificate, but still checks the handshake signatures, so the peer must
 /// hold the key of the certificate it sent (RFC 7435: encryption without authentication).
-#[cfg(test)]
 #[derive(Debug)]
 struct AcceptAnyCertificate;
 
-#[cfg(test)]
 impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(
         &self,

@@ -104,6 +104,9 @@ pub struct Smarthost {
     pub user: Option<String>,
     /// AUTH password.
     pub password: Option<String>,
+    /// PEM file of the certificate authorities trusted for the smarthost's certificate;
+    /// None means the system's bundle.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[dns]`.
@@ -122,6 +125,9 @@ pub struct Delivery {
     pub retry: Vec<Duration>,
     /// After this long in the queue a message bounces.
     pub max_queue_time: Duration,
+    /// Tell the sender once when a message has waited this long; None is off (as Postfix's
+    /// default `delay_warning_time = 0h`).
+    pub delay_warning: Option<Duration>,
 }
 
 /// `[smtp]`: limits and timeouts of the SMTP server.
@@ -149,6 +155,7 @@ impl Default for Delivery {
             remote_port: 25,
             retry: [60, 300, 900, 3600, 14_400].into_iter().map(Duration::from_secs).collect(),
             max_queue_time: Duration::from_secs(5 * 86_400),
+            delay_warning: None,
         }
     }
 }

@@ -79,6 +79,7 @@ struct RawRelay {
     smarthost: Option<S<String>>,
     user: Option<S<String>>,
     password: Option<S<String>>,
+    smarthost_ca: Option<S<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -94,6 +95,7 @@ struct RawDelivery {
     remote_port: Option<S<u16>>,
     retry: Option<S<Vec<S<toml::Value>>>>,
     max_queue_time: Option<S<toml::Value>>,
+    delay_warning: Option<S<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -202,7 +204,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         },
         listen: listen(&ctx, &raw.listen)?,
         tls: tls(&ctx, raw.tls.as_ref(), &base)?,
-        relay: relay(&ctx, &raw.relay)?,
+        relay: relay(&ctx, &raw.relay, &base)?,
         dns: Dns { nameservers: list(&ctx, &raw.dns.nameservers, "dns.nameservers", values::nameserver)? },
         delivery: delivery(&ctx, &raw.delivery)?,
         smtp: smtp(&ctx, &raw.smtp)?,
@@ -303,7 +305,7 @@ fn tls(ctx: &Ctx, raw: Option<&S<RawTls>>, base: &Path) -> Result<Option<Tls>, C
     }
 }
 
-fn relay(ctx: &Ctx, raw: &RawRelay) -> Result<Relay, ConfigError> {
+fn relay(ctx: &Ctx, raw: &RawRelay, base: &Path) -> Result<Relay, ConfigError> {
     let networks = match &raw.networks {
         Some(items) => list(ctx, items, "relay.networks", values::network)?,
         None => Relay::default().networks,
@@ -321,11 +323,19 @@ fn relay(ctx: &Ctx, raw: &RawRelay) -> Result<Relay, ConfigError> {
                     "set both `user` and `password` for the smarthost, or neither",
                 ));
             }
-            Some(Smarthost { host, port, user, password })
+            let ca_file = raw.smarthost_ca.as_ref().map(|c| absolute(base, c.get_ref()));
+            Some(Smarthost { host, port, user, password, ca_file })
         }
         None => {
             if let Some(v) = raw.user.as_ref().or(raw.password.as_ref()) {
                 return Err(ctx.err(v.span(), "relay.user", "`user` and `password` only make sense with `smarthost`"));
+            }
+            if let Some(v) = &raw.smarthost_ca {
+                return Err(ctx.err(
+                    v.span(),
+                    "relay.smarthost_ca",
+                    "`smarthost_ca` only makes sense with `smarthost`",
+                ));
             }
             None
         }
@@ -358,6 +368,10 @@ fn delivery(ctx: &Ctx, raw: &RawDelivery) -> Result<Delivery, ConfigError> {
     }
     if let Some(v) = &raw.max_queue_time {
         d.max_queue_time = duration_value(ctx, v, "delivery.max_queue_time")?;
+    }
+    if let Some(v) = &raw.delay_warning {
+        let warn = duration_value(ctx, v, "delivery.delay_warning")?;
+        d.delay_warning = Some(warn).filter(|w| !w.is_zero());
     }
     Ok(d)
 }

@@ -124,6 +124,8 @@ fn bad_values_say_what_is_expected() {
         ("[relay]\nuser = \"u\"\npassword = \"p\"\n", "relay.user", "smarthost"),
         ("[relay]\nsmarthost = \"smtp.example.net:587\"\nuser = \"u\"\n", "relay.user", "both"),
         ("[delivery]\nretry = []\n", "delivery.retry", "at least one"),
+        ("[delivery]\ndelay_warning = \"soon\"\n", "delivery.delay_warning", "duration"),
+        ("[relay]\nsmarthost_ca = \"ca.pem\"\n", "relay.smarthost_ca", "smarthost"),
         ("[dns]\nnameservers = [\"ns.example\"]\n", "dns.nameservers", "ip:port"),
         ("domains = [\"exa mple.com\"]\n", "domains", "not a valid domain"),
     ];
@@ -133,6 +135,22 @@ fn bad_values_say_what_is_expected() {
         assert!(e.line.is_some(), "{body}: {e}");
         assert!(e.message.contains(words), "{body}: {e}");
     }
+}
+
+#[test]
+fn relay_and_delivery_options() {
+    let c = parse(
+        "hostname = \"mx.example.com\"\n[relay]\nsmarthost = \"smtp.example.net:465\"\nuser = \"u\"\npassword = \"p\"\n\
+         smarthost_ca = \"ca.pem\"\n[delivery]\ndelay_warning = \"4h\"\n",
+    )
+    .unwrap();
+    let smarthost = c.relay.smarthost.unwrap();
+    assert_eq!(smarthost.ca_file.as_deref(), Some(Path::new("/etc/carrier/ca.pem")));
+    assert_eq!(smarthost.user.as_deref(), Some("u"));
+    assert_eq!(c.delivery.delay_warning, Some(Duration::from_secs(4 * 3600)));
+    let off = parse("hostname = \"mx.example.com\"\n[delivery]\ndelay_warning = \"0s\"\n").unwrap();
+    assert_eq!(off.delivery.delay_warning, None);
+    assert_eq!(parse("hostname = \"mx.example.com\"\n").unwrap().delivery.delay_warning, None);
 }
 
 #[test]

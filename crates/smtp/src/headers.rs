@@ -25,6 +25,11 @@ pub fn fields(message: &[u8]) -> Vec<(String, String)> {
     out
 }
 
+/// How many `Received:` fields the header has: the hops the message has made.
+pub fn received_count(message: &[u8]) -> usize {
+    fields(message).iter().filter(|(n, _)| n.eq_ignore_ascii_case("Received")).count()
+}
+
 /// True when the message has a field of this name (case-insensitive).
 pub fn has(fields: &[(String, String)], name: &str) -> bool {
     fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))

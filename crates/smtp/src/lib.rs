@@ -4,6 +4,7 @@
 //! [`Session`] and answers its [`Event`]s. That makes the core unit-testable and fuzzable.
 
 pub mod address;
+pub mod client;
 pub mod command;
 pub mod data;
 pub mod headers;

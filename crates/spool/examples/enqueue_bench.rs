@@ -24,6 +24,7 @@ fn envelope() -> Envelope {
         proto: "ESMTP".into(),
         smtputf8: false,
         body_8bit: false,
+        warned: false,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Envelope {
     pub smtputf8: bool,
     /// BODY=8BITMIME was declared.
     pub body_8bit: bool,
+    /// The sender has been told that delivery is delayed (a status record, not a header field).
+    pub warned: bool,
 }
 
 /// One final destination and where its delivery stands.
@@ -186,6 +188,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Head> {
         proto: String::new(),
         smtputf8: false,
         body_8bit: false,
+        warned: false,
     };
     let mut size = None;
     for line in lines {

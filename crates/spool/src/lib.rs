@@ -168,12 +168,21 @@ impl Spool {
 
     /// Records a recipient's new status durably.
     pub fn update(&self, id: &QueueId, rcpt: usize, status: Status) -> io::Result<()> {
+        self.append_record(id, &status::line(rcpt, &status))
+    }
+
+    /// Records durably that the sender was warned of a delay, so it happens once.
+    pub fn mark_warned(&self, id: &QueueId) -> io::Result<()> {
+        self.append_record(id, &format!("{}\n", status::WARNED))
+    }
+
+    fn append_record(&self, id: &QueueId, line: &str) -> io::Result<()> {
         let mut file = OpenOptions::new().read(true).append(true).open(self.message_path(id))?;
         // Cutting a torn record and appending must not interleave with another updater;
         // the lock goes when the file is closed.
         flock(&file, libc::LOCK_EX)?;
         cut_torn_record(&mut file)?;
-        file.write_all(status::line(rcpt, &status).as_bytes())?;
+        file.write_all(line.as_bytes())?;
         file.sync_data()
     }
 

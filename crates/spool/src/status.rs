@@ -4,6 +4,9 @@ use crate::envelope::{Envelope, Status, corrupt, escape, from_micros, unescape};
 use std::io;
 use std::time::UNIX_EPOCH;
 
+/// The record saying the sender was told of a delay (it concerns no single recipient).
+pub const WARNED: &str = "warned";
+
 /// The line recording `status` for recipient `rcpt`.
 pub fn line(rcpt: usize, status: &Status) -> String {
     match status {
@@ -26,6 +29,10 @@ pub fn apply(bytes: &[u8], envelope: &mut Envelope) -> io::Result<()> {
     };
     let text = std::str::from_utf8(complete).map_err(|_| corrupt("status is not UTF-8"))?;
     for l in text.lines() {
+        if l == WARNED {
+            envelope.warned = true;
+            continue;
+        }
         let mut parts = l.splitn(3, ' ');
         let index: usize = parts.next().and_then(|i| i.parse().ok()).ok_or_else(|| corrupt("bad status line"))?;
         let kind = parts.next().unwrap_or("");

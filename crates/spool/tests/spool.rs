@@ -17,6 +17,7 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
         proto: "ESMTP".into(),
         smtputf8: true,
         body_8bit: false,
+        warned: false,
     }
 }
 
@@ -54,6 +55,19 @@ fn statuses_survive_reopen_and_last_line_wins() {
     assert_eq!(*next_try, UNIX_EPOCH + Duration::from_secs(2_000_000_000));
     assert_eq!(env.recipients[1].status, Status::Failed { error: "550 5.1.1 no such user".into() });
     assert!(env.recipients[1].status.is_final() && !env.recipients[0].status.is_final());
+    assert!(!env.warned);
+}
+
+#[test]
+fn the_delay_warning_is_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let id = spool.enqueue_blocking(envelope("a@x.example", &["b@example.com"]), b"m\r\n".to_vec()).unwrap();
+    spool.mark_warned(&id).unwrap();
+    spool.update(&id, 0, Status::Delivered { detail: "250 ok".into() }).unwrap();
+    let env = Spool::open(dir.path()).unwrap().envelope(&id).unwrap();
+    assert!(env.warned);
+    assert!(env.recipients[0].status.is_final());
 }
 
 #[test]

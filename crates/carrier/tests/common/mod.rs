@@ -1,6 +1,9 @@
 //! Test harness: runs the real `carrier` binary on loopback ports with a temporary data_dir.
 #![allow(dead_code)]
 
+pub mod dns;
+pub mod sink;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     /// Port 25's stand-in.
     pub port: u16,
+    /// The address the SMTP listener is bound to.
+    pub smtp_ip: std::net::IpAddr,
     /// The submission (STARTTLS + AUTH) port.
     pub submission_port: u16,
     /// The implicit-TLS submission port.
@@ -35,6 +40,14 @@ pub struct Options {
     pub relay_networks: Vec<String>,
     /// Users to create: (address, password).
     pub users: Vec<(String, String)>,
+    /// Extra lines in the `[relay]` section (smarthost, user, ...).
+    pub relay: String,
+    /// The SMTP listening address.
+    pub smtp: String,
+    /// The host name.
+    pub hostname: String,
+    /// Local domains.
+    pub domains: Vec<String>,
 }
 
 impl Default for Options {
@@ -47,6 +60,10 @@ impl Default for Options {
                 ("bob@example.com".into(), "bob-secret".into()),
                 ("alice@example.com".into(), "alice-pw".into()),
             ],
+            relay: String::new(),
+            smtp: "127.0.0.1:0".into(),
+            hostname: "mx.example.com".into(),
+            domains: vec!["example.com".into(), "example.net".into()],
         }
     }
 }
@@ -62,15 +79,27 @@ impl Server {
         let config = dir.path().join("carrier.toml");
         let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
         let toml = format!(
-            "hostname = \"mx.example.com\"\ndata_dir = \"{data}\"\ndomains = [\"example.com\", \"example.net\"]\n{top}\n\
-             [listen]\nsmtp = [\"127.0.0.1:0\"]\nsubmission = [\"127.0.0.1:0\"]\nsmtps = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
+            "hostname = \"{host}\"\ndata_dir = \"{data}\"\ndomains = {domains:?}\n{top}\n\
+             [listen]\nsmtp = [\"{smtp}\"]\nsubmission = [\"127.0.0.1:0\"]\nsmtps = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
+            host = opts.hostname,
+            domains = opts.domains,
+            smtp = opts.smtp,
+            relay = opts.relay,
             data = dir.path().join("data").display(),
             top = opts.top,
             nets = networks.join(", "),
             sections = opts.sections,
         );
         std::fs::write(&config, toml).unwrap();
-        let mut server = Server { dir, port: 0, submission_port: 0, smtps_port: 0, config, child: None };
+        let mut server = Server {
+            dir,
+            port: 0,
+            smtp_ip: [127, 0, 0, 1].into(),
+            submission_port: 0,
+            smtps_port: 0,
+            config,
+            child: None,
+        };
         for (user, password) in &opts.users {
             server.add_user(user, password);
         }
@@ -120,12 +149,13 @@ impl Server {
                 panic!("carrier exited at start ({status}):\n{}", self.log());
             }
             let log = self.log();
-            let port = |service: &str| -> Option<u16> {
-                let needle = format!("listening for {service} on 127.0.0.1:");
-                log[seen..].lines().find_map(|l| l.split(&needle).nth(1)).and_then(|p| p.trim().parse().ok())
+            let addr = |service: &str| -> Option<std::net::SocketAddr> {
+                let needle = format!("listening for {service} on ");
+                log[seen..].lines().find_map(|l| l.split(&needle).nth(1)).and_then(|a| a.trim().parse().ok())
             };
-            if let (Some(smtp), Some(submission), Some(smtps)) = (port("SMTP"), port("submission"), port("smtps")) {
-                (self.port, self.submission_port, self.smtps_port) = (smtp, submission, smtps);
+            if let (Some(smtp), Some(submission), Some(smtps)) = (addr("SMTP"), addr("submission"), addr("smtps")) {
+                (self.port, self.submission_port, self.smtps_port) = (smtp.port(), submission.port(), smtps.port());
+                self.smtp_ip = smtp.ip();
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -152,7 +182,7 @@ impl Server {
     }
 
     pub fn connect(&self) -> Client {
-        Client::connect(self.port)
+        Client::connect_to((self.smtp_ip, self.port).into())
     }
 
     /// The Maildir of a user.
@@ -276,7 +306,11 @@ pub struct Client {
 
 impl Client {
     pub fn connect(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Client::connect_to(([127, 0, 0, 1], port).into())
+    }
+
+    pub fn connect_to(addr: std::net::SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut reader = BufReader::new(stream);
         let greeting = read_reply(&mut reader).expect("greeting");

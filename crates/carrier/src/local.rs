@@ -1,0 +1,72 @@
+//! The local delivery agent: one queued message into one user's Maildir.
+//!
+//! Delivery is idempotent: each (message, recipient) pair has a stable Maildir name, so a
+//! crash between writing the mailbox and recording the status cannot duplicate a message
+//! (the store recognises its own earlier write).
+
+use crate::relay::{Failure, Outcome};
+use carrier_smtp::trace::{self, Trace};
+use carrier_spool::{Envelope, QueueId};
+use carrier_store::{Delivery, MailboxStore, Maildir};
+
+/// Writes the message for recipient `index`. `body` has LF line ends already.
+pub fn deliver(
+    store: &Maildir,
+    hostname: &str,
+    id: &QueueId,
+    env: &Envelope,
+    index: usize,
+    body: &[u8],
+    recovering: bool,
+) -> Outcome {
+    let rcpt = &env.recipients[index];
+    let id_text = id.to_string();
+    let return_path = trace::return_path(&env.sender).replace("\r\n", "\n");
+    let received = trace::received(&Trace {
+        helo: &env.helo,
+        client_name: &env.client_name,
+        client_ip: env.client_ip,
+        hostname,
+        proto: &env.proto,
+        id: &id_text,
+        recipient: Some(&rcpt.orig),
+        time: env.received,
+    })
+    .replace("\r\n", "\n");
+    let unique = format!("{id}.{index}");
+    let parts: [&[u8]; 3] = [return_path.as_bytes(), received.as_bytes(), body];
+    let delivery = Delivery { user: &rcpt.address, id: &unique, time: env.received, parts: &parts, recovering };
+    match store.deliver(&delivery) {
+        Ok(done) if done.duplicate => Outcome::Sent("already in mailbox".into()),
+        Ok(_) => Outcome::Sent("delivered to maildir".into()),
+        Err(e) => Outcome::Deferred(Failure::temporary(
+            "4.3.0",
+            format!("cannot write to mailbox {}: {e}", store.path_for(&rcpt.address).display()),
+        )),
+    }
+}
+
+/// Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
+pub fn to_unix_newlines(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    let mut i = 0;
+    while i < message.len() {
+        if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(message[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_becomes_lf_and_bare_cr_stays() {
+        assert_eq!(to_unix_newlines(b"a\r\nb\r\n\r\nc\rd"), b"a\nb\n\nc\rd");
+    }
+}
