@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs carrier's whole test suite: unit tests, integration tests that start the real
-# server on loopback ports, and interop tests with swaks and Python's smtplib.
+# server on loopback ports, and interop tests with swaks, s-nail and Python's smtplib.
 # On a fresh Debian machine it first installs the clients the tests use (needs root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,6 +9,7 @@ missing=()
 command -v swaks >/dev/null || missing+=(swaks)
 command -v python3 >/dev/null || missing+=(python3)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v s-nail >/dev/null || missing+=(s-nail)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${missing[*]}"

@@ -266,17 +266,21 @@ impl Runner {
             Ok(m) => m,
             Err(f) => return self.all(indexes, f, "local"),
         };
+        let known: Vec<bool> = {
+            let dir = self.ctx.accounts.lock();
+            indexes.iter().map(|&i| local::mailbox_exists(&dir, &env.recipients[i].address)).collect()
+        };
         let (store, hostname, id2, env2) =
             (self.ctx.store.clone(), self.ctx.cfg.hostname.clone(), id.clone(), env.clone());
         let work = move || {
             let body = local::to_unix_newlines(&message);
-            indexes
-                .into_iter()
-                .map(|i| Result1 {
-                    index: i,
-                    outcome: local::deliver(&store, &hostname, &id2, &env2, i, &body, recovering),
-                    relay: "local".into(),
-                })
+            let deliver = |i: usize, known: bool| match known {
+                true => local::deliver(&store, &hostname, &id2, &env2, i, &body, recovering),
+                false => local::unknown(&env2.recipients[i].address),
+            };
+            let results = indexes.into_iter().zip(known);
+            results
+                .map(|(i, k)| Result1 { index: i, outcome: deliver(i, k), relay: "local".into() })
                 .collect::<Vec<_>>()
         };
         tokio::task::spawn_blocking(work).await.unwrap_or_default()
@@ -423,7 +427,7 @@ impl Runner {
                     Status::Failed {
                         error: format!(
                             "message expired after {} in the queue (max_queue_time); last error: {}",
-                            human(age),
+                            crate::queue::span(age),
                             f.text
                         ),
                     }
@@ -617,29 +621,4 @@ fn log_outcome(id: &QueueId, env: &Envelope, index: usize, outcome: &Outcome, st
         (_, other) => ("4.0.0".to_string(), format!("{other:?}")),
     };
     info!("{id}: to=<{}>{orig}, relay={relay}, delay={delay:.2}, tries={tries}, dsn={dsn}, stat={stat}", r.address);
-}
-
-/// "2d 3h", "5m 10s": how long a message waited, for people.
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    let (days, hours, mins, secs) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs}s"),
-        (0, 0, _) => format!("{mins}m {secs}s"),
-        (0, _, _) => format!("{hours}h {mins}m"),
-        _ => format!("{days}d {hours}h"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_for_people() {
-        assert_eq!(human(Duration::from_secs(5)), "5s");
-        assert_eq!(human(Duration::from_secs(310)), "5m 10s");
-        assert_eq!(human(Duration::from_secs(7260)), "2h 1m");
-        assert_eq!(human(Duration::from_secs(5 * 86_400 + 3600)), "5d 1h");
-    }
 }

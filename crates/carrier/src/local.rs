@@ -5,6 +5,7 @@
 //! (the store recognises its own earlier write).
 
 use crate::relay::{Failure, Outcome};
+use carrier_accounts::{Directory, Lookup, Route};
 use carrier_smtp::trace::{self, Trace};
 use carrier_spool::{Envelope, QueueId};
 use carrier_store::{Delivery, MailboxStore, Maildir};
@@ -44,6 +45,19 @@ pub fn deliver(
             format!("cannot write to mailbox {}: {e}", store.path_for(&rcpt.address).display()),
         )),
     }
+}
+
+/// True when `address` (a queued local recipient) is a mailbox: an account, or one the
+/// directory delivers to (postmaster). An account deleted while mail for it waited in the
+/// queue, or a local submission to a name nobody has, is not.
+pub fn mailbox_exists(dir: &Directory, address: &str) -> bool {
+    dir.users().contains(address)
+        || matches!(dir.resolve(address), Lookup::Deliver(routes) if routes.contains(&Route::Mailbox(address.to_string())))
+}
+
+/// The outcome for a recipient without a mailbox: bounced, as Postfix's local(8) does.
+pub fn unknown(address: &str) -> Outcome {
+    Outcome::Failed(Failure::permanent("5.1.1", format!("<{address}>: User unknown in local recipient table")))
 }
 
 /// Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.

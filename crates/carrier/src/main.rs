@@ -3,13 +3,21 @@
 mod auth;
 mod bounce;
 mod conn;
+mod control;
 mod delivery;
 mod dns;
+mod handoff;
 mod inbound;
+mod intake;
 mod local;
+mod passwd;
+mod pickup;
 mod policy;
+mod queue;
 mod relay;
+mod sendmail;
 mod server;
+mod sysexits;
 mod tls;
 mod users;
 
@@ -40,20 +48,53 @@ enum Command {
         #[command(subcommand)]
         action: users::Action,
     },
+    /// Inspect and manage the mail queue.
+    Queue {
+        #[command(subcommand)]
+        action: queue::Action,
+    },
+    /// Send a message as sendmail does (also: the binary invoked as `sendmail`, `mailq`, `newaliases`).
+    #[command(disable_help_flag = true)]
+    Sendmail {
+        /// sendmail's flags (-t -i -f ADDR -F NAME -bs -bp -bi -q -v ...) and recipients.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
+/// Names under which carrier behaves as the classic commands (a symlink or a copy).
+const PERSONALITIES: [&str; 3] = ["sendmail", "mailq", "newaliases"];
+
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let invoked = argv.first().and_then(|a| std::path::Path::new(a).file_name()).and_then(|n| n.to_str());
+    if let Some(name) = invoked.filter(|n| PERSONALITIES.contains(n)) {
+        return sendmail::main(name, argv[1..].to_vec(), None);
+    }
     let cli = Cli::parse();
+    if let Command::Sendmail { args } = cli.command {
+        return sendmail::main("sendmail", args, cli.config.as_deref());
+    }
     let cfg = match carrier_config::locate(cli.config.as_deref()) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("carrier: {e}");
-            return ExitCode::from(78); // EX_CONFIG (sysexits.h)
+            return ExitCode::from(sysexits::CONFIG);
         }
     };
+    if let Command::Queue { action } = cli.command {
+        return match queue::run(&cfg, action) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => {
+                eprintln!("carrier: {}", f.text);
+                ExitCode::from(f.code)
+            }
+        };
+    }
     let result = match cli.command {
         Command::Serve => serve(cfg),
         Command::User { action } => users::run(&cfg, action),
+        Command::Sendmail { .. } | Command::Queue { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! `carrier serve`: opens the stores, binds the listeners, starts delivery.
 
 use crate::inbound::Service;
-use crate::{auth, delivery, dns, inbound, relay, tls};
+use crate::{auth, control, delivery, dns, inbound, pickup, relay, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
@@ -55,6 +55,10 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
         format!("cannot create data_dir {}: {e}; create it or set `data_dir` in carrier.toml", cfg.data_dir.display())
     })?;
+    // The control socket first: a second daemon on the same data_dir stops here, by name.
+    let control = control::bind(&cfg.data_dir)?;
+    pickup::create(&cfg.data_dir)
+        .map_err(|e| format!("cannot create the pickup directory {}: {e}", pickup::dir(&cfg.data_dir).display()))?;
     let directory = open_directory(&cfg)?;
     let spool = Spool::open(&cfg.data_dir.join("spool"))
         .map_err(|e| format!("cannot open the queue in {}: {e}", cfg.data_dir.join("spool").display()))?;
@@ -89,6 +93,8 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     for (listener, service) in listeners {
         tokio::spawn(inbound::listen(server.clone(), listener, service));
     }
+    tokio::spawn(control::serve(server.clone(), control));
+    tokio::spawn(pickup::run(server.clone()));
     info!("carrier {} ready as {}", env!("CARGO_PKG_VERSION"), server.cfg.hostname);
     run_until_stopped(&server).await;
     info!("shutting down");

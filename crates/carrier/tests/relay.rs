@@ -281,3 +281,94 @@ fn a_restart_during_a_deferral_resumes_it() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(sink.delivered().len(), 1, "delivered more than once");
 }
+
+/// Queue ids of the messages the log shows arriving from `sender`, oldest first.
+fn queued_ids(server: &Server, sender: &str) -> Vec<String> {
+    let needle = format!(": from=<{sender}>");
+    server
+        .log()
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .filter_map(|l| l.split(&needle).next()?.rsplit(' ').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_queue_can_be_listed_shown_deleted_and_flushed() {
+    let dns = FakeDns::start();
+    let (port, listeners) = common_port(&["127.0.0.2"]);
+    drop(listeners);
+    dns.mx("later.example", 10, "mx.later.example");
+    dns.a("mx.later.example", "127.0.0.2");
+    let mut server = Server::start_with(Options {
+        relay_networks: vec!["127.0.0.0/8".into()],
+        sections: format!("{}\n[delivery]\nremote_port = {port}\nretry = [\"1h\"]\n", dns.config()),
+        ..Options::default()
+    });
+    let (_, empty, _) = server.cli(&["queue", "list"], "");
+    assert_eq!(empty, "Mail queue is empty\n");
+    server.send_mail("alice@example.com", &["x@later.example"], MESSAGE).expect(250);
+    server.send_mail("alice@example.com", &["y@later.example"], MESSAGE).expect(250);
+    server.wait_log("stat=Deferred: connect to", 2);
+    let ids = queued_ids(&server, "alice@example.com");
+    assert_eq!(ids.len(), 2, "{}", server.log());
+
+    let (code, list, err) = server.cli(&["queue", "list"], "");
+    assert_eq!(code, 0, "{err}");
+    for id in &ids {
+        assert!(list.contains(id.as_str()), "{list}");
+    }
+    assert!(list.contains("<alice@example.com>"), "{list}");
+    let refused = format!(
+        "x@later.example: deferred after 1 attempt, next try in 59m: connect to mx.later.example[127.0.0.2]:{port}: Connection refused"
+    );
+    assert!(list.contains(&refused), "{list}");
+    assert!(list.contains("in 2 messages"), "{list}");
+    let (code, mailq, _) = server.run(&server.personality("mailq"), &[], b"");
+    assert_eq!((code, mailq.lines().count()), (0, list.lines().count()), "mailq prints the same: {mailq}");
+    let (_, bp, _) = server.run(&server.personality("sendmail"), &["-bp"], b"");
+    assert_eq!(bp.lines().next(), list.lines().next());
+
+    let (code, show, _) = server.cli(&["queue", "show", &ids[0]], "");
+    assert_eq!(code, 0);
+    for part in
+        ["Sender:    <alice@example.com>", "x@later.example [remote]: deferred", "History:", "Subject: relay test"]
+    {
+        assert!(show.contains(part), "{part:?} missing in\n{show}");
+    }
+    let (code, _, err) = server.cli(&["queue", "show", "0G7Q3V8M2K4A01"], "");
+    assert_eq!(code, 67, "{err}");
+    assert!(err.contains("no such message in the queue"), "{err}");
+    let (code, _, err) = server.cli(&["queue", "show", "../etc"], "");
+    assert_eq!(code, 64, "{err}");
+
+    let (code, out, _) = server.cli(&["queue", "delete", &ids[0]], "");
+    assert_eq!((code, out.trim()), (0, format!("{}: deleted", ids[0]).as_str()));
+    let (_, list, _) = server.cli(&["queue", "list"], "");
+    assert!(!list.contains(ids[0].as_str()) && list.contains(ids[1].as_str()), "{list}");
+
+    // The remote comes back; without a flush the retry would wait an hour.
+    let sink = Sink::start(&format!("127.0.0.2:{port}"));
+    let (code, out, err) = server.cli(&["queue", "flush"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("retried now"), "{out}");
+    let got = sink.wait(1);
+    assert_eq!(got.len(), 1, "{}", server.log());
+    assert_eq!(got[0].to, ["y@later.example"], "the deleted message stays deleted");
+    server.wait_log(&format!("{}: removed", ids[1]), 1);
+
+    // delete --all, with the daemon stopped; flush then says the daemon is down.
+    dns.mx("down.example", 10, "mx.down.example");
+    dns.a("mx.down.example", "127.0.0.3");
+    server.send_mail("alice@example.com", &["z@down.example"], MESSAGE).expect(250);
+    server.wait_log("to=<z@down.example>", 1);
+    server.kill9();
+    let (code, out, _) = server.cli(&["queue", "delete", "--all"], "");
+    assert_eq!((code, out.trim()), (0, "deleted 1 message(s)"));
+    let (_, list, _) = server.cli(&["queue", "list"], "");
+    assert_eq!(list, "Mail queue is empty\n");
+    let (code, _, err) = server.cli(&["queue", "flush"], "");
+    assert_eq!(code, 69, "{err}");
+    assert!(err.contains("daemon is not running"), "{err}");
+}

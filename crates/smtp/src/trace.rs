@@ -28,6 +28,8 @@ pub struct Trace<'a> {
 pub fn received(t: &Trace) -> String {
     let from = match t.client_ip {
         Some(ip) => format!("{} ({} [{}])", t.helo, t.client_name, ip),
+        // A local submission: who submitted it, as Postfix's "from userid N".
+        None if !t.client_name.is_empty() => format!("{} ({})", t.helo, t.client_name),
         None => t.helo.to_string(),
     };
     let mut field = format!("Received: from {from}\r\n\tby {} (carrier) with {} id {}", t.hostname, t.proto, t.id);
@@ -107,6 +109,25 @@ mod tests {
         assert_eq!(
             received(&t),
             "Received: from client.example (unknown [192.0.2.7])\r\n\tby mx.example.com (carrier) with ESMTP id ABC123\r\n\tfor <bob@example.com>; Thu, 1 Jan 1970 00:00:00 +0000\r\n"
+        );
+    }
+
+    #[test]
+    fn local_submission_names_the_user() {
+        let t = Trace {
+            helo: "localhost",
+            client_name: "uid 1000",
+            client_ip: None,
+            hostname: "mx.example.com",
+            proto: "local",
+            id: "ABC123",
+            recipient: None,
+            time: at(0),
+        };
+        assert!(
+            received(&t).starts_with(
+                "Received: from localhost (uid 1000)\r\n\tby mx.example.com (carrier) with local id ABC123;"
+            )
         );
     }
 

@@ -28,6 +28,7 @@ mod status;
 
 pub use envelope::{Envelope, Recipient, Status};
 pub use id::QueueId;
+pub use status::Record;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -199,6 +200,16 @@ impl Spool {
     /// The envelope with current statuses, without the message.
     pub fn envelope(&self, id: &QueueId) -> io::Result<Envelope> {
         Ok(self.read_head(id)?.0)
+    }
+
+    /// The status log of a message, oldest record first (`carrier queue show`).
+    pub fn history(&self, id: &QueueId) -> io::Result<Vec<Record>> {
+        let mut file = File::open(self.message_path(id))?;
+        let head = envelope::decode(&envelope::read_head(&mut file)?)?;
+        file.seek(SeekFrom::Start((head.body_at + head.size) as u64))?;
+        let mut records = Vec::new();
+        file.read_to_end(&mut records)?;
+        status::parse(&records)
     }
 
     fn read_head(&self, id: &QueueId) -> io::Result<(Envelope, u64)> {

@@ -75,6 +75,13 @@ impl Server {
     }
 
     pub fn start_with(opts: Options) -> Server {
+        let mut server = Server::configure(opts);
+        server.spawn();
+        server
+    }
+
+    /// Writes the config and creates the users, but does not start the daemon.
+    pub fn configure(opts: Options) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("carrier.toml");
         let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
@@ -91,7 +98,7 @@ impl Server {
             sections = opts.sections,
         );
         std::fs::write(&config, toml).unwrap();
-        let mut server = Server {
+        let server = Server {
             dir,
             port: 0,
             smtp_ip: [127, 0, 0, 1].into(),
@@ -103,8 +110,49 @@ impl Server {
         for (user, password) in &opts.users {
             server.add_user(user, password);
         }
-        server.spawn();
         server
+    }
+
+    /// True while the daemon started by [`Server::spawn`] runs.
+    pub fn running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// A symlink named `name` (sendmail, mailq, newaliases) to the binary, in the test's dir.
+    pub fn personality(&self, name: &str) -> PathBuf {
+        let link = self.dir.path().join("bin").join(name);
+        if !link.exists() {
+            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(carrier_bin(), &link).unwrap();
+        }
+        link
+    }
+
+    /// Runs `program args...` with CARRIER_CONFIG pointing at this server's config.
+    pub fn run(&self, program: &Path, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+        let mut child = Command::new(program)
+            .args(args)
+            .env("CARRIER_CONFIG", &self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Files waiting in the pickup directory.
+    pub fn pickup_files(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.data_dir().join("pickup")) else { return vec![] };
+        let mut names: Vec<String> = entries.map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
     }
 
     /// Runs `carrier -c CONFIG args...` and returns (exit code, stdout, stderr).

@@ -1,0 +1,82 @@
+//! The host's account database (getpwuid_r/getpwnam_r): who is calling `sendmail`, and the
+//! unprivileged user `serve` switches to.
+
+use std::ffi::{CStr, CString};
+
+/// One entry of /etc/passwd (or NSS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Login name.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// The full name: the GECOS field up to its first comma.
+    pub full_name: String,
+    /// Home directory.
+    pub home: String,
+}
+
+/// The account with this user id.
+pub fn by_uid(uid: u32) -> Option<Account> {
+    lookup(|pwd, buf, result| unsafe { libc::getpwuid_r(uid, pwd, buf.as_mut_ptr(), buf.len(), result) })
+}
+
+/// The account with this login name.
+#[allow(dead_code)] // `serve` uses it to switch users (next change)
+pub fn by_name(name: &str) -> Option<Account> {
+    let name = CString::new(name).ok()?;
+    lookup(|pwd, buf, result| unsafe { libc::getpwnam_r(name.as_ptr(), pwd, buf.as_mut_ptr(), buf.len(), result) })
+}
+
+/// The login name of the real user running this process ("uid N" when it has no entry).
+pub fn caller() -> (u32, String) {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    (uid, by_uid(uid).map_or_else(|| format!("uid{uid}"), |a| a.name))
+}
+
+fn lookup(
+    call: impl Fn(&mut libc::passwd, &mut Vec<libc::c_char>, &mut *mut libc::passwd) -> libc::c_int,
+) -> Option<Account> {
+    let mut buf: Vec<libc::c_char> = vec![0; 4096];
+    loop {
+        // SAFETY: passwd is plain data filled in by the call; `result` points into it or is null.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = call(&mut pwd, &mut buf, &mut result);
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        let text = |p: *const libc::c_char| {
+            if p.is_null() { String::new() } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() }
+        };
+        let gecos = text(pwd.pw_gecos);
+        return Some(Account {
+            name: text(pwd.pw_name),
+            uid: pwd.pw_uid,
+            gid: pwd.pw_gid,
+            full_name: gecos.split(',').next().unwrap_or_default().to_string(),
+            home: text(pwd.pw_dir),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_found_by_id_and_name() {
+        let root = by_uid(0).expect("uid 0 exists");
+        assert_eq!(root.name, "root");
+        assert_eq!(by_name("root").unwrap().uid, 0);
+        assert!(by_name("no-such-user-carrier-test").is_none());
+        assert!(by_name("bad\0name").is_none());
+    }
+}

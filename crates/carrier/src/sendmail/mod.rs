@@ -1,0 +1,251 @@
+//! The sendmail personality: `carrier sendmail ...`, or the binary invoked as `sendmail`,
+//! `mailq` or `newaliases`. A message read from stdin (or over SMTP on stdin with `-bs`) is
+//! handed to the running daemon through the control socket, or, when the daemon is down,
+//! left in the pickup directory. Either way the exit status is 0 only once it is durable.
+
+pub mod args;
+pub mod message;
+mod stdio;
+
+use crate::handoff::Submission;
+use crate::sysexits::Failure;
+use crate::{control, passwd, pickup, queue, sysexits};
+use args::{Args, Mode};
+use carrier_config::Config;
+use carrier_smtp::address::parse_path;
+use carrier_smtp::headers;
+use carrier_smtp::trace::rfc5322_date;
+use carrier_spool::QueueId;
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+/// How long to wait for the daemon to store a message.
+const DAEMON_WAIT: Duration = Duration::from_secs(300);
+
+/// Runs the personality `name` ("sendmail", "mailq", "newaliases") with its arguments;
+/// `config` is carrier's own `-c`, if it was given.
+pub fn main(name: &str, argv: Vec<String>, config: Option<&Path>) -> ExitCode {
+    let parsed = match args::parse(argv) {
+        Ok(mut a) => {
+            match name {
+                "mailq" => a.mode = Mode::ListQueue,
+                "newaliases" => a.mode = Mode::Newaliases,
+                _ => {}
+            }
+            a
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}; usage: sendmail [-t] [-i] [-f sender] [-F name] [-bs|-bp|-bi|-q] [recipient ...]");
+            return ExitCode::from(sysexits::USAGE);
+        }
+    };
+    for option in &parsed.ignored {
+        eprintln!("{name}: note: option {option} has no effect in carrier and was ignored");
+    }
+    let cfg = match carrier_config::locate(parsed.config.as_deref().or(config)) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(sysexits::CONFIG);
+        }
+    };
+    let result = match parsed.mode {
+        Mode::Deliver => deliver(&cfg, &parsed, name),
+        Mode::Smtp => stdio::run(&cfg),
+        Mode::Newaliases => newaliases(&cfg),
+        Mode::ListQueue => queue::list(&cfg).map(|text| print!("{text}")),
+        Mode::Flush => queue::flush(&cfg).map(|text| println!("{text}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("{name}: {}", f.text);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// The default mode: a message on stdin.
+fn deliver(cfg: &Config, a: &Args, name: &str) -> Result<(), Failure> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| Failure::new(sysexits::IOERR, format!("cannot read the message: {e}")))?;
+    let (uid, login) = passwd::caller();
+    let sender = match &a.sender {
+        Some(s) => envelope_sender(s)?,
+        None => format!("{login}@{}", cfg.hostname),
+    };
+    let full_name = a.full_name.clone().or_else(|| passwd::by_uid(uid).map(|acct| acct.full_name)).unwrap_or_default();
+    let defaults = message::Defaults {
+        from: from_field(&full_name, if sender.is_empty() { &login } else { &sender }),
+        date: rfc5322_date(SystemTime::now()),
+        message_id: format!("<{}@{}>", QueueId::generate(), cfg.hostname),
+    };
+    let opts =
+        message::Options { ignore_dots: a.ignore_dots, extract: a.from_headers, max_size: cfg.smtp.max_message_size };
+    let prepared = message::prepare(&input, &opts, &defaults).map_err(|p| Failure::new(p.code, p.text))?;
+    for note in &prepared.notes {
+        eprintln!("{name}: note: {note}");
+    }
+    let mut recipients = Vec::new();
+    for arg in &a.recipients {
+        recipients.extend(argument_recipients(cfg, arg)?);
+    }
+    for r in &prepared.recipients {
+        recipients.push(checked(cfg, r, "in the message header")?);
+    }
+    recipients.dedup();
+    if recipients.is_empty() {
+        let text = if a.from_headers {
+            "no recipients: the message has no To:, Cc: or Bcc: address; add one, or name recipients as arguments"
+        } else {
+            "no recipients: name them as arguments (sendmail bob@example.com), or use -t to take them from To:/Cc:/Bcc:"
+        };
+        return Err(Failure::new(sysexits::USAGE, text));
+    }
+    let sub = Submission {
+        sender,
+        recipients,
+        message: prepared.message,
+        eight_bit: prepared.eight_bit || a.body_8bit,
+        helo: None,
+        proto: "local".into(),
+    };
+    let queued = hand_over(cfg, &sub)?;
+    if a.verbose {
+        eprintln!("{name}: {queued}");
+    }
+    Ok(())
+}
+
+/// Where a message went.
+pub enum Handed {
+    /// The daemon queued it under this id.
+    Queued(String),
+    /// The daemon was not reachable (why); the message waits in the pickup directory as `name`.
+    Pickup { name: String, why: String },
+}
+
+impl Handed {
+    /// The id or file name, for `250 Ok: queued as ...`.
+    fn id(&self) -> &str {
+        match self {
+            Handed::Queued(id) => id,
+            Handed::Pickup { name, .. } => name,
+        }
+    }
+}
+
+impl std::fmt::Display for Handed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handed::Queued(id) => write!(f, "queued as {id}"),
+            Handed::Pickup { name, why } => write!(f, "{why}; the message waits in the pickup directory as {name}"),
+        }
+    }
+}
+
+/// Gives the submission to the daemon, or to the pickup directory when the daemon is down.
+pub fn hand_over(cfg: &Config, sub: &Submission) -> Result<Handed, Failure> {
+    let payload = sub.encode();
+    let request = format!("SUBMIT {}", payload.len());
+    let why = match control::request(&cfg.data_dir, &request, &payload, DAEMON_WAIT) {
+        Ok(control::Answer::Ok(id)) => return Ok(Handed::Queued(id)),
+        Ok(control::Answer::Err(code, text)) if code != sysexits::TEMPFAIL => return Err(Failure::new(code, text)),
+        Ok(control::Answer::Err(_, text)) => format!("the daemon cannot take it now ({text})"),
+        Ok(other) => format!("the daemon gave an unexpected answer ({other:?})"),
+        Err(e) => format!("the daemon is not running ({e})"),
+    };
+    match pickup::write(&cfg.data_dir, sub) {
+        Ok(name) => Ok(Handed::Pickup { name, why }),
+        Err(e) => Err(Failure::new(e.code, e.text)),
+    }
+}
+
+/// `-f`: `<>` or an empty string is the null sender; angle brackets are optional.
+fn envelope_sender(s: &str) -> Result<String, Failure> {
+    let bare = s.trim().trim_start_matches('<').trim_end_matches('>');
+    if bare.is_empty() {
+        return Ok(String::new());
+    }
+    match parse_path(&format!("<{bare}>"), false) {
+        Ok(_) => Ok(bare.to_string()),
+        Err(_) => Err(Failure::new(sysexits::USAGE, format!("-f {s}: not a valid address; use user@domain or <>"))),
+    }
+}
+
+/// `Full Name <address>`, quoting the name when RFC 5322 3.2.3 requires it.
+fn from_field(full_name: &str, address: &str) -> String {
+    let name = full_name.trim();
+    if name.is_empty() {
+        return address.to_string();
+    }
+    let atext = |c: char| c.is_alphanumeric() || c == ' ' || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if name.chars().all(atext) {
+        format!("{name} <{address}>")
+    } else {
+        format!("\"{}\" <{address}>", name.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// The addresses in one argument: a list like `a@x, Bob <b@y>`, or bare user names.
+fn argument_recipients(cfg: &Config, arg: &str) -> Result<Vec<String>, Failure> {
+    let found = headers::addresses(arg);
+    let items: Vec<String> = if found.is_empty() {
+        arg.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    } else {
+        found
+    };
+    if items.is_empty() {
+        return Err(Failure::new(sysexits::USAGE, format!("{arg:?} is not a recipient address")));
+    }
+    items.iter().map(|r| checked(cfg, r, "on the command line")).collect()
+}
+
+/// A recipient, qualified with our host name when it is a bare user name, and checked.
+fn checked(cfg: &Config, rcpt: &str, place: &str) -> Result<String, Failure> {
+    let full = if rcpt.contains('@') { rcpt.to_string() } else { format!("{rcpt}@{}", cfg.hostname) };
+    match parse_path(&format!("<{full}>"), false) {
+        Ok(_) => Ok(full),
+        Err(_) => Err(Failure::new(sysexits::USAGE, format!("recipient {rcpt:?} {place} is not a valid address"))),
+    }
+}
+
+/// `-bi` / `newaliases`: carrier reads the aliases file directly, so there is nothing to
+/// rebuild; check it and report, as an administrator running newaliases expects.
+fn newaliases(cfg: &Config) -> Result<(), Failure> {
+    let Some(path) = &cfg.aliases else {
+        println!("newaliases: no aliases file is configured (set `aliases` in carrier.toml); nothing to do");
+        return Ok(());
+    };
+    let file = carrier_accounts::AliasFile::open(path).map_err(|e| Failure::new(sysexits::DATAERR, e))?;
+    for warning in file.warnings() {
+        eprintln!("newaliases: warning: {warning}");
+    }
+    let dir = carrier_accounts::Directory::new(cfg.domains.clone(), users(cfg)?, Some(file));
+    let loops = dir.alias_loops();
+    for problem in &loops {
+        eprintln!("newaliases: {problem}");
+    }
+    let count = dir.alias_file().map_or(0, |f| f.aliases().len());
+    println!(
+        "{}: {count} aliases{}; carrier re-reads the file by itself, nothing needs rebuilding",
+        path.display(),
+        if loops.is_empty() { ", no loops" } else { "" }
+    );
+    if loops.is_empty() { Ok(()) } else { Err(Failure::new(sysexits::DATAERR, "fix the alias loops above")) }
+}
+
+/// Loop detection follows aliases to accounts, so it reads the user table (root or the
+/// carrier user may; others get the reason).
+fn users(cfg: &Config) -> Result<carrier_accounts::UserDb, Failure> {
+    carrier_accounts::UserDb::open(&cfg.data_dir).map_err(|e| {
+        Failure::new(
+            sysexits::NOPERM,
+            format!("cannot read the user database in {}: {e}; run newaliases as root", cfg.data_dir.display()),
+        )
+    })
+}

@@ -1,0 +1,208 @@
+//! The sendmail personality through a symlink named `sendmail`: with the daemon up (control
+//! socket), down (pickup directory, taken in at start), `-bs`, s-nail, and bad input.
+
+mod common;
+use common::{Server, require};
+use std::process::Command;
+
+const MESSAGE: &[u8] = b"Subject: hello from cron\n\nline one\nline two\n";
+
+#[test]
+fn daemon_up_the_message_goes_through_the_control_socket() {
+    let server = Server::start();
+    let sendmail = server.personality("sendmail");
+    let (code, out, err) = server.run(&sendmail, &["-v", "bob@example.com"], MESSAGE);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("queued as"), "-v reports the queue id: {err}");
+    let msgs = server.wait_messages("example.com", "bob", 1);
+    assert_eq!(msgs.len(), 1, "{}", server.log());
+    let m = &msgs[0];
+    // The caller's login name at our host name is the sender (here the test runs as some user).
+    let login = whoami();
+    assert!(m.starts_with(&format!("Return-Path: <{login}@mx.example.com>\n")), "{m}");
+    assert!(m.contains("Received: from localhost (uid "), "{m}");
+    assert!(m.contains(" with local id "), "{m}");
+    for field in ["From: ", "Date: ", "Message-ID: <", "Subject: hello from cron\n\nline one\nline two\n"] {
+        assert!(m.contains(field), "{field} missing: {m}");
+    }
+    assert!(server.pickup_files().is_empty());
+    assert!(server.log().contains("proto=local, uid="), "{}", server.log());
+}
+
+#[test]
+fn daemon_down_the_message_waits_in_pickup_until_the_daemon_starts() {
+    let mut server = Server::start();
+    server.kill9(); // its control socket stays behind, answering nothing
+    let sendmail = server.personality("sendmail");
+    let (code, _, err) = server.run(&sendmail, &["-v", "-f", "cron@example.com", "alice@example.com"], MESSAGE);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("pickup directory"), "{err}");
+    let waiting = server.pickup_files();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(!waiting[0].starts_with('.'), "only the finished file is left: {waiting:?}");
+    assert!(server.messages("example.com", "alice").is_empty());
+    server.spawn();
+    let msgs = server.wait_messages("example.com", "alice", 1);
+    assert_eq!(msgs.len(), 1, "{}", server.log());
+    assert!(msgs[0].starts_with("Return-Path: <cron@example.com>\n"), "{}", msgs[0]);
+    server.wait_log("picked up", 1);
+    assert!(server.pickup_files().is_empty(), "{:?}", server.pickup_files());
+}
+
+#[test]
+fn pickup_directory_missing_or_unwritable_is_a_clear_failure() {
+    // Never started: no pickup directory exists yet.
+    let server = Server::configure(common::Options::default());
+    let sendmail = server.personality("sendmail");
+    let (code, _, err) = server.run(&sendmail, &["bob@example.com"], MESSAGE);
+    assert_eq!(code, 73, "EX_CANTCREAT: {err}");
+    assert!(err.contains("the daemon is not running") && err.contains("pickup"), "{err}");
+    assert!(err.contains("carrier serve"), "says how to fix it: {err}");
+    // Something that is not a directory (root ignores permission bits, so a file stands in
+    // for a directory nobody may write).
+    std::fs::write(server.data_dir().join("pickup"), "").unwrap();
+    let (code, _, err) = server.run(&sendmail, &["bob@example.com"], MESSAGE);
+    assert_eq!(code, 73, "{err}");
+    assert!(err.contains("pickup"), "{err}");
+}
+
+#[test]
+fn recipients_from_headers_with_bcc_removed() {
+    let server = Server::start();
+    let sendmail = server.personality("sendmail");
+    let msg = b"To: Bob <bob@example.com>\nBcc: alice@example.com\nSubject: t\n\nbody\n";
+    let (code, _, err) = server.run(&sendmail, &["-t", "-i"], msg);
+    assert_eq!(code, 0, "{err}");
+    for user in ["bob", "alice"] {
+        let msgs = server.wait_messages("example.com", user, 1);
+        assert_eq!(msgs.len(), 1, "{user}: {}", server.log());
+        assert!(!msgs[0].contains("Bcc") && !msgs[0].contains("alice@example.com\n\n"), "{}", msgs[0]);
+        assert!(msgs[0].contains("To: Bob <bob@example.com>\n"), "{}", msgs[0]);
+    }
+}
+
+#[test]
+fn no_recipients_unknown_users_and_bad_data_are_refused_with_sysexits() {
+    let server = Server::start();
+    let sendmail = server.personality("sendmail");
+    let (code, _, err) = server.run(&sendmail, &["-t"], b"Subject: nobody\n\nx\n");
+    assert_eq!(code, 64, "EX_USAGE: {err}");
+    assert!(err.contains("no recipients") && err.contains("To:"), "{err}");
+    let (code, _, err) = server.run(&sendmail, &[], MESSAGE);
+    assert_eq!(code, 64, "{err}");
+    let (code, _, err) = server.run(&sendmail, &["nosuchuser@example.com"], MESSAGE);
+    assert_eq!(code, 67, "EX_NOUSER: {err}");
+    assert!(err.contains("<nosuchuser@example.com>: User unknown"), "{err}");
+    let (code, _, err) = server.run(&sendmail, &["bob@example.com"], b"Subject: s\n\nnul\0here\n");
+    assert_eq!(code, 65, "EX_DATAERR: {err}");
+    assert!(err.contains("line 3 contains a NUL byte"), "{err}");
+    let (code, _, err) = server.run(&sendmail, &["-Z"], MESSAGE);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("unknown option -Z") && err.contains("usage:"), "{err}");
+    // Nothing of these was queued, delivered or left in pickup.
+    assert!(server.pickup_files().is_empty());
+    assert!(server.messages("example.com", "bob").is_empty());
+    assert!(!server.log().contains("from=<"), "{}", server.log());
+}
+
+#[test]
+fn a_missing_empty_line_and_eight_bit_data_are_handled() {
+    let server = Server::start();
+    let sendmail = server.personality("sendmail");
+    let (code, _, err) = server.run(&sendmail, &["bob@example.com"], b"Subject: s\nthis starts the body\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("note: line 2 does not look like a header field"), "{err}");
+    let body = ["Subject: caf\u{e9}\n\nna\u{ef}ve \u{2603} ".as_bytes(), b"\xe9\n"].concat();
+    let (code, _, err) = server.run(&sendmail, &["-oi", "-oem", "alice@example.com"], &body);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("note: option -oem has no effect"), "{err}");
+    let bob = server.wait_messages("example.com", "bob", 1);
+    assert!(bob[0].contains("Subject: s\n\nthis starts the body\n"), "{}", bob[0]);
+    let alice = server.wait_messages("example.com", "alice", 1);
+    assert!(alice[0].contains("Subject: caf\u{e9}\n\nna\u{ef}ve \u{2603} \u{fffd}\n"), "latin-1 kept: {}", alice[0]);
+}
+
+#[test]
+fn a_broken_config_is_ex_config_with_file_and_line() {
+    let server = Server::configure(common::Options::default());
+    std::fs::write(&server.config, "hostname = \"mx.example.com\"\n[smtp]\nmax_recipents = 5\n").unwrap();
+    let (code, _, err) = server.run(&server.personality("sendmail"), &["bob@example.com"], MESSAGE);
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("carrier.toml:3") && err.contains("max_recipents"), "{err}");
+}
+
+#[test]
+fn smtp_on_stdin_with_bs() {
+    let server = Server::start();
+    let sendmail = server.personality("sendmail");
+    let session = b"EHLO me.example\r\nMAIL FROM:<al@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: bs\r\n\r\nover stdio\r\n.\r\n\
+                    MAIL FROM:<al@example.org>\r\nRCPT TO:<ghost@example.com>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\nQUIT\r\n";
+    let (code, out, err) = server.run(&sendmail, &["-bs"], session);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("220 mx.example.com"), "{out}");
+    assert!(out.contains("250 2.0.0 Ok: queued as"), "{out}");
+    assert!(out.contains("550 5.1.1 <ghost@example.com>: User unknown"), "{out}");
+    assert!(out.ends_with("221 2.0.0 Bye\r\n") || out.contains("221 "), "{out}");
+    let msgs = server.wait_messages("example.com", "bob", 1);
+    assert!(msgs[0].contains("Received: from me.example (uid "), "{}", msgs[0]);
+    assert!(msgs[0].contains("with ESMTP id"), "{}", msgs[0]);
+}
+
+#[test]
+fn carrier_sendmail_subcommand_and_newaliases() {
+    let mut server =
+        Server::configure(common::Options { top: "aliases = \"aliases\"".into(), ..common::Options::default() });
+    std::fs::write(server.dir.path().join("aliases"), "team: bob, alice\n").unwrap();
+    server.spawn();
+    let (code, _, err) = server.cli(&["sendmail", "-i", "team@example.com"], std::str::from_utf8(MESSAGE).unwrap());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.wait_messages("example.com", "bob", 1).len(), 1);
+    assert_eq!(server.wait_messages("example.com", "alice", 1).len(), 1);
+    let (code, out, err) = server.run(&server.personality("newaliases"), &[], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 aliases, no loops"), "{out}");
+    std::fs::write(server.dir.path().join("aliases"), "a: b\nb: a\n").unwrap();
+    let (code, _, err) = server.run(&server.personality("sendmail"), &["-bi"], b"");
+    assert_eq!(code, 65, "{err}");
+    assert!(err.contains("loop"), "{err}");
+}
+
+#[test]
+fn s_nail_sends_through_the_sendmail_symlink() {
+    require("s-nail");
+    let mut server = Server::start();
+    let sendmail = server.personality("sendmail");
+    let mta = format!("mta={}", sendmail.display());
+    let (config, home) = (server.config.clone(), server.dir.path().to_path_buf());
+    let send = |subject: &str| {
+        use std::io::Write;
+        let mut child = Command::new("s-nail")
+            .args(["-:/", "-S", &mta, "-S", "sendwait", "-s", subject, "bob@example.com"])
+            .env("CARRIER_CONFIG", &config)
+            .env("HOME", &home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"written with s-nail\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "s-nail failed: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    send("daemon up");
+    let msgs = server.wait_messages("example.com", "bob", 1);
+    assert!(msgs[0].contains("Subject: daemon up") && msgs[0].contains("written with s-nail"), "{}", msgs[0]);
+    server.kill9();
+    send("daemon down");
+    assert_eq!(server.pickup_files().len(), 1);
+    server.spawn();
+    let msgs = server.wait_messages("example.com", "bob", 2);
+    assert_eq!(msgs.len(), 2, "{}", server.log());
+    assert!(msgs.iter().any(|m| m.contains("Subject: daemon down")), "{msgs:?}");
+}
+
+fn whoami() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
