@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs carrier's whole test suite: unit tests, integration tests that start the real
-# server on loopback ports, and interop tests with swaks, s-nail and Python's smtplib.
+# server on loopback ports, and interop tests with swaks, s-nail, Python's smtplib and a private Postfix instance.
 # On a fresh Debian machine it first installs the clients the tests use (needs root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,10 +10,13 @@ command -v swaks >/dev/null || missing+=(swaks)
 command -v python3 >/dev/null || missing+=(python3)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v s-nail >/dev/null || missing+=(s-nail)
+# A peer MTA for the relay tests (a private instance; the system one is left unconfigured).
+[ -x /usr/sbin/postfix ] || missing+=(postfix)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
   else

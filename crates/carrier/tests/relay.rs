@@ -372,3 +372,22 @@ fn the_queue_can_be_listed_shown_deleted_and_flushed() {
     assert_eq!(code, 69, "{err}");
     assert!(err.contains("daemon is not running"), "{err}");
 }
+
+#[test]
+fn the_sender_is_warned_once_of_a_delay() {
+    let dns = FakeDns::start();
+    let (port, listeners) = common_port(&["127.0.0.2"]);
+    drop(listeners);
+    dns.mx("slow.example", 10, "mx.slow.example");
+    dns.a("mx.slow.example", "127.0.0.2");
+    let server = relay_server(&dns, port, "delay_warning = \"1s\"\n");
+    server.send_mail("alice@example.com", &["x@slow.example"], MESSAGE).expect(250);
+    let warning = bounce_for_alice(&server);
+    assert!(warning.contains("Subject: Delayed Mail (still being retried)"), "{warning}");
+    assert!(warning.contains("Action: delayed\nStatus: 4.4.7\n"), "{warning}");
+    assert!(warning.contains("Connection refused"), "{warning}");
+    server.wait_log("stat=Deferred", 3);
+    assert_eq!(server.messages("example.com", "alice").len(), 1, "warned only once");
+    let sink = Sink::start(&format!("127.0.0.2:{port}"));
+    assert_eq!(sink.wait(1).len(), 1, "{}", server.log());
+}

@@ -269,8 +269,10 @@ impl Connection {
         if reply.code == 235 {
             return Ok(());
         }
-        // A refused password stays refused: retrying would only lock the account.
+        // Deferred even on 5xx, as Postfix's smtp_sasl_auth_soft_bounce: the administrator
+        // fixes the password and the queue goes out, instead of every message bouncing.
         let mut failure = self.refused(&reply, "AUTH");
+        failure.permanent = false;
         failure.text.push_str("; check `user` and `password` under [relay] in carrier.toml");
         Err(failure)
     }

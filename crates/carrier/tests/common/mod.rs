@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod postfix;
 pub mod sink;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -42,8 +43,10 @@ pub struct Options {
     pub users: Vec<(String, String)>,
     /// Extra lines in the `[relay]` section (smarthost, user, ...).
     pub relay: String,
-    /// The SMTP listening address.
+    /// The listening addresses.
     pub smtp: String,
+    pub submission: String,
+    pub smtps: String,
     /// The host name.
     pub hostname: String,
     /// Local domains.
@@ -62,6 +65,8 @@ impl Default for Options {
             ],
             relay: String::new(),
             smtp: "127.0.0.1:0".into(),
+            submission: "127.0.0.1:0".into(),
+            smtps: "127.0.0.1:0".into(),
             hostname: "mx.example.com".into(),
             domains: vec!["example.com".into(), "example.net".into()],
         }
@@ -87,10 +92,12 @@ impl Server {
         let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
         let toml = format!(
             "hostname = \"{host}\"\ndata_dir = \"{data}\"\ndomains = {domains:?}\n{top}\n\
-             [listen]\nsmtp = [\"{smtp}\"]\nsubmission = [\"127.0.0.1:0\"]\nsmtps = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
+             [listen]\nsmtp = [\"{smtp}\"]\nsubmission = [\"{submission}\"]\nsmtps = [\"{smtps}\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
             host = opts.hostname,
             domains = opts.domains,
             smtp = opts.smtp,
+            submission = opts.submission,
+            smtps = opts.smtps,
             relay = opts.relay,
             data = dir.path().join("data").display(),
             top = opts.top,

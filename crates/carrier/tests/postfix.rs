@@ -1,0 +1,56 @@
+//! Interoperation with a real Postfix (Debian's), started by the test on a loopback address:
+//! carrier relays to it as an MX, and it relays to carrier as its relayhost.
+
+mod common;
+
+use common::dns::FakeDns;
+use common::postfix::{Postfix, Setup};
+use common::sink::common_port;
+use common::{Client, Options, Server};
+
+#[test]
+fn carrier_relays_to_postfix_and_postfix_to_carrier() {
+    let dns = FakeDns::start();
+    let (port, listeners) = common_port(&["127.0.0.9"]);
+    drop(listeners);
+    let mut server = Server::configure(Options {
+        relay_networks: vec!["127.0.0.0/8".into()],
+        sections: format!("{}\n[delivery]\nremote_port = {port}\nretry = [\"1s\"]\n", dns.config()),
+        ..Options::default()
+    });
+    server.spawn();
+    let postfix = Postfix::start(&Setup {
+        ip: "127.0.0.9",
+        port,
+        domain: "pf.test",
+        users: &["paul"],
+        relayhost: &format!("[127.0.0.1]:{}", server.port),
+    });
+    dns.mx("pf.test", 10, "mx.pf.test");
+    dns.a("mx.pf.test", "127.0.0.9");
+
+    // carrier -> Postfix, as its MX.
+    let body = "From: alice@example.com\r\nSubject: to postfix\r\n\r\n.leading dot\r\nHello Postfix.\r\n";
+    server.send_mail("alice@example.com", &["paul@pf.test"], body).expect(250);
+    let got = postfix.wait_messages("pf.test", "paul", 1);
+    assert_eq!(got.len(), 1, "carrier:\n{}\npostfix:\n{}", server.log(), postfix.log());
+    assert!(got[0].contains("Subject: to postfix"), "{}", got[0]);
+    assert!(got[0].contains("\n.leading dot\n"), "dot-stuffing undone: {}", got[0]);
+    assert!(got[0].contains("by mx.example.com (carrier)"), "{}", got[0]);
+    server.wait_log(&format!("relay=mx.pf.test[127.0.0.9]:{port}"), 1);
+
+    // Postfix -> carrier, as its relayhost.
+    let mut c = Client::connect_to(format!("127.0.0.9:{port}").parse().unwrap());
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd("MAIL FROM:<paul@pf.test>").expect(250);
+    c.cmd("RCPT TO:<bob@example.com>").expect(250);
+    c.cmd("DATA").expect(354);
+    c.data("From: paul@pf.test\r\nSubject: from postfix\r\n\r\nHello carrier.\r\n").expect(250);
+    c.cmd("QUIT");
+    let got = server.wait_messages("example.com", "bob", 1);
+    assert_eq!(got.len(), 1, "carrier:\n{}\npostfix:\n{}", server.log(), postfix.log());
+    assert!(got[0].contains("Subject: from postfix"), "{}", got[0]);
+    assert!(got[0].contains("by postfix.test (Postfix)"), "{}", got[0]);
+    assert!(got[0].starts_with("Return-Path: <paul@pf.test>\n"), "{}", got[0]);
+    assert!(postfix.log().contains("status=sent (250 2.0.0 Ok: queued as"), "{}", postfix.log());
+}
