@@ -18,6 +18,23 @@ fn relay_server(dns: &FakeDns, port: u16, delivery: &str) -> Server {
     })
 }
 
+/// `domain`'s one MX host, `mx.<domain>`, at `ip`.
+fn mx_at(dns: &FakeDns, domain: &str, ip: &str) {
+    dns.mx(domain, 10, &format!("mx.{domain}"));
+    dns.a(&format!("mx.{domain}"), ip);
+}
+
+/// A port on `ip` where nothing listens: a remote that is down (for now).
+fn down_port(ip: &str) -> u16 {
+    common_port(&[ip]).0
+}
+
+/// A sink listening on `ip`, and its port.
+fn sink_at(ip: &str) -> (Sink, u16) {
+    let (port, mut listeners) = common_port(&[ip]);
+    (Sink::on(listeners.remove(0)), port)
+}
+
 const MESSAGE: &str = "From: alice@example.com\r\nSubject: relay test\r\n\r\nHello over there.\r\n";
 
 /// The DSN in alice's mailbox, once it arrives.
@@ -30,10 +47,8 @@ fn bounce_for_alice(server: &Server) -> String {
 #[test]
 fn two_recipients_of_one_domain_travel_in_one_transaction() {
     let dns = FakeDns::start();
-    let (port, mut listeners) = common_port(&["127.0.0.2"]);
-    let sink = Sink::on(listeners.remove(0));
-    dns.mx("remote.example", 10, "mx.remote.example");
-    dns.a("mx.remote.example", "127.0.0.2");
+    let (sink, port) = sink_at("127.0.0.2");
+    mx_at(&dns, "remote.example", "127.0.0.2");
     let server = relay_server(&dns, port, "");
     server.send_mail("alice@example.com", &["bob@remote.example", "carol@remote.example"], MESSAGE).expect(250);
     let got = sink.wait(1);
@@ -56,8 +71,7 @@ fn two_recipients_of_one_domain_travel_in_one_transaction() {
 #[test]
 fn a_domain_without_mx_is_reached_at_its_address() {
     let dns = FakeDns::start();
-    let (port, mut listeners) = common_port(&["127.0.0.2"]);
-    let sink = Sink::on(listeners.remove(0));
+    let (sink, port) = sink_at("127.0.0.2");
     dns.a("plain.example", "127.0.0.2");
     let server = relay_server(&dns, port, "");
     server.send_mail("alice@example.com", &["dan@plain.example"], MESSAGE).expect(250);
@@ -126,10 +140,8 @@ fn the_next_mx_is_tried_when_the_best_is_down_and_equal_ones_share_the_load() {
 #[test]
 fn deferred_mail_goes_out_when_the_remote_comes_up() {
     let dns = FakeDns::start();
-    let (port, listeners) = common_port(&["127.0.0.2"]);
-    drop(listeners);
-    dns.mx("later.example", 10, "mx.later.example");
-    dns.a("mx.later.example", "127.0.0.2");
+    let port = down_port("127.0.0.2");
+    mx_at(&dns, "later.example", "127.0.0.2");
     let server = relay_server(&dns, port, "");
     server.send_mail("alice@example.com", &["x@later.example"], MESSAGE).expect(250);
     server.wait_log(
@@ -145,14 +157,12 @@ fn deferred_mail_goes_out_when_the_remote_comes_up() {
 #[test]
 fn a_temporary_rcpt_refusal_is_retried_and_a_permanent_one_bounced() {
     let dns = FakeDns::start();
-    let (port, mut listeners) = common_port(&["127.0.0.2"]);
-    let sink = Sink::on(listeners.remove(0));
+    let (sink, port) = sink_at("127.0.0.2");
     sink.script(|s| {
         s.rcpt.insert("busy@remote.example".into(), "450 4.2.0 Mailbox busy".into());
         s.rcpt.insert("gone@remote.example".into(), "550 5.1.1 <gone@remote.example>: User unknown".into());
     });
-    dns.mx("remote.example", 10, "mx.remote.example");
-    dns.a("mx.remote.example", "127.0.0.2");
+    mx_at(&dns, "remote.example", "127.0.0.2");
     let server = relay_server(&dns, port, "");
     let to = ["ok@remote.example", "busy@remote.example", "gone@remote.example"];
     server.send_mail("alice@example.com", &to, MESSAGE).expect(250);
@@ -178,10 +188,8 @@ fn a_temporary_rcpt_refusal_is_retried_and_a_permanent_one_bounced() {
 #[test]
 fn mail_that_cannot_be_delivered_in_time_bounces() {
     let dns = FakeDns::start();
-    let (port, listeners) = common_port(&["127.0.0.2"]);
-    drop(listeners);
-    dns.mx("down.example", 10, "mx.down.example");
-    dns.a("mx.down.example", "127.0.0.2");
+    let port = down_port("127.0.0.2");
+    mx_at(&dns, "down.example", "127.0.0.2");
     let server = relay_server(&dns, port, "max_queue_time = \"2s\"\n");
     server.send_mail("alice@example.com", &["x@down.example"], MESSAGE).expect(250);
     let dsn = bounce_for_alice(&server);
@@ -206,8 +214,7 @@ fn an_mx_pointing_back_here_is_a_loop_not_a_retry_storm() {
     let dns = FakeDns::start();
     let (port, listeners) = common_port(&["127.0.0.1"]);
     drop(listeners);
-    dns.mx("loop.example", 10, "mx.loop.example");
-    dns.a("mx.loop.example", "127.0.0.1");
+    mx_at(&dns, "loop.example", "127.0.0.1");
     let server = Server::start_with(Options {
         relay_networks: vec!["127.0.0.0/8".into()],
         smtp: format!("127.0.0.1:{port}"),
@@ -224,11 +231,9 @@ fn an_mx_pointing_back_here_is_a_loop_not_a_retry_storm() {
 #[test]
 fn a_remote_greeting_with_our_name_is_a_loop() {
     let dns = FakeDns::start();
-    let (port, mut listeners) = common_port(&["127.0.0.2"]);
-    let sink = Sink::on(listeners.remove(0));
+    let (sink, port) = sink_at("127.0.0.2");
     sink.script(|s| s.name = Some("mx.example.com".into()));
-    dns.mx("mirror.example", 10, "mx.mirror.example");
-    dns.a("mx.mirror.example", "127.0.0.2");
+    mx_at(&dns, "mirror.example", "127.0.0.2");
     let server = relay_server(&dns, port, "");
     server.send_mail("alice@example.com", &["x@mirror.example"], MESSAGE).expect(250);
     let dsn = bounce_for_alice(&server);
@@ -264,22 +269,20 @@ fn too_many_received_fields_is_a_loop() {
 #[test]
 fn a_restart_during_a_deferral_resumes_it() {
     let dns = FakeDns::start();
-    let (port, listeners) = common_port(&["127.0.0.2"]);
-    drop(listeners);
-    dns.mx("later.example", 10, "mx.later.example");
-    dns.a("mx.later.example", "127.0.0.2");
+    let port = down_port("127.0.0.2");
+    mx_at(&dns, "later.example", "127.0.0.2");
     let mut server = relay_server(&dns, port, "");
     server.send_mail("alice@example.com", &["x@later.example", "y@later.example"], MESSAGE).expect(250);
     server.wait_log("stat=Deferred: connect to", 2);
     server.restart();
     server.wait_log("recovering 1 queued message(s)", 1);
     let sink = Sink::start(&format!("127.0.0.2:{port}"));
-    let got = sink.wait(1);
-    assert_eq!(got.len(), 1, "{}", server.log());
-    assert_eq!(got[0].to, ["x@later.example", "y@later.example"]);
     server.wait_log(": removed", 1);
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(sink.delivered().len(), 1, "delivered more than once");
+    // Usually one transaction; two if the kill fell between the two recipients' records.
+    let mut to: Vec<String> = sink.delivered().into_iter().flat_map(|d| d.to).collect();
+    to.sort();
+    assert_eq!(to, ["x@later.example", "y@later.example"], "each recipient exactly once:\n{}", server.log());
 }
 
 /// Queue ids of the messages the log shows arriving from `sender`, oldest first.
@@ -297,10 +300,8 @@ fn queued_ids(server: &Server, sender: &str) -> Vec<String> {
 #[test]
 fn the_queue_can_be_listed_shown_deleted_and_flushed() {
     let dns = FakeDns::start();
-    let (port, listeners) = common_port(&["127.0.0.2"]);
-    drop(listeners);
-    dns.mx("later.example", 10, "mx.later.example");
-    dns.a("mx.later.example", "127.0.0.2");
+    let port = down_port("127.0.0.2");
+    mx_at(&dns, "later.example", "127.0.0.2");
     let mut server = Server::start_with(Options {
         relay_networks: vec!["127.0.0.0/8".into()],
         sections: format!("{}\n[delivery]\nremote_port = {port}\nretry = [\"1h\"]\n", dns.config()),
@@ -359,8 +360,7 @@ fn the_queue_can_be_listed_shown_deleted_and_flushed() {
     server.wait_log(&format!("{}: removed", ids[1]), 1);
 
     // delete --all, with the daemon stopped; flush then says the daemon is down.
-    dns.mx("down.example", 10, "mx.down.example");
-    dns.a("mx.down.example", "127.0.0.3");
+    mx_at(&dns, "down.example", "127.0.0.3");
     server.send_mail("alice@example.com", &["z@down.example"], MESSAGE).expect(250);
     server.wait_log("to=<z@down.example>", 1);
     server.kill9();
@@ -376,10 +376,8 @@ fn the_queue_can_be_listed_shown_deleted_and_flushed() {
 #[test]
 fn the_sender_is_warned_once_of_a_delay() {
     let dns = FakeDns::start();
-    let (port, listeners) = common_port(&["127.0.0.2"]);
-    drop(listeners);
-    dns.mx("slow.example", 10, "mx.slow.example");
-    dns.a("mx.slow.example", "127.0.0.2");
+    let port = down_port("127.0.0.2");
+    mx_at(&dns, "slow.example", "127.0.0.2");
     let server = relay_server(&dns, port, "delay_warning = \"1s\"\n");
     server.send_mail("alice@example.com", &["x@slow.example"], MESSAGE).expect(250);
     let warning = bounce_for_alice(&server);
