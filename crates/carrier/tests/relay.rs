@@ -114,17 +114,24 @@ fn the_next_mx_is_tried_when_the_best_is_down_and_equal_ones_share_the_load() {
     let (a, b) = (Sink::on(listeners.next().unwrap()), Sink::on(listeners.next().unwrap()));
     drop(listeners); // nothing listens on 127.0.0.4: connection refused
     dns.mx("failover.example", 10, "dead.failover.example");
-    dns.mx("failover.example", 20, "live.failover.example");
+    dns.mx("failover.example", 20, "busy.failover.example");
+    dns.mx("failover.example", 30, "live.failover.example");
     dns.a("dead.failover.example", "127.0.0.4");
-    dns.a("live.failover.example", "127.0.0.2");
+    // busy's name is a CNAME (followed by the resolver) to a host that greets with 421.
+    dns.cname("busy.failover.example", "b.hosting.example");
+    dns.a("b.hosting.example", "127.0.0.3");
+    dns.cname("live.failover.example", "a.hosting.example");
+    dns.a("a.hosting.example", "127.0.0.2");
     dns.mx("shared.example", 10, "one.shared.example");
     dns.mx("shared.example", 10, "two.shared.example");
     dns.a("one.shared.example", "127.0.0.2");
     dns.a("two.shared.example", "127.0.0.3");
     let server = relay_server(&dns, port, "");
+    b.script(|s| s.greeting = Some("421 4.3.2 busy.failover.example Service not available".into()));
     server.send_mail("alice@example.com", &["x@failover.example"], MESSAGE).expect(250);
     assert_eq!(a.wait(1).len(), 1, "{}", server.log());
     server.wait_log("relay=live.failover.example[127.0.0.2]:", 1);
+    b.script(|s| s.greeting = None);
     for _ in 0..30 {
         server.send_mail("alice@example.com", &["y@shared.example"], MESSAGE).expect(250);
     }

@@ -59,6 +59,8 @@ fn mail_reaches_a_real_mx_over_starttls() {
     assert!(got[0].contains("by mx.final.test (carrier) with ESMTPS"), "the hop was encrypted: {}", got[0]);
     server.wait_log(&format!("relay=mx.final.test[127.0.0.5]:{}", mx.port), 1);
     mx.wait_log("TLS established from unknown[127.0.0.1]", 1);
+    server
+        .wait_log(&format!("Untrusted TLS connection established to mx.final.test[127.0.0.5]:{}: TLSv1_3", mx.port), 1);
 }
 
 #[test]
@@ -86,6 +88,7 @@ fn a_smarthost_on_port_465_gets_tls_from_the_first_byte() {
     assert_eq!(got.len(), 1, "{}\n{}", server.log(), smarthost.log());
     assert!(got[0].contains("with ESMTPSA"), "{}", got[0]);
     server.wait_log("relay=smarthost.test[127.0.0.7]:465", 1);
+    server.wait_log("Verified TLS connection established to smarthost.test[127.0.0.7]:465", 1);
 }
 
 #[test]

@@ -211,7 +211,10 @@ impl Relay {
             }
         }
         match Connection::open(peer.clone(), setup).await {
-            Ok(conn) => Ok(conn),
+            Ok(conn) => {
+                log_tls(&conn, setup.tls);
+                Ok(conn)
+            }
             Err(OpenError::Failed(f)) => Err(f),
             Err(OpenError::TlsFailed(f)) => {
                 info!("{}; trying again without TLS", f.text);
@@ -222,6 +225,17 @@ impl Relay {
                 })
             }
         }
+    }
+}
+
+/// Postfix's wording: "Untrusted" for unverified (MX) TLS, "Verified" for the smarthost.
+fn log_tls(conn: &Connection, policy: &TlsPolicy) {
+    match (&conn.tls, policy) {
+        (Some(tls), TlsPolicy::Opportunistic { .. }) => {
+            info!("Untrusted TLS connection established to {}: {tls}", conn.peer.describe())
+        }
+        (Some(tls), _) => info!("Verified TLS connection established to {}: {tls}", conn.peer.describe()),
+        (None, _) => {}
     }
 }
 
