@@ -6,7 +6,7 @@
 
 use carrier_smtp::trace::{self, Trace};
 use carrier_spool::{Envelope, QueueId, Spool, Status};
-use carrier_store::{Delivery, MailboxStore, Maildir};
+use carrier_store::{Delivery, MailboxStore, Maildir, to_lf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Semaphore, mpsc};
@@ -82,7 +82,8 @@ fn deliver(ctx: &Context, id: &QueueId, recovering: bool) -> Option<Duration> {
             return Some(ctx.retry[0]);
         }
     };
-    let body = to_unix_newlines(&message);
+    // Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
+    let body = to_lf(&message);
     let mut changes = Vec::new();
     for (index, rcpt) in envelope.recipients.iter().enumerate() {
         if rcpt.status.is_final() || !rcpt.local {
@@ -177,30 +178,5 @@ fn deliver_one(
             );
             Status::Deferred { next_try: SystemTime::now() + wait, tries: tries + 1, error }
         }
-    }
-}
-
-/// Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
-fn to_unix_newlines(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    let mut i = 0;
-    while i < message.len() {
-        if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(message[i]);
-        i += 1;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crlf_becomes_lf_and_bare_cr_stays() {
-        assert_eq!(to_unix_newlines(b"a\r\nb\r\n\r\nc\rd"), b"a\nb\n\nc\rd");
     }
 }
