@@ -1,7 +1,7 @@
 //! The SMTP listeners (MTA port 25, submission 587, implicit-TLS submission 465): each drives
 //! one sans-IO [`Session`] per connection over TCP or TLS.
 
-use crate::conn::Conn;
+use crate::conn::{self, Conn};
 use crate::server::Server;
 use crate::{auth, policy};
 use carrier_smtp::{BodyType, Event, Mailbox, Reply, Session, SessionConfig, Transaction, headers, trace};
@@ -42,15 +42,7 @@ impl Service {
 /// Accepts connections on one listener until the process ends.
 pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service) {
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                // EMFILE and friends: wait a little rather than spin.
-                warn!("accept failed on {:?}: {e}", listener.local_addr().ok());
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (tcp, peer) = conn::accept(&listener).await;
         let server = server.clone();
         tokio::spawn(async move {
             let Ok(_permit) = server.connections.clone().try_acquire_owned() else {
@@ -58,26 +50,19 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
             };
             info!("connect from unknown[{}] to {}", peer.ip(), service.name());
             let conn = match service {
-                Service::Smtps => match implicit_tls(&server, tcp).await {
-                    Ok(conn) => conn,
-                    Err(e) => return warn!("TLS handshake failed from unknown[{}] on smtps: {e}", peer.ip()),
-                },
+                Service::Smtps => {
+                    let limit = server.cfg.smtp.timeout.min(Duration::from_secs(60));
+                    match conn::implicit_tls(tcp, &server.tls.acceptor(), limit).await {
+                        Ok(conn) => conn,
+                        Err(e) => return warn!("TLS handshake failed from unknown[{}] on smtps: {e}", peer.ip()),
+                    }
+                }
                 _ => Conn::Plain(tcp),
             };
             let mut client = Client::new(server, peer, service);
             let end = client.run(conn).await;
             client.log_disconnect(end);
         });
-    }
-}
-
-/// RFC 8314 3.3: on the implicit-TLS port the handshake comes first; a client speaking
-/// plain text or stalling is dropped here, without affecting anyone else.
-async fn implicit_tls(server: &Server, tcp: TcpStream) -> io::Result<Conn> {
-    let acceptor = server.tls.acceptor();
-    match timeout(server.cfg.smtp.timeout.min(Duration::from_secs(60)), Conn::Plain(tcp).start_tls(&acceptor)).await {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out")),
     }
 }
 
@@ -236,13 +221,7 @@ impl Client {
 
     async fn flush(&mut self, conn: &mut Conn) -> io::Result<()> {
         let out = self.session.take_output();
-        if out.is_empty() {
-            return Ok(());
-        }
-        match timeout(self.server.cfg.smtp.timeout, conn.write_all(&out)).await {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
-        }
+        conn.send(&out, self.server.cfg.smtp.timeout).await
     }
 
     /// Expands recipients and stores the message durably; the reply to send after DATA.

@@ -5,6 +5,7 @@ mod conn;
 mod delivery;
 mod inbound;
 mod policy;
+mod pop3;
 mod server;
 mod tls;
 mod users;

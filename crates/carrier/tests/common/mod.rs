@@ -1,6 +1,8 @@
 //! Test harness: runs the real `carrier` binary on loopback ports with a temporary data_dir.
 #![allow(dead_code)]
 
+pub mod pop3;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,10 @@ pub struct Server {
     pub submission_port: u16,
     /// The implicit-TLS submission port.
     pub smtps_port: u16,
+    /// POP3 with STLS.
+    pub pop3_port: u16,
+    /// POP3 over implicit TLS.
+    pub pop3s_port: u16,
     pub config: PathBuf,
     child: Option<Child>,
 }
@@ -63,14 +69,24 @@ impl Server {
         let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
         let toml = format!(
             "hostname = \"mx.example.com\"\ndata_dir = \"{data}\"\ndomains = [\"example.com\", \"example.net\"]\n{top}\n\
-             [listen]\nsmtp = [\"127.0.0.1:0\"]\nsubmission = [\"127.0.0.1:0\"]\nsmtps = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
+             [listen]\nsmtp = [\"127.0.0.1:0\"]\nsubmission = [\"127.0.0.1:0\"]\nsmtps = [\"127.0.0.1:0\"]\n\
+             pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n\n{sections}\n",
             data = dir.path().join("data").display(),
             top = opts.top,
             nets = networks.join(", "),
             sections = opts.sections,
         );
         std::fs::write(&config, toml).unwrap();
-        let mut server = Server { dir, port: 0, submission_port: 0, smtps_port: 0, config, child: None };
+        let mut server = Server {
+            dir,
+            port: 0,
+            submission_port: 0,
+            smtps_port: 0,
+            pop3_port: 0,
+            pop3s_port: 0,
+            config,
+            child: None,
+        };
         for (user, password) in &opts.users {
             server.add_user(user, password);
         }
@@ -124,8 +140,10 @@ impl Server {
                 let needle = format!("listening for {service} on 127.0.0.1:");
                 log[seen..].lines().find_map(|l| l.split(&needle).nth(1)).and_then(|p| p.trim().parse().ok())
             };
-            if let (Some(smtp), Some(submission), Some(smtps)) = (port("SMTP"), port("submission"), port("smtps")) {
+            let ports = [port("SMTP"), port("submission"), port("smtps"), port("pop3"), port("pop3s")];
+            if let [Some(smtp), Some(submission), Some(smtps), Some(pop3), Some(pop3s)] = ports {
                 (self.port, self.submission_port, self.smtps_port) = (smtp, submission, smtps);
+                (self.pop3_port, self.pop3s_port) = (pop3, pop3s);
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -158,6 +176,11 @@ impl Server {
     /// The Maildir of a user.
     pub fn maildir(&self, domain: &str, local: &str) -> PathBuf {
         self.data_dir().join("mail").join(domain).join(local)
+    }
+
+    /// The server's certificate (generated self-signed), for clients that verify it.
+    pub fn cert_path(&self) -> PathBuf {
+        self.data_dir().join("tls/cert.pem")
     }
 
     /// Messages in a user's Maildir new/ (contents), sorted by file name.
