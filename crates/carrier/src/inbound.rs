@@ -80,6 +80,8 @@ struct Client {
     service: Service,
     session: Session,
     counts: Counts,
+    /// MAIL FROM's SIZE= of the current transaction, for the quota check.
+    declared_size: Option<u64>,
 }
 
 #[derive(Default)]
@@ -103,7 +105,7 @@ impl Client {
             auth_plaintext: cfg.submission.plaintext_loopback && peer.ip().is_loopback(),
             max_auth_failures: cfg.submission.max_auth_failures,
         });
-        Client { server, peer, service, session, counts: Counts::default() }
+        Client { server, peer, service, session, counts: Counts::default(), declared_size: None }
     }
 
     /// Runs the session to its end; returns why it ended.
@@ -134,12 +136,15 @@ impl Client {
                         Ok(Err(e)) => return format!("read error: {e}"),
                     }
                 }
-                Event::Mail { from, .. } => self.mail(&from),
+                Event::Mail { from, params } => {
+                    self.declared_size = params.size;
+                    self.mail(&from)
+                }
                 Event::Auth { mechanism, login, password } => {
                     let result = auth::authenticate(&self.server, self.peer.ip(), mechanism, login, password).await;
                     self.session.authenticated(result);
                 }
-                Event::Rcpt { to } => self.rcpt(&to),
+                Event::Rcpt { to } => self.rcpt(&to).await,
                 Event::Message(tx) => {
                     let result = self.enqueue(tx).await;
                     self.session.queued(result);
@@ -181,11 +186,17 @@ impl Client {
         self.answer("MAIL", decision);
     }
 
-    /// RCPT TO: local users, relay networks, or an authenticated user.
-    fn rcpt(&mut self, to: &Mailbox) {
+    /// RCPT TO: local users, relay networks, or an authenticated user; then the quota.
+    async fn rcpt(&mut self, to: &Mailbox) {
         let authenticated = self.session.user().is_some();
-        let decision =
+        let mut decision =
             policy::check_recipient(&self.server.cfg, &self.server.directory(), self.peer.ip(), authenticated, to);
+        if decision.is_ok() && self.server.store.quota().is_some() {
+            let mailboxes = policy::local_mailboxes(&self.server.cfg, &self.server.directory(), to);
+            let (store, address, size) = (self.server.store.clone(), to.address(), self.declared_size);
+            let check = move || policy::check_quota(&store, &address, &mailboxes, size);
+            decision = tokio::task::spawn_blocking(check).await.unwrap_or(Ok(()));
+        }
         self.answer("RCPT", decision);
     }
 
