@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs carrier's whole test suite: unit tests, integration tests that start the real
-# server on loopback ports, and interop tests with swaks, s-nail, Python's smtplib and a private Postfix instance.
+# server on loopback ports, and interop tests with swaks, Python's smtplib and poplib,
+# fetchmail, s-nail and a private Postfix instance.
 # On a fresh Debian machine it first installs the clients the tests use (needs root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,6 +10,7 @@ missing=()
 command -v swaks >/dev/null || missing+=(swaks)
 command -v python3 >/dev/null || missing+=(python3)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v fetchmail >/dev/null || missing+=(fetchmail)
 command -v s-nail >/dev/null || missing+=(s-nail)
 # A peer MTA for the relay tests (a private instance; the system one is left unconfigured).
 [ -x /usr/sbin/postfix ] || missing+=(postfix)

@@ -1,12 +1,39 @@
 //! A client connection that starts in plain text and may switch to TLS (STARTTLS).
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use tracing::warn;
+
+/// Accepts the next connection. Errors (EMFILE and friends) are logged and retried after a
+/// short wait rather than in a busy loop.
+pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(conn) => return conn,
+            Err(e) => {
+                warn!("accept failed on {:?}: {e}", listener.local_addr().ok());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// RFC 8314 3.3: on an implicit-TLS port the handshake comes first; a client speaking plain
+/// text or stalling is dropped here, without affecting anyone else.
+pub async fn implicit_tls(tcp: TcpStream, acceptor: &TlsAcceptor, limit: Duration) -> io::Result<Conn> {
+    match timeout(limit, Conn::Plain(tcp).start_tls(acceptor)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out")),
+    }
+}
 
 /// Plain TCP or TLS over TCP.
 pub enum Conn {
@@ -23,6 +50,22 @@ impl Conn {
             Conn::Plain(tcp) => Ok(Conn::Tls(Box::new(acceptor.accept(tcp).await?))),
             Conn::Tls(_) => Err(io::Error::other("TLS is already active")),
         }
+    }
+
+    /// Writes all of `bytes`, or fails when the client does not take them within `limit`.
+    pub async fn send(&mut self, bytes: &[u8], limit: Duration) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match timeout(limit, self.write_all(bytes)).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+        }
+    }
+
+    /// True on TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Conn::Tls(_))
     }
 
     /// The negotiated protocol and cipher, for logs ("TLSv1.3 TLS13_AES_256_GCM_SHA384").

@@ -273,7 +273,8 @@ impl Runner {
         let (store, hostname, id2, env2) =
             (self.ctx.store.clone(), self.ctx.cfg.hostname.clone(), id.clone(), env.clone());
         let work = move || {
-            let body = local::to_unix_newlines(&message);
+            // Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
+            let body = carrier_store::to_lf(&message);
             let deliver = |i: usize, known: bool| match known {
                 true => local::deliver(&store, &hostname, &id2, &env2, i, &body, recovering),
                 false => local::unknown(&env2.recipients[i].address),

@@ -1,7 +1,7 @@
 //! The SMTP listeners (MTA port 25, submission 587, implicit-TLS submission 465): each drives
 //! one sans-IO [`Session`] per connection over TCP or TLS.
 
-use crate::conn::Conn;
+use crate::conn::{self, Conn};
 use crate::server::Server;
 use crate::{auth, policy};
 use carrier_smtp::{BodyType, Event, Mailbox, Reply, Session, SessionConfig, Transaction, headers, trace};
@@ -45,15 +45,7 @@ impl Service {
 /// Accepts connections on one listener until the process ends.
 pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service) {
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                // EMFILE and friends: wait a little rather than spin.
-                warn!("accept failed on {:?}: {e}", listener.local_addr().ok());
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (tcp, peer) = conn::accept(&listener).await;
         let server = server.clone();
         tokio::spawn(async move {
             let Ok(_permit) = server.connections.clone().try_acquire_owned() else {
@@ -61,26 +53,19 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
             };
             info!("connect from unknown[{}] to {}", peer.ip(), service.name());
             let conn = match service {
-                Service::Smtps => match implicit_tls(&server, tcp).await {
-                    Ok(conn) => conn,
-                    Err(e) => return warn!("TLS handshake failed from unknown[{}] on smtps: {e}", peer.ip()),
-                },
+                Service::Smtps => {
+                    let limit = server.cfg.smtp.timeout.min(Duration::from_secs(60));
+                    match conn::implicit_tls(tcp, &server.tls.acceptor(), limit).await {
+                        Ok(conn) => conn,
+                        Err(e) => return warn!("TLS handshake failed from unknown[{}] on smtps: {e}", peer.ip()),
+                    }
+                }
                 _ => Conn::Plain(tcp),
             };
             let mut client = Client::new(server, peer, service);
             let end = client.run(conn).await;
             client.log_disconnect(end);
         });
-    }
-}
-
-/// RFC 8314 3.3: on the implicit-TLS port the handshake comes first; a client speaking
-/// plain text or stalling is dropped here, without affecting anyone else.
-async fn implicit_tls(server: &Server, tcp: TcpStream) -> io::Result<Conn> {
-    let acceptor = server.tls.acceptor();
-    match timeout(server.cfg.smtp.timeout.min(Duration::from_secs(60)), Conn::Plain(tcp).start_tls(&acceptor)).await {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out")),
     }
 }
 
@@ -98,6 +83,8 @@ struct Client {
     service: Service,
     session: Session,
     counts: Counts,
+    /// MAIL FROM's SIZE= of the current transaction, for the quota check.
+    declared_size: Option<u64>,
 }
 
 #[derive(Default)]
@@ -121,7 +108,7 @@ impl Client {
             auth_plaintext: cfg.submission.plaintext_loopback && peer.ip().is_loopback(),
             max_auth_failures: cfg.submission.max_auth_failures,
         });
-        Client { server, peer, service, session, counts: Counts::default() }
+        Client { server, peer, service, session, counts: Counts::default(), declared_size: None }
     }
 
     /// Runs the session to its end; returns why it ended.
@@ -152,12 +139,15 @@ impl Client {
                         Ok(Err(e)) => return format!("read error: {e}"),
                     }
                 }
-                Event::Mail { from, .. } => self.mail(&from),
+                Event::Mail { from, params } => {
+                    self.declared_size = params.size;
+                    self.mail(&from)
+                }
                 Event::Auth { mechanism, login, password } => {
                     let result = auth::authenticate(&self.server, self.peer.ip(), mechanism, login, password).await;
                     self.session.authenticated(result);
                 }
-                Event::Rcpt { to } => self.rcpt(&to),
+                Event::Rcpt { to } => self.rcpt(&to).await,
                 Event::Message(tx) => {
                     let result = self.enqueue(tx).await;
                     self.session.queued(result);
@@ -199,11 +189,17 @@ impl Client {
         self.answer("MAIL", decision);
     }
 
-    /// RCPT TO: local users, relay networks, or an authenticated user.
-    fn rcpt(&mut self, to: &Mailbox) {
+    /// RCPT TO: local users, relay networks, or an authenticated user; then the quota.
+    async fn rcpt(&mut self, to: &Mailbox) {
         let authenticated = self.session.user().is_some();
-        let decision =
+        let mut decision =
             policy::check_recipient(&self.server.cfg, &self.server.directory(), self.peer.ip(), authenticated, to);
+        if decision.is_ok() && self.server.store.quota().is_some() {
+            let mailboxes = policy::local_mailboxes(&self.server.cfg, &self.server.directory(), to);
+            let (store, address, size) = (self.server.store.clone(), to.address(), self.declared_size);
+            let check = move || policy::check_quota(&store, &address, &mailboxes, size);
+            decision = tokio::task::spawn_blocking(check).await.unwrap_or(Ok(()));
+        }
         self.answer("RCPT", decision);
     }
 
@@ -239,13 +235,7 @@ impl Client {
 
     async fn flush(&mut self, conn: &mut Conn) -> io::Result<()> {
         let out = self.session.take_output();
-        if out.is_empty() {
-            return Ok(());
-        }
-        match timeout(self.server.cfg.smtp.timeout, conn.write_all(&out)).await {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
-        }
+        conn.send(&out, self.server.cfg.smtp.timeout).await
     }
 
     /// Expands recipients and stores the message durably; the reply to send after DATA.

@@ -59,28 +59,3 @@ pub fn mailbox_exists(dir: &Directory, address: &str) -> bool {
 pub fn unknown(address: &str) -> Outcome {
     Outcome::Failed(Failure::permanent("5.1.1", format!("<{address}>: User unknown in local recipient table")))
 }
-
-/// Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
-pub fn to_unix_newlines(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    let mut i = 0;
-    while i < message.len() {
-        if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(message[i]);
-        i += 1;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crlf_becomes_lf_and_bare_cr_stays() {
-        assert_eq!(to_unix_newlines(b"a\r\nb\r\n\r\nc\rd"), b"a\nb\n\nc\rd");
-    }
-}

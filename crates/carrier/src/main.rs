@@ -13,6 +13,7 @@ mod local;
 mod passwd;
 mod pickup;
 mod policy;
+mod pop3;
 mod queue;
 mod relay;
 mod sendmail;

@@ -3,6 +3,7 @@
 use carrier_accounts::{Directory, Lookup, Route};
 use carrier_config::Config;
 use carrier_smtp::{Mailbox, Reply, headers};
+use carrier_store::Maildir;
 use std::net::IpAddr;
 
 /// What a recipient resolved to at RCPT time. `authenticated` clients may relay.
@@ -28,6 +29,44 @@ pub fn check_recipient(
 /// The address to look up: `<postmaster>` alone means postmaster at our host name (RFC 5321 4.1.1.3).
 pub fn rcpt_address(cfg: &Config, to: &Mailbox) -> String {
     if to.domain.is_empty() { format!("{}@{}", to.local, cfg.hostname) } else { to.address() }
+}
+
+/// The local mailboxes an accepted recipient delivers to (none for a remote address).
+pub fn local_mailboxes(cfg: &Config, dir: &Directory, to: &Mailbox) -> Vec<String> {
+    match dir.resolve(&rcpt_address(cfg, to)) {
+        Lookup::Deliver(routes) => {
+            routes.into_iter().filter_map(|r| if let Route::Mailbox(m) = r { Some(m) } else { None }).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Issue 5 quotas at RCPT time: refused only when every local mailbox of the recipient is
+/// full (one full member does not stop a list). `declared` is MAIL FROM's SIZE (RFC 1870).
+/// Blocking: it lists the mailboxes' directories.
+pub fn check_quota(store: &Maildir, address: &str, mailboxes: &[String], declared: Option<u64>) -> Result<(), Reply> {
+    let Some(limit) = store.quota() else { return Ok(()) };
+    let size = declared.unwrap_or(0);
+    if size > limit {
+        // RFC 3463 5.2.2: mailbox full, permanently for a message this large.
+        return Err(Reply::new(
+            552,
+            "5.2.2",
+            format!("<{address}>: Message too large for the recipient's mailbox (limit {limit} octets)"),
+        ));
+    }
+    let mut refusal = None;
+    for mailbox in mailboxes {
+        match store.account(mailbox).usage() {
+            Ok(used) if used.saturating_add(size) > limit || used >= limit => {
+                // RFC 3463 4.2.2: mailbox full; the sender retries, the user may make room.
+                refusal = Some(Reply::new(452, "4.2.2", format!("<{address}>: Mailbox full, try again later")));
+            }
+            // An unreadable mailbox is delivery's problem (it defers); the quota does not refuse.
+            _ => return Ok(()),
+        }
+    }
+    refusal.map_or(Ok(()), Err)
 }
 
 /// One final destination of an accepted recipient.

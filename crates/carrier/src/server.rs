@@ -1,7 +1,6 @@
 //! `carrier serve`: opens the stores, binds the listeners, starts delivery.
 
-use crate::inbound::Service;
-use crate::{auth, control, delivery, dns, inbound, pickup, relay, tls};
+use crate::{auth, control, delivery, dns, inbound, pickup, pop3, relay, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
@@ -25,6 +24,10 @@ pub struct Server {
     pub delivery: delivery::Agent,
     /// Limits concurrent SMTP connections.
     pub connections: Arc<Semaphore>,
+    /// Limits concurrent POP3 connections.
+    pub pop3_connections: Arc<Semaphore>,
+    /// The mailbox store; the delivery agent shares it, so its deliveries wake sessions.
+    pub store: Maildir,
     /// Failed logins per client address.
     pub throttle: auth::Throttle,
 }
@@ -68,20 +71,23 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let listeners = bind(&cfg).await?;
     let smtp_addrs = listeners
         .iter()
-        .filter(|(_, service)| *service == Service::Smtp)
+        .filter(|(_, service)| matches!(service, Service::Smtp(inbound::Service::Smtp)))
         .filter_map(|(l, _)| l.local_addr().ok())
         .collect();
     let relay = relay::Relay::new(&cfg, dns::resolver(&cfg)?, smtp_addrs);
     let accounts = Arc::new(Accounts(Mutex::new(directory)));
+    let store = Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname).with_quota(cfg.mailbox.quota);
     let delivery = delivery::start(delivery::Context {
         cfg: cfg.clone(),
         spool: spool.clone(),
-        store: Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname),
+        store: store.clone(),
         relay: Arc::new(relay),
         accounts: accounts.clone(),
     });
     let server = Arc::new(Server {
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
+        pop3_connections: Arc::new(Semaphore::new(cfg.pop3.max_connections)),
+        store,
         cfg,
         spool,
         accounts,
@@ -91,7 +97,10 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     });
     recover(&server)?;
     for (listener, service) in listeners {
-        tokio::spawn(inbound::listen(server.clone(), listener, service));
+        match service {
+            Service::Smtp(s) => tokio::spawn(inbound::listen(server.clone(), listener, s)),
+            Service::Pop3(s) => tokio::spawn(pop3::listen(server.clone(), listener, s)),
+        };
     }
     tokio::spawn(control::serve(server.clone(), control));
     tokio::spawn(pickup::run(server.clone()));
@@ -119,32 +128,40 @@ fn open_directory(cfg: &Config) -> Result<Directory, String> {
     Ok(directory)
 }
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    Smtp(inbound::Service),
+    Pop3(pop3::Service),
+}
+
 async fn bind(cfg: &Config) -> Result<Vec<(TcpListener, Service)>, String> {
     let mut listeners = Vec::new();
     for (service, addrs) in [
-        (Service::Smtp, &cfg.listen.smtp),
-        (Service::Submission, &cfg.listen.submission),
-        (Service::Smtps, &cfg.listen.smtps),
+        (Service::Smtp(inbound::Service::Smtp), &cfg.listen.smtp),
+        (Service::Smtp(inbound::Service::Submission), &cfg.listen.submission),
+        (Service::Smtp(inbound::Service::Smtps), &cfg.listen.smtps),
+        (Service::Pop3(pop3::Service::Pop3), &cfg.listen.pop3),
+        (Service::Pop3(pop3::Service::Pop3s), &cfg.listen.pop3s),
     ] {
+        let name = match service {
+            Service::Smtp(s) => s.name(),
+            Service::Pop3(s) => s.name(),
+        };
         for addr in addrs {
             let listener = TcpListener::bind(addr).await.map_err(|e| bind_error(addr, &e))?;
             // The bound address, not the configured one: port 0 picks a free port.
             let bound = listener.local_addr().map_err(|e| bind_error(addr, &e))?;
-            info!("listening for {} on {bound}", service.name());
+            info!("listening for {name} on {bound}");
             listeners.push((listener, service));
         }
     }
-    for (name, addrs) in [
-        ("pop3", &cfg.listen.pop3),
-        ("pop3s", &cfg.listen.pop3s),
-        ("imap", &cfg.listen.imap),
-        ("imaps", &cfg.listen.imaps),
-    ] {
+    for (name, addrs) in [("imap", &cfg.listen.imap), ("imaps", &cfg.listen.imaps)] {
         if !addrs.is_empty() {
             warn!("[listen] {name} is configured but this version of carrier does not serve it yet; ignoring it");
         }
     }
-    if listeners.is_empty() {
+    if !listeners.iter().any(|(_, s)| matches!(s, Service::Smtp(_))) {
         warn!(
             "no [listen] smtp, submission or smtps address is configured: carrier will accept no mail over the network"
         );

@@ -132,11 +132,20 @@ fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
     // alice got hers at once; bob's waits in the queue with the reason recorded.
     assert_eq!(server.wait_messages("example.com", "alice", 1).len(), 1);
     let queue = server.data_dir().join("spool/queue");
-    let status: String = std::fs::read_dir(&queue)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-        .collect();
+    let read_status = || -> String {
+        std::fs::read_dir(&queue)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect()
+    };
+    // The statuses are recorded one after the other, after the log line: wait for both.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut status = read_status();
+    while !(status.contains(" delivered ") && status.contains(" deferred ")) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        status = read_status();
+    }
     assert!(status.contains(" delivered ") && status.contains(" deferred "), "{status}");
 
     // The retry timer delivers it once the problem is fixed.

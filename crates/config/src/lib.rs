@@ -40,8 +40,12 @@ pub struct Config {
     pub delivery: Delivery,
     /// SMTP server limits and timeouts.
     pub smtp: Smtp,
-    /// Authentication on the submission listeners.
+    /// Logins (SMTP AUTH, POP3, IMAP): limits and the loopback exception.
     pub submission: Submission,
+    /// The POP3 server.
+    pub pop3: Pop3,
+    /// The mailbox store.
+    pub mailbox: Mailbox,
     /// The file this came from; None for built-in development defaults.
     pub source: Option<PathBuf>,
 }
@@ -193,6 +197,30 @@ impl Default for Submission {
     }
 }
 
+/// `[pop3]`: the POP3 server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pop3 {
+    /// Idle time allowed between commands (RFC 1939 3: at least 10 minutes).
+    pub timeout: Duration,
+    /// Concurrent POP3 connections.
+    pub max_connections: usize,
+    /// Error replies in one session before it is closed.
+    pub max_errors: u32,
+}
+
+impl Default for Pop3 {
+    fn default() -> Pop3 {
+        Pop3 { timeout: Duration::from_secs(600), max_connections: 1000, max_errors: 10 }
+    }
+}
+
+/// `[mailbox]`: the mailbox store.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Mailbox {
+    /// Storage limit per account in octets; None is unlimited.
+    pub quota: Option<u64>,
+}
+
 impl Default for Smtp {
     fn default() -> Smtp {
         Smtp {
@@ -249,6 +277,8 @@ impl Config {
             delivery: Delivery::default(),
             smtp: Smtp::default(),
             submission: Submission::default(),
+            pop3: Pop3::default(),
+            mailbox: Mailbox::default(),
             source: None,
         }
     }

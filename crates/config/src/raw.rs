@@ -2,7 +2,9 @@
 //! Values that need checking are kept `Spanned` so errors can name their line.
 
 use crate::values;
-use crate::{AuthSource, Config, ConfigError, Delivery, Dns, Listen, Relay, Smarthost, Smtp, Submission, Tls};
+use crate::{
+    AuthSource, Config, ConfigError, Delivery, Dns, Listen, Mailbox, Pop3, Relay, Smarthost, Smtp, Submission, Tls,
+};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,24 @@ struct Raw {
     smtp: RawSmtp,
     #[serde(default)]
     submission: RawSubmission,
+    #[serde(default)]
+    pop3: RawPop3,
+    #[serde(default)]
+    mailbox: RawMailbox,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPop3 {
+    timeout: Option<S<toml::Value>>,
+    max_connections: Option<S<usize>>,
+    max_errors: Option<S<u32>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMailbox {
+    quota: Option<S<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -209,6 +229,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         delivery: delivery(&ctx, &raw.delivery)?,
         smtp: smtp(&ctx, &raw.smtp)?,
         submission: submission(&ctx, &raw.submission)?,
+        pop3: pop3(&ctx, &raw.pop3)?,
+        mailbox: mailbox(&ctx, &raw.mailbox)?,
         source: Some(path.to_path_buf()),
     })
 }
@@ -406,14 +428,45 @@ fn submission(ctx: &Ctx, raw: &RawSubmission) -> Result<Submission, ConfigError>
     Ok(s)
 }
 
+/// A positive size: "25M", "1G" or a number of octets.
+fn size_value(ctx: &Ctx, v: &S<toml::Value>, key: &str) -> Result<u64, ConfigError> {
+    ctx.check(v, key, |v| match v {
+        toml::Value::String(t) => values::size(t).and_then(nonzero),
+        toml::Value::Integer(i) if *i > 0 => Ok(*i as u64),
+        other => Err(format!("expected a size such as \"25M\" or a number of octets, found {other}")),
+    })
+}
+
+fn pop3(ctx: &Ctx, raw: &RawPop3) -> Result<Pop3, ConfigError> {
+    let mut p = Pop3::default();
+    if let Some(v) = &raw.timeout {
+        p.timeout = duration_value(ctx, v, "pop3.timeout")?;
+        if p.timeout.is_zero() {
+            return Err(ctx.err(v.span(), "pop3.timeout", "must be greater than zero (RFC 1939 asks for 10 minutes)"));
+        }
+    }
+    if let Some(v) = &raw.max_connections {
+        p.max_connections = ctx.check(v, "pop3.max_connections", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    if let Some(v) = &raw.max_errors {
+        p.max_errors = ctx.check(v, "pop3.max_errors", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    Ok(p)
+}
+
+fn mailbox(ctx: &Ctx, raw: &RawMailbox) -> Result<Mailbox, ConfigError> {
+    let quota = match &raw.quota {
+        Some(v) if v.get_ref().as_str() == Some("unlimited") => None,
+        Some(v) => Some(size_value(ctx, v, "mailbox.quota")?),
+        None => None,
+    };
+    Ok(Mailbox { quota })
+}
+
 fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
     let mut s = Smtp::default();
     if let Some(v) = &raw.max_message_size {
-        s.max_message_size = ctx.check(v, "smtp.max_message_size", |v| match v {
-            toml::Value::String(t) => values::size(t).and_then(nonzero),
-            toml::Value::Integer(i) if *i > 0 => Ok(*i as u64),
-            other => Err(format!("expected a size such as \"25M\" or a number of octets, found {other}")),
-        })?;
+        s.max_message_size = size_value(ctx, v, "smtp.max_message_size")?;
     }
     if let Some(v) = &raw.max_recipients {
         s.max_recipients = ctx.check(v, "smtp.max_recipients", |n| nonzero(*n as u64).map(|_| *n))?;

@@ -243,3 +243,33 @@ fn auth_source() {
     assert_eq!((e.key.as_deref(), e.line), (Some("auth"), Some(2)));
     assert!(e.message.contains("\"system\""), "{e}");
 }
+
+#[test]
+fn pop3_and_mailbox_sections() {
+    let c = parse("hostname = \"mx.example.com\"\n").unwrap();
+    assert_eq!(c.pop3.timeout, Duration::from_secs(600));
+    assert_eq!((c.pop3.max_connections, c.pop3.max_errors), (1000, 10));
+    assert_eq!(c.mailbox.quota, None);
+    let c = parse(
+        "hostname = \"mx.example.com\"\n[pop3]\ntimeout = \"30s\"\nmax_connections = 5\nmax_errors = 3\n\
+         [mailbox]\nquota = \"1G\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.pop3.timeout, Duration::from_secs(30));
+    assert_eq!((c.pop3.max_connections, c.pop3.max_errors), (5, 3));
+    assert_eq!(c.mailbox.quota, Some(1 << 30));
+    assert_eq!(parse("hostname = \"mx.example.com\"\n[mailbox]\nquota = \"unlimited\"\n").unwrap().mailbox.quota, None);
+    assert_eq!(parse("hostname = \"mx.example.com\"\n[mailbox]\nquota = 5000\n").unwrap().mailbox.quota, Some(5000));
+    for (text, key, words) in [
+        ("[pop3]\ntimeout = \"0s\"\n", "pop3.timeout", "greater than zero"),
+        ("[pop3]\nmax_errors = 0\n", "pop3.max_errors", "greater than zero"),
+        ("[pop3]\nidle = \"1m\"\n", "pop3.idle", "unknown field"),
+        ("[mailbox]\nquota = \"lots\"\n", "mailbox.quota", "expected a size"),
+        ("[mailbox]\nquota = 0\n", "mailbox.quota", "expected a size"),
+    ] {
+        let e = error(&format!("hostname = \"mx.example.com\"\n{text}"));
+        assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+        assert!(e.message.contains(words), "{text}: {e}");
+        assert_eq!(e.line, Some(3), "{text}: {e}");
+    }
+}

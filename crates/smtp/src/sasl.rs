@@ -88,7 +88,7 @@ impl Exchange {
         if line == "*" {
             return Step::Fail(Reply::new(501, "5.0.0", "Authentication cancelled"));
         }
-        let Some(decoded) = decode(line) else {
+        let Some(decoded) = decode_base64(line) else {
             return Step::Fail(Reply::new(501, "5.5.2", "Cannot decode the response: not valid base64 of UTF-8 text"));
         };
         match std::mem::replace(&mut self.state, State::Plain) {
@@ -102,26 +102,40 @@ impl Exchange {
     }
 }
 
-fn decode(line: &str) -> Option<String> {
+/// Decodes one base64 response line into UTF-8 text (shared with POP3 and IMAP AUTH).
+pub fn decode_base64(line: &str) -> Option<String> {
     let bytes = STANDARD.decode(line.trim()).ok()?;
     String::from_utf8(bytes).ok()
 }
 
-/// RFC 4616 2: message = [authzid] NUL authcid NUL passwd.
-fn plain(decoded: &str) -> Step {
+/// Why a PLAIN response was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainError {
+    /// Not `authzid NUL authcid NUL passwd`.
+    Malformed,
+    /// An authorization identity other than the user: acting for others is not supported.
+    OtherIdentity,
+}
+
+/// RFC 4616 2: message = [authzid] NUL authcid NUL passwd; returns (login, password).
+/// Shared by the SMTP, POP3 and IMAP AUTH exchanges.
+pub fn parse_plain(decoded: &str) -> Result<(String, String), PlainError> {
     let parts: Vec<&str> = decoded.split('\0').collect();
-    let [authzid, authcid, password] = parts.as_slice() else {
-        return Step::Fail(Reply::new(
-            501,
-            "5.5.2",
-            "Malformed PLAIN response (expected authzid NUL user NUL password)",
-        ));
-    };
-    // Acting for another identity is not supported: authzid must be empty or the user itself.
+    let [authzid, authcid, password] = parts.as_slice() else { return Err(PlainError::Malformed) };
     if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(authcid) {
-        return Step::Fail(Reply::new(535, "5.7.8", "Authentication credentials invalid"));
+        return Err(PlainError::OtherIdentity);
     }
-    Step::Done { mechanism: "PLAIN", login: authcid.to_string(), password: password.to_string() }
+    Ok((authcid.to_string(), password.to_string()))
+}
+
+fn plain(decoded: &str) -> Step {
+    match parse_plain(decoded) {
+        Ok((login, password)) => Step::Done { mechanism: "PLAIN", login, password },
+        Err(PlainError::Malformed) => {
+            Step::Fail(Reply::new(501, "5.5.2", "Malformed PLAIN response (expected authzid NUL user NUL password)"))
+        }
+        Err(PlainError::OtherIdentity) => Step::Fail(Reply::new(535, "5.7.8", "Authentication credentials invalid")),
+    }
 }
 
 #[cfg(test)]

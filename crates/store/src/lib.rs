@@ -1,13 +1,45 @@
-//! The mailbox store. The embedded implementation is Maildir (cr.yp.to/proto/maildir.html):
-//! readable by mutt, s-nail and Dovecot, and safe without locks.
+//! The mailbox store: one store that the MTA writes and the POP3/IMAP sessions read.
+//!
+//! The embedded implementation is Maildir (cr.yp.to/proto/maildir.html) in the Maildir++
+//! layout Dovecot and Courier use: readable by mutt, s-nail and Dovecot, and safe without
+//! locks for delivery. Per mailbox, an index (`carrier-index`, see [`index`]) keeps IMAP UIDs,
+//! UIDVALIDITY and MODSEQs; flags live in the file names as the Maildir spec says.
+//!
+//! - [`Maildir`] is the store: [`Maildir::deliver`] for the delivery agent,
+//!   [`Maildir::account`] for a user's mailboxes.
+//! - [`Account`] lists, creates, deletes, renames and subscribes mailboxes, answers STATUS,
+//!   appends, and opens a [`Mailbox`].
+//! - [`Mailbox`] gives a [`Snapshot`] (UIDs, flags, MODSEQs, sizes, dates), message contents,
+//!   flag changes, expunge, copy and move.
+//! - [`Registry`] tells sessions of this process when a mailbox changed.
 //!
 //! Delivery is idempotent: the file name is derived from the (message, recipient) id, so a
 //! retry after a crash recognises the file it wrote before and does not write it again.
+
+mod account;
+mod error;
+mod files;
+pub mod flags;
+mod fsutil;
+pub mod index;
+mod mailbox;
+pub mod names;
+mod notify;
+mod sync;
+mod uidvalidity;
+
+pub use account::{Account, Appended, MailboxInfo, SpecialUse, Status};
+pub use error::StoreError;
+pub use flags::{Flag, FlagOp, Flags};
+pub use mailbox::{Access, CopyUid, Mailbox, Message, Snapshot, Stored};
+pub use names::{DELIMITER, mutf7};
+pub use notify::{POLL_INTERVAL, Registry, Watch};
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One message for one mailbox.
@@ -40,11 +72,14 @@ pub trait MailboxStore: Send + Sync {
     fn deliver(&self, d: &Delivery) -> io::Result<Delivered>;
 }
 
-/// Maildirs under `root/<domain>/<local>/`.
+/// Maildirs under `root/<domain>/<local>/`. Clones share one change [`Registry`], so a
+/// delivery through any clone wakes the sessions watching that mailbox.
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
     host: String,
+    registry: Arc<Registry>,
+    quota: Option<u64>,
 }
 
 impl Maildir {
@@ -52,7 +87,33 @@ impl Maildir {
     pub fn new(root: PathBuf, hostname: &str) -> Maildir {
         // Maildir spec: '/' and ':' in the host part are written as \057 and \072.
         let host = hostname.replace('/', "\\057").replace(':', "\\072");
-        Maildir { root, host }
+        Maildir { root, host, registry: Arc::default(), quota: None }
+    }
+
+    /// Sets the storage limit of every account, in octets (None: unlimited).
+    pub fn with_quota(mut self, quota: Option<u64>) -> Maildir {
+        self.quota = quota;
+        self
+    }
+
+    /// The storage limit of every account.
+    pub fn quota(&self) -> Option<u64> {
+        self.quota
+    }
+
+    /// The directory holding all accounts.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A user's mailboxes (nothing is touched on disk until they are used).
+    pub fn account(&self, user: &str) -> Account {
+        Account::new(self.clone(), user)
+    }
+
+    /// The change notifications shared by this store's clones.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The Maildir of a user (a directory with cur/, new/ and tmp/).
@@ -97,6 +158,7 @@ impl MailboxStore for Maildir {
         drop(file);
         fs::rename(&tmp, &new)?;
         fs::File::open(dir.join("new"))?.sync_all()?;
+        self.registry.changed(&dir);
         Ok(Delivered { path: new, duplicate: false })
     }
 }
@@ -120,6 +182,7 @@ fn find_in_cur(dir: &Path, name: &str) -> io::Result<Option<PathBuf>> {
     Ok(None)
 }
 
+/// Makes a Maildir's cur/, new/ and tmp/ (private to the owner).
 fn create_maildir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true).mode(0o700);
@@ -145,6 +208,36 @@ fn sync_new_dirs(root: &Path, maildir: &Path) -> io::Result<()> {
         dir = d.parent();
     }
     Ok(())
+}
+
+/// Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect: CRLF
+/// becomes LF; a bare CR stays.
+pub fn to_lf(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    let mut i = 0;
+    while i < message.len() {
+        if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(message[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The wire form (IMAP, POP3): every LF not already after a CR becomes CRLF.
+pub fn to_crlf(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 32);
+    let mut prev = 0u8;
+    for &b in message {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
 }
 
 /// Maps a local part or domain to one safe path component: lower-case, bytes outside
@@ -295,6 +388,13 @@ mod tests {
             assert_eq!(m.path_for(user), PathBuf::from(expected), "{user}");
         }
         assert_eq!(safe_id("../../x"), "......x");
+    }
+
+    #[test]
+    fn line_end_conversions() {
+        assert_eq!(to_lf(b"a\r\nb\r\n\r\nc\rd"), b"a\nb\n\nc\rd");
+        assert_eq!(to_crlf(b"a\nb\r\n\nc\rd"), b"a\r\nb\r\n\r\nc\rd");
+        assert_eq!(to_crlf(&to_lf(b"x\r\ny\r\n")), b"x\r\ny\r\n");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod pop3;
 pub mod postfix;
 pub mod sink;
 
@@ -27,6 +28,10 @@ pub struct Server {
     pub submission_port: u16,
     /// The implicit-TLS submission port.
     pub smtps_port: u16,
+    /// POP3 with STLS.
+    pub pop3_port: u16,
+    /// POP3 over implicit TLS.
+    pub pop3s_port: u16,
     pub config: PathBuf,
     child: Option<Child>,
 }
@@ -92,7 +97,8 @@ impl Server {
         let networks: Vec<String> = opts.relay_networks.iter().map(|n| format!("{n:?}")).collect();
         let toml = format!(
             "hostname = \"{host}\"\ndata_dir = \"{data}\"\ndomains = {domains:?}\n{top}\n\
-             [listen]\nsmtp = [\"{smtp}\"]\nsubmission = [\"{submission}\"]\nsmtps = [\"{smtps}\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
+             [listen]\nsmtp = [\"{smtp}\"]\nsubmission = [\"{submission}\"]\nsmtps = [\"{smtps}\"]\n\
+             pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
             host = opts.hostname,
             domains = opts.domains,
             smtp = opts.smtp,
@@ -111,6 +117,8 @@ impl Server {
             smtp_ip: [127, 0, 0, 1].into(),
             submission_port: 0,
             smtps_port: 0,
+            pop3_port: 0,
+            pop3s_port: 0,
             config,
             child: None,
         };
@@ -145,7 +153,8 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        // A program that refuses its arguments may exit before reading: a broken pipe is fine.
+        let _ = child.stdin.take().unwrap().write_all(stdin);
         let out = child.wait_with_output().unwrap();
         (
             out.status.code().unwrap_or(-1),
@@ -208,8 +217,10 @@ impl Server {
                 let needle = format!("listening for {service} on ");
                 log[seen..].lines().find_map(|l| l.split(&needle).nth(1)).and_then(|a| a.trim().parse().ok())
             };
-            if let (Some(smtp), Some(submission), Some(smtps)) = (addr("SMTP"), addr("submission"), addr("smtps")) {
+            let addrs = [addr("SMTP"), addr("submission"), addr("smtps"), addr("pop3"), addr("pop3s")];
+            if let [Some(smtp), Some(submission), Some(smtps), Some(pop3), Some(pop3s)] = addrs {
                 (self.port, self.submission_port, self.smtps_port) = (smtp.port(), submission.port(), smtps.port());
+                (self.pop3_port, self.pop3s_port) = (pop3.port(), pop3s.port());
                 self.smtp_ip = smtp.ip();
                 return;
             }
@@ -243,6 +254,11 @@ impl Server {
     /// The Maildir of a user.
     pub fn maildir(&self, domain: &str, local: &str) -> PathBuf {
         self.data_dir().join("mail").join(domain).join(local)
+    }
+
+    /// The server's certificate (generated self-signed), for clients that verify it.
+    pub fn cert_path(&self) -> PathBuf {
+        self.data_dir().join("tls/cert.pem")
     }
 
     /// Messages in a user's Maildir new/ (contents), sorted by file name.
@@ -309,7 +325,7 @@ pub fn run_cli(config: &Path, args: &[&str], stdin: &str) -> (i32, String, Strin
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),

@@ -1,0 +1,72 @@
+//! `[mailbox] quota`: a full mailbox gets `452 4.2.2` at RCPT, a message that could never
+//! fit `552 5.2.2`; making room over POP3 lets mail in again.
+
+mod common;
+use common::pop3::Pop3;
+use common::{Options, Server};
+
+fn server(aliases: Option<&std::path::Path>) -> Server {
+    Server::start_with(Options {
+        top: aliases.map(|p| format!("aliases = {:?}", p.display().to_string())).unwrap_or_default(),
+        sections: "[mailbox]\nquota = \"2K\"\n".into(),
+        ..Options::default()
+    })
+}
+
+/// Fills bob's mailbox past 2 KiB.
+fn fill(server: &Server) {
+    let big = format!("Subject: big\r\n\r\n{}", format!("{}\r\n", "x".repeat(70)).repeat(30));
+    server.send_mail("alice@example.org", &["bob@example.com"], &big).expect(250);
+    server.wait_messages("example.com", "bob", 1);
+}
+
+#[test]
+fn full_mailboxes_are_refused_at_rcpt_until_there_is_room() {
+    let server = server(None);
+    // SIZE above the whole quota: it could never fit, for anyone (permanent).
+    let mut c = server.connect();
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd("MAIL FROM:<alice@example.org> SIZE=5000").expect(250);
+    c.cmd("RCPT TO:<alice@example.com>").expect_status(552, "5.2.2");
+    c.cmd("RSET").expect(250);
+    // Within the quota: accepted.
+    c.cmd("MAIL FROM:<alice@example.org> SIZE=1000").expect(250);
+    c.cmd("RCPT TO:<bob@example.com>").expect(250);
+    c.cmd("QUIT");
+    fill(&server);
+    let mut c = server.connect();
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd("MAIL FROM:<alice@example.org>").expect(250);
+    let reply = c.cmd("RCPT TO:<bob@example.com>").expect_status(452, "4.2.2");
+    assert!(reply.text.contains("<bob@example.com>: Mailbox full"), "{}", reply.text);
+    // Other recipients in the same transaction are unaffected.
+    c.cmd("RCPT TO:<alice@example.com>").expect(250);
+    c.cmd("QUIT");
+    server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 452 4.2.2 <bob@example.com>: Mailbox full", 1);
+    // Bob deletes the big message over POP3: mail is accepted again.
+    let mut pop = Pop3::connect_tls(server.pop3s_port, &server.cert_path());
+    assert_eq!(pop.login("bob@example.com", "bob-secret"), "+OK Logged in.");
+    pop.cmd("DELE 1");
+    assert_eq!(pop.cmd("QUIT"), "+OK Logging out, 1 messages deleted.");
+    server.send_mail("alice@example.org", &["bob@example.com"], "Subject: small\r\n\r\nhi\r\n").expect(250);
+}
+
+#[test]
+fn a_list_is_refused_only_when_every_member_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let aliases = dir.path().join("aliases");
+    std::fs::write(&aliases, "team: bob, alice\nbobby: bob\n").unwrap();
+    let server = server(Some(&aliases));
+    fill(&server);
+    let mut c = server.connect();
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd("MAIL FROM:<carol@example.org>").expect(250);
+    c.cmd("RCPT TO:<team@example.com>").expect(250);
+    c.cmd("RCPT TO:<bobby@example.com>").expect_status(452, "4.2.2");
+    c.cmd("DATA").expect(354);
+    c.data("Subject: to the team\r\n\r\nhello\r\n").expect(250);
+    c.cmd("QUIT");
+    // Mail accepted for a list is delivered to every member, the full one too: a 250 is a promise.
+    assert_eq!(server.wait_messages("example.com", "alice", 1).len(), 1);
+    assert_eq!(server.wait_messages("example.com", "bob", 2).len(), 2);
+}
