@@ -10,3 +10,5 @@ pub mod datetime;
 pub mod flags;
 pub mod mutf7;
 pub mod parser;
+pub mod response;
+pub mod structure;
