@@ -11,4 +11,5 @@ pub mod flags;
 pub mod mutf7;
 pub mod parser;
 pub mod response;
+pub mod search;
 pub mod structure;

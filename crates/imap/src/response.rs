@@ -63,18 +63,19 @@ fn quotable(s: &[u8]) -> bool {
 
 /// string: quoted when possible, else a literal (8-bit or CR/LF content, RFC 3501 4.3).
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
-    if quotable(s) {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
+    if quotable(s) { quoted(out, s) } else { literal(out, s) }
+}
+
+/// A quoted string, escaping `"` and `\`.
+pub fn quoted(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
         }
-        out.push(b'"');
-    } else {
-        literal(out, s);
+        out.push(b);
     }
+    out.push(b'"');
 }
 
 /// A literal: `{n}` CRLF and the octets.

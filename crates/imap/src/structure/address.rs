@@ -181,16 +181,7 @@ fn text(toks: &[Token]) -> Vec<u8> {
     for t in toks {
         match t {
             Token::Atom(a) | Token::Literal(a) => out.extend_from_slice(a),
-            Token::Quoted(q) => {
-                out.push(b'"');
-                for &b in q {
-                    if b == b'"' || b == b'\\' {
-                        out.push(b'\\');
-                    }
-                    out.push(b);
-                }
-                out.push(b'"');
-            }
+            Token::Quoted(q) => crate::response::quoted(&mut out, q),
             Token::Special(s) => out.push(*s),
             Token::Comment(_) => {}
         }
