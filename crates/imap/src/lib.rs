@@ -6,10 +6,17 @@
 
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod datetime;
 pub mod flags;
+pub mod memory;
 pub mod mutf7;
 pub mod parser;
 pub mod response;
 pub mod search;
+pub mod session;
 pub mod structure;
+
+pub use backend::Mailboxes;
+pub use memory::MemoryStore;
+pub use session::{AuthError, Config, Event, Session, State};
