@@ -42,14 +42,8 @@ impl<M: Mailboxes> Session<M> {
         if modifiers.changed_since.is_some() && !items.contains(&FetchAttr::ModSeq) {
             items.push(FetchAttr::ModSeq);
         }
+        let Some(idx) = self.resolve_or_bad(tag, set, uid) else { return false };
         let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
-        let idx = match sel.resolve(set, uid) {
-            Ok(i) => i,
-            Err(why) => {
-                self.bad(Some(tag), &why);
-                return false;
-            }
-        };
         let content = items.iter().any(needs_content);
         let seen = !sel.read_only && items.iter().any(sets_seen);
         let mut gone = false;

@@ -66,6 +66,12 @@ pub(super) fn flag_list(out: &mut Vec<u8>, meta: &MessageMeta) {
 }
 
 impl<M: Mailboxes> Session<M> {
+    /// The view's indexes for a set; on error a BAD is sent.
+    pub(super) fn resolve_or_bad(&mut self, tag: &str, set: &SequenceSet, uid: bool) -> Option<Vec<usize>> {
+        let result = self.selected.as_ref()?.resolve(set, uid);
+        result.map_err(|why| self.bad(Some(tag), &why)).ok()
+    }
+
     pub(super) fn select(&mut self, tag: &str, name: &str, read_only: bool, params: SelectParams) -> bool {
         // RFC 3501 6.3.1: a SELECT closes the current mailbox, even when it fails.
         self.selected = None;
@@ -274,18 +280,12 @@ impl<M: Mailboxes> Session<M> {
             }
         };
         self.condstore |= unchanged_since.is_some();
-        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
-        if sel.read_only {
+        if self.selected.as_ref().is_some_and(|s| s.read_only) {
             self.no(tag, Some("CANNOT"), "The mailbox is read-only (EXAMINE)");
             return false;
         }
-        let idx = match sel.resolve(set, uid) {
-            Ok(i) => i,
-            Err(why) => {
-                self.bad(Some(tag), &why);
-                return false;
-            }
-        };
+        let Some(idx) = self.resolve_or_bad(tag, set, uid) else { return false };
+        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
         let uids: Vec<u32> = idx.iter().map(|&i| sel.msgs[i].meta.uid).collect();
         let op = match mode {
             StoreMode::Add => FlagOp::Add,
@@ -327,18 +327,12 @@ impl<M: Mailboxes> Session<M> {
 
     /// COPY / MOVE (RFC 3501 6.4.7, RFC 6851, RFC 4315 COPYUID).
     pub(super) fn copy(&mut self, tag: &str, uid: bool, set: &SequenceSet, target: &str, moving: bool) -> bool {
-        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
-        if moving && sel.read_only {
+        if moving && self.selected.as_ref().is_some_and(|s| s.read_only) {
             self.no(tag, Some("CANNOT"), "The mailbox is read-only (EXAMINE)");
             return false;
         }
-        let idx = match sel.resolve(set, uid) {
-            Ok(i) => i,
-            Err(why) => {
-                self.bad(Some(tag), &why);
-                return false;
-            }
-        };
+        let Some(idx) = self.resolve_or_bad(tag, set, uid) else { return false };
+        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
         let uids: Vec<u32> = idx.iter().filter(|&&i| !sel.msgs[i].expunged).map(|&i| sel.msgs[i].meta.uid).collect();
         let result = if moving {
             backend.move_messages(&sel.name, &uids, target)
