@@ -1,9 +1,12 @@
 //! carrier: one mail server in place of sendmail + dovecot.
 
 mod auth;
+mod certinfo;
+mod check;
 mod conn;
 mod control;
 mod delivery;
+mod dns;
 mod handoff;
 mod inbound;
 mod intake;
@@ -43,6 +46,8 @@ enum Command {
         #[command(subcommand)]
         action: users::Action,
     },
+    /// Check the configuration and the host (DNS, ports, certificate, permissions); exit 1 on problems.
+    Check(check::Options),
     /// Send a message as sendmail does (also: the binary invoked as `sendmail`, `mailq`, `newaliases`).
     #[command(disable_help_flag = true)]
     Sendmail {
@@ -62,8 +67,11 @@ fn main() -> ExitCode {
         return sendmail::main(name, argv[1..].to_vec(), None);
     }
     let cli = Cli::parse();
-    if let Command::Sendmail { args } = cli.command {
-        return sendmail::main("sendmail", args, cli.config.as_deref());
+    // These report configuration errors in their own way.
+    match &cli.command {
+        Command::Sendmail { args } => return sendmail::main("sendmail", args.clone(), cli.config.as_deref()),
+        Command::Check(opts) => return check::run(cli.config.as_deref(), opts),
+        _ => {}
     }
     let cfg = match carrier_config::locate(cli.config.as_deref()) {
         Ok(cfg) => cfg,
@@ -75,7 +83,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(cfg),
         Command::User { action } => users::run(&cfg, action),
-        Command::Sendmail { .. } => unreachable!("handled above"),
+        Command::Sendmail { .. } | Command::Check(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -75,6 +75,21 @@ pub struct Listen {
     pub imaps: Vec<SocketAddr>,
 }
 
+impl Listen {
+    /// Every service with its addresses, by its key name in `[listen]`.
+    pub fn services(&self) -> [(&'static str, &[SocketAddr]); 7] {
+        [
+            ("smtp", &self.smtp),
+            ("submission", &self.submission),
+            ("smtps", &self.smtps),
+            ("pop3", &self.pop3),
+            ("pop3s", &self.pop3s),
+            ("imap", &self.imap),
+            ("imaps", &self.imaps),
+        ]
+    }
+}
+
 /// `[tls]`: PEM certificate chain and private key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tls {

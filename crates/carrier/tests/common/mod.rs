@@ -1,6 +1,8 @@
 //! Test harness: runs the real `carrier` binary on loopback ports with a temporary data_dir.
 #![allow(dead_code)]
 
+pub mod fakedns;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
