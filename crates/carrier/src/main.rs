@@ -13,6 +13,7 @@ mod intake;
 mod passwd;
 mod pickup;
 mod policy;
+mod records;
 mod sendmail;
 mod server;
 mod sysexits;
@@ -48,6 +49,8 @@ enum Command {
     },
     /// Check the configuration and the host (DNS, ports, certificate, permissions); exit 1 on problems.
     Check(check::Options),
+    /// Print the DNS records to publish for the local domains (zone-file syntax).
+    DnsRecords,
     /// Send a message as sendmail does (also: the binary invoked as `sendmail`, `mailq`, `newaliases`).
     #[command(disable_help_flag = true)]
     Sendmail {
@@ -83,6 +86,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(cfg),
         Command::User { action } => users::run(&cfg, action),
+        Command::DnsRecords => {
+            print!("{}", records::render(&cfg));
+            Ok(())
+        }
         Command::Sendmail { .. } | Command::Check(_) => unreachable!("handled above"),
     };
     match result {

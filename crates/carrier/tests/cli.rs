@@ -124,3 +124,32 @@ fn serve_without_config_uses_development_defaults_and_creates_a_first_account() 
     assert!(err.contains("created the account postmaster@localhost with password"), "{err}");
     assert!(dir.path().join("carrier-data/users").exists());
 }
+
+#[test]
+fn dns_records_for_every_local_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "[listen]\nsmtp = [\"0.0.0.0:25\"]\nsubmission = [\"0.0.0.0:587\"]\n");
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg).unwrap().replace("[\"example.com\"]", "[\"example.com\", \"example.org\"]"),
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(&cfg, &["dns-records"], "");
+    assert_eq!(code, 0, "{err}");
+    for domain in ["example.com", "example.org"] {
+        let has = |prefix: &str, data: &str| out.lines().any(|l| l.starts_with(prefix) && l.ends_with(data));
+        assert!(has(&format!("{domain}. "), "IN MX    10 mx.example.com."), "{out}");
+        assert!(has(&format!("{domain}. "), "IN TXT   \"v=spf1 mx -all\""), "{out}");
+        assert!(
+            has(&format!("_dmarc.{domain}. "), &format!("\"v=DMARC1; p=none; rua=mailto:postmaster@{domain}\"")),
+            "{out}"
+        );
+        assert!(has(&format!("_submission._tcp.{domain}. "), "IN SRV   0 1 587 mx.example.com."), "{out}");
+        assert!(has(&format!("_imaps._tcp.{domain}. "), "IN SRV   0 0 0 ."), "{out}");
+    }
+    // Every line is a comment, blank, or a record: name, TTL, class, type, data.
+    for line in out.lines().filter(|l| !l.is_empty() && !l.starts_with(';')) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert!(fields.len() >= 5 && fields[0].ends_with('.') && fields[1] == "3600" && fields[2] == "IN", "{line}");
+    }
+}
