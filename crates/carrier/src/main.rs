@@ -9,6 +9,7 @@ mod delivery;
 mod dns;
 mod handoff;
 mod inbound;
+mod init;
 mod intake;
 mod passwd;
 mod pickup;
@@ -49,6 +50,8 @@ enum Command {
     },
     /// Check the configuration and the host (DNS, ports, certificate, permissions); exit 1 on problems.
     Check(check::Options),
+    /// Set up a new server: configuration, postmaster account, certificate, systemd unit.
+    Init(init::Options),
     /// Print the DNS records to publish for the local domains (zone-file syntax).
     DnsRecords,
     /// Send a message as sendmail does (also: the binary invoked as `sendmail`, `mailq`, `newaliases`).
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Sendmail { args } => return sendmail::main("sendmail", args.clone(), cli.config.as_deref()),
         Command::Check(opts) => return check::run(cli.config.as_deref(), opts),
+        Command::Init(opts) => return finish(init::run(&carrier_config::config_path(cli.config.as_deref()), opts)),
         _ => {}
     }
     let cfg = match carrier_config::locate(cli.config.as_deref()) {
@@ -90,8 +94,12 @@ fn main() -> ExitCode {
             print!("{}", records::render(&cfg));
             Ok(())
         }
-        Command::Sendmail { .. } | Command::Check(_) => unreachable!("handled above"),
+        Command::Sendmail { .. } | Command::Check(_) | Command::Init(_) => unreachable!("handled above"),
     };
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

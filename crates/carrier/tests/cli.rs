@@ -153,3 +153,71 @@ fn dns_records_for_every_local_domain() {
         assert!(fields.len() >= 5 && fields[0].ends_with('.') && fields[1] == "3600" && fields[2] == "IN", "{line}");
     }
 }
+
+#[test]
+fn init_writes_a_working_setup_and_says_what_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("etc/carrier.toml");
+    let data = dir.path().join("data");
+    let unit = dir.path().join("carrier.service");
+    let args = [
+        "init",
+        "--domain",
+        "example.com",
+        "--hostname",
+        "mail.example.com",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--systemd-unit",
+        unit.to_str().unwrap(),
+    ];
+    let (code, out, err) = run_cli(&cfg, &args, "");
+    assert_eq!(code, 0, "{err}");
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("created the account postmaster@example.com with password "))
+        .unwrap_or_else(|| panic!("no password line in:\n{out}"));
+    for line in [
+        "carrier -c",
+        "dns-records",
+        "check",
+        "systemctl daemon-reload && systemctl enable --now carrier",
+        "/usr/sbin/sendmail",
+    ] {
+        assert!(out.contains(line), "missing {line:?}:\n{out}");
+    }
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("hostname = \"mail.example.com\"") && text.contains("domains = [\"example.com\"]"), "{text}");
+    assert!(text.lines().filter(|l| l.starts_with('#')).count() >= 5, "commented: {text}");
+    // The account works with the printed password: changing it needs no old one, so check
+    // the user list and the hash instead of logging in over a port-25 listener.
+    let (code, users, _) = run_cli(&cfg, &["user", "list"], "");
+    assert_eq!((code, users.as_str()), (0, "postmaster@example.com\n"));
+    let users_file = std::fs::read_to_string(data.join("users")).unwrap();
+    assert!(!users_file.contains(password) && users_file.contains("$argon2id$"));
+    assert!(data.join("tls/cert.pem").exists() && data.join("tls/key.pem").exists());
+    assert!(data.join("pickup").is_dir());
+    let unit_text = std::fs::read_to_string(&unit).unwrap();
+    assert!(unit_text.contains(&format!("-c {} serve", cfg.display())), "{unit_text}");
+    assert!(unit_text.contains("[Install]\nWantedBy=multi-user.target"), "{unit_text}");
+    // The records and the certificate fit the new configuration.
+    let (code, records, _) = run_cli(&cfg, &["dns-records"], "");
+    assert_eq!(code, 0);
+    assert!(records.contains("IN MX    10 mail.example.com."), "{records}");
+    // A second init refuses and leaves the file alone.
+    let (code, _, err) = run_cli(&cfg, &args, "");
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+}
+
+#[test]
+fn init_refuses_a_bad_domain_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("carrier.toml");
+    let data = dir.path().join("data");
+    let (code, _, err) = run_cli(&cfg, &["init", "--domain", "not a domain", "--data-dir", data.to_str().unwrap()], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a domain name"), "{err}");
+    assert!(!cfg.exists() && !data.exists());
+}

@@ -277,6 +277,14 @@ impl Config {
     }
 }
 
+/// The file the configuration is (or would be) read from: `-c FILE`, else
+/// `$CARRIER_CONFIG`, else /etc/carrier/carrier.toml. For `carrier init`, which writes it.
+pub fn config_path(cli: Option<&Path>) -> PathBuf {
+    cli.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("CARRIER_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(SYSTEM_CONFIG))
+}
+
 /// Finds the configuration as DESIGN.md §3 says: `-c FILE`, else `$CARRIER_CONFIG`, else
 /// /etc/carrier/carrier.toml, else development defaults. A file that was named but does
 /// not exist is an error, not a silent fallback.
