@@ -1,5 +1,5 @@
 //! The control socket `data_dir/control`: how local commands talk to the running daemon
-//! (`sendmail` submits, `carrier status` asks). The protocol is in docs/architecture.md,
+//! (`sendmail` submits, `carrier status` and `carrier check` ask). The protocol is in docs/architecture.md,
 //! "The control socket": one request line, an optional payload, one answer.
 //!
 //! The socket is open to every local user (mode 0666) because any user may send mail; the
@@ -100,6 +100,7 @@ async fn answer(server: &Server, request: &str, uid: u32, reader: &mut (impl Asy
     let (command, arg) = request.split_once(' ').unwrap_or((request, ""));
     match command {
         "SUBMIT" => submit(server, arg, uid, reader).await,
+        "STATUS" => Answer::Body(crate::status::report(server).await.into_bytes()),
         _ => Answer::Err(sysexits::USAGE, format!("unknown request {command:?}")),
     }
 }

@@ -38,6 +38,8 @@ pub struct Context {
     pub hostname: String,
     /// Retry schedule for deferred local deliveries.
     pub retry: Vec<Duration>,
+    /// Successful deliveries, for `carrier status`.
+    pub delivered: Arc<crate::stats::Recent>,
 }
 
 /// Starts the agent; returns the handle used to submit work.
@@ -159,6 +161,7 @@ fn deliver_one(
     };
     match ctx.store.deliver(&delivery) {
         Ok(done) => {
+            ctx.delivered.record();
             let note = if done.duplicate { "already in mailbox" } else { "delivered to maildir" };
             info!(
                 "{id}: to=<{}>{orig}, relay=local, delay={delay:.2}, tries={}, dsn=2.0.0, stat=Sent ({note})",

@@ -17,6 +17,8 @@ mod policy;
 mod records;
 mod sendmail;
 mod server;
+mod stats;
+mod status;
 mod sysexits;
 mod tls;
 mod users;
@@ -52,6 +54,8 @@ enum Command {
     Check(check::Options),
     /// Set up a new server: configuration, postmaster account, certificate, systemd unit.
     Init(init::Options),
+    /// Show what the running daemon is doing: listeners, queue, deliveries, certificate.
+    Status,
     /// Print the DNS records to publish for the local domains (zone-file syntax).
     DnsRecords,
     /// Send a message as sendmail does (also: the binary invoked as `sendmail`, `mailq`, `newaliases`).
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(cfg),
         Command::User { action } => users::run(&cfg, action),
+        Command::Status => return status::run(&cfg),
         Command::DnsRecords => {
             print!("{}", records::render(&cfg));
             Ok(())

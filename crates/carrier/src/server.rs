@@ -1,12 +1,15 @@
 //! `carrier serve`: opens the stores, binds the listeners, starts delivery.
 
 use crate::inbound::Service;
+use crate::stats::Recent;
 use crate::{auth, control, delivery, inbound, pickup, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
 use carrier_store::Maildir;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
@@ -27,6 +30,12 @@ pub struct Server {
     pub connections: Arc<Semaphore>,
     /// Failed logins per client address.
     pub throttle: auth::Throttle,
+    /// What each listener serves and its bound address, for `carrier status`.
+    pub listeners: Vec<(&'static str, SocketAddr)>,
+    /// Successful deliveries in the last hour.
+    pub delivered: Arc<Recent>,
+    /// When the daemon started.
+    pub started: SystemTime,
 }
 
 impl Server {
@@ -56,11 +65,13 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let (tls, source) = tls::Reloadable::new(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
     info!("TLS certificate: {source:?}");
     let listeners = bind(&cfg).await?;
+    let delivered = Arc::new(Recent::default());
     let delivery = delivery::start(delivery::Context {
         spool: spool.clone(),
         store: Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname),
         hostname: cfg.hostname.clone(),
         retry: cfg.delivery.retry.clone(),
+        delivered: delivered.clone(),
     });
     let server = Arc::new(Server {
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
@@ -70,6 +81,9 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         tls,
         delivery,
         throttle: auth::Throttle::default(),
+        listeners: listeners.iter().filter_map(|(l, s)| Some((s.name(), l.local_addr().ok()?))).collect(),
+        delivered,
+        started: SystemTime::now(),
     });
     recover(&server)?;
     for (listener, service) in listeners {

@@ -221,3 +221,40 @@ fn init_refuses_a_bad_domain_and_writes_nothing() {
     assert!(err.contains("is not a domain name"), "{err}");
     assert!(!cfg.exists() && !data.exists());
 }
+
+#[test]
+fn status_reads_the_running_daemon() {
+    let mut server = common::Server::start();
+    server.send_mail("a@remote.example", &["bob@example.com"], "Subject: s\r\n\r\nx\r\n").expect(250);
+    server.wait_messages("example.com", "bob", 1);
+    // A file where alice's Maildir belongs: her delivery is deferred and stays queued.
+    std::fs::create_dir_all(server.data_dir().join("mail/example.com")).unwrap();
+    std::fs::write(server.data_dir().join("mail/example.com/alice"), "").unwrap();
+    server.send_mail("a@remote.example", &["alice@example.com"], "Subject: s\r\n\r\nx\r\n").expect(250);
+    server.wait_log("stat=Deferred", 1);
+    let (code, out, err) = server.cli(&["status"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(&format!(
+            "carrier {} on mx.example.com: running (pid {})",
+            env!("CARGO_PKG_VERSION"),
+            server.pid()
+        )),
+        "{out}"
+    );
+    for line in [
+        format!("  SMTP         127.0.0.1:{}", server.port),
+        format!("  submission   127.0.0.1:{}", server.submission_port),
+        format!("  smtps        127.0.0.1:{}", server.smtps_port),
+        "queue: 1 messages; recipients 0 pending, 1 deferred".to_string(),
+        "delivered in the last hour: 1".to_string(),
+        "tls/cert.pem, expires".to_string(),
+        "(365".to_string(), // ten years left, less a day
+    ] {
+        assert!(out.contains(&line), "missing {line:?}:\n{out}");
+    }
+    server.kill9();
+    let (code, _, err) = server.cli(&["status"], "");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("the daemon is not running") && err.contains("carrier serve"), "{err}");
+}
