@@ -2,7 +2,7 @@
 //! configuration, the postmaster account, a self-signed certificate, the pickup directory
 //! and a systemd unit; then what to do next.
 
-use crate::{pickup, tls};
+use crate::{passwd, pickup, privileges, tls};
 use carrier_accounts::{UserDb, generate_password};
 use carrier_config::Config;
 use std::fs;
@@ -26,6 +26,9 @@ pub struct Options {
     #[arg(long, default_value = "/etc/systemd/system/carrier.service")]
     pub systemd_unit: PathBuf,
 }
+
+/// The unprivileged account `serve` switches to, when it exists.
+pub const SERVICE_USER: &str = "carrier";
 
 /// Writes everything; `config` is where the configuration goes.
 pub fn run(config: &Path, opts: &Options) -> Result<(), String> {
@@ -53,6 +56,9 @@ pub fn run(config: &Path, opts: &Options) -> Result<(), String> {
     pickup::create(&cfg.data_dir).map_err(|e| format!("cannot create the pickup directory: {e}"))?;
     let (_, source) = tls::server_config(&cfg.hostname, &cfg.data_dir, None).map_err(|e| e.to_string())?;
     let password = postmaster(&cfg, &format!("postmaster@{domain}"))?;
+    if let Some(target) = privileges::target(&cfg)? {
+        privileges::own_data_dir(&cfg.data_dir, &target)?;
+    }
     write_new(config, text.as_bytes(), 0o644)?;
     let unit = unit_text(config);
     write_new(&opts.systemd_unit, unit.as_bytes(), 0o644)?;
@@ -97,6 +103,14 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
 
 fn config_text(hostname: &str, domains: &[String], data_dir: &Path) -> String {
     let domains = domains.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(", ");
+    let user = match passwd::by_name(SERVICE_USER) {
+        Some(_) => {
+            format!("user = \"{SERVICE_USER}\"          # serve drops root for this account after binding ports")
+        }
+        None => format!(
+            "# user = \"{SERVICE_USER}\"        # create it (adduser --system --group {SERVICE_USER}), then uncomment"
+        ),
+    };
     format!(
         r#"# carrier configuration, written by `carrier init`. Every key: docs/config.md.
 # After a change: `carrier check`, then `systemctl restart carrier`.
@@ -105,6 +119,7 @@ hostname = "{hostname}"     # this server's name: greeting, Received:, the MX ta
 data_dir = "{data_dir}"     # queue, mailboxes, accounts, generated certificate
 domains = [{domains}]       # mail for these domains is delivered here
 # aliases = "/etc/aliases"  # /etc/aliases syntax; re-read when it changes
+{user}
 # auth = "system"           # log in with the host's accounts instead of `carrier user add`
 
 [listen]

@@ -14,6 +14,7 @@ mod intake;
 mod passwd;
 mod pickup;
 mod policy;
+mod privileges;
 mod records;
 mod sendmail;
 mod server;

@@ -2,7 +2,7 @@
 
 use crate::inbound::Service;
 use crate::stats::Recent;
-use crate::{auth, control, delivery, inbound, pickup, tls};
+use crate::{auth, control, delivery, inbound, pickup, privileges, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
@@ -54,6 +54,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
         format!("cannot create data_dir {}: {e}; create it or set `data_dir` in carrier.toml", cfg.data_dir.display())
     })?;
+    let switch_to = privileges::target(&cfg)?;
     // The control socket first: a second daemon on the same data_dir stops here, by name.
     let control = control::bind(&cfg.data_dir)?;
     pickup::create(&cfg.data_dir)
@@ -65,6 +66,11 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let (tls, source) = tls::Reloadable::new(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
     info!("TLS certificate: {source:?}");
     let listeners = bind(&cfg).await?;
+    // Everything that needs root is done: ports bound, certificate read, files created.
+    if let Some(target) = &switch_to {
+        privileges::own_data_dir(&cfg.data_dir, target)?;
+        privileges::drop_to(target)?;
+    }
     let delivered = Arc::new(Recent::default());
     let delivery = delivery::start(delivery::Context {
         spool: spool.clone(),

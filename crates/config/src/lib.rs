@@ -26,6 +26,8 @@ pub struct Config {
     pub domains: Vec<String>,
     /// The aliases file in /etc/aliases syntax.
     pub aliases: Option<PathBuf>,
+    /// The unprivileged account `serve` switches to after binding its ports, when started as root.
+    pub user: Option<String>,
     /// Where passwords for SMTP AUTH are checked.
     pub auth: AuthSource,
     /// Listening addresses per service.
@@ -249,6 +251,7 @@ impl Config {
             data_dir: cwd.join("carrier-data"),
             domains: vec!["localhost".into()],
             aliases: None,
+            user: None,
             auth: AuthSource::Carrier,
             listen: Listen { smtp: vec!["127.0.0.1:2525".parse().unwrap()], ..Listen::default() },
             tls: None,
