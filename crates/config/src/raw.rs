@@ -21,6 +21,7 @@ struct Raw {
     domains: Option<S<Vec<S<String>>>>,
     aliases: Option<S<String>>,
     auth: Option<S<String>>,
+    user: Option<S<String>>,
     #[serde(default)]
     listen: RawListen,
     tls: Option<S<RawTls>>,
@@ -221,6 +222,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 "system" => Ok(AuthSource::System),
                 other => Err(format!("expected \"carrier\" (carrier's own accounts) or \"system\" (the host's login accounts), found {other:?}")),
             })?,
+        },
+        user: match &raw.user {
+            None => None,
+            Some(u) => Some(ctx.check(u, "user", |u| {
+                let ok = !u.is_empty() && u.len() <= 32 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                if ok { Ok(u.clone()) } else { Err(format!("{u:?} is not a user name such as \"carrier\"")) }
+            })?),
         },
         listen: listen(&ctx, &raw.listen)?,
         tls: tls(&ctx, raw.tls.as_ref(), &base)?,
