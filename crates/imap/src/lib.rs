@@ -10,7 +10,6 @@ pub mod backend;
 pub mod datetime;
 pub mod flags;
 pub mod memory;
-pub mod mutf7;
 pub mod parser;
 pub mod response;
 pub mod search;
@@ -18,5 +17,7 @@ pub mod session;
 pub mod structure;
 
 pub use backend::Mailboxes;
+/// Modified UTF-7 mailbox names (RFC 3501 5.1.3), shared with the mailbox store.
+pub use carrier_mutf7 as mutf7;
 pub use memory::MemoryStore;
 pub use session::{AuthError, Config, Event, Session, State};

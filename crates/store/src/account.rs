@@ -443,7 +443,7 @@ impl Account {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e.into()),
         };
-        Ok(text.lines().filter_map(|l| names::normalize(&mutf7::decode(l)?).ok()).collect())
+        Ok(text.lines().filter_map(|l| names::normalize(&mutf7::decode(l.as_bytes())?).ok()).collect())
     }
 
     fn write_subscriptions(&self, set: &BTreeSet<String>) -> Result<(), StoreError> {

@@ -70,7 +70,7 @@ pub fn from_dir_name(dir: &str) -> Option<String> {
     let rest = dir.strip_prefix('.')?;
     let mut parts = Vec::new();
     for part in rest.split('.') {
-        let decoded = mutf7::decode(&unescape(part)?)?;
+        let decoded = mutf7::decode(unescape(part)?.as_bytes())?;
         parts.push(decoded);
     }
     let name = parts.join("/");
@@ -98,110 +98,11 @@ pub fn parent(canonical: &str) -> Option<&str> {
 }
 
 /// Modified UTF-7 (RFC 3501 5.1.3), the encoding of mailbox names on the IMAP wire and on disk.
-pub mod mutf7 {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-    /// Encodes UTF-8 text: printable ASCII stays, `&` is `&-`, the rest is `&<base64 UTF-16>-`.
-    pub fn encode(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut pending: Vec<u16> = Vec::new();
-        for c in text.chars() {
-            if (' '..='~').contains(&c) {
-                flush(&mut out, &mut pending);
-                if c == '&' { out.push_str("&-") } else { out.push(c) }
-            } else {
-                let mut units = [0u16; 2];
-                pending.extend_from_slice(c.encode_utf16(&mut units));
-            }
-        }
-        flush(&mut out, &mut pending);
-        out
-    }
-
-    fn flush(out: &mut String, units: &mut Vec<u16>) {
-        if units.is_empty() {
-            return;
-        }
-        let bytes: Vec<u8> = units.drain(..).flat_map(u16::to_be_bytes).collect();
-        out.push('&');
-        for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        out.push('-');
-    }
-
-    /// Decodes modified UTF-7; None when it is malformed (bad base64, odd UTF-16, unpaired
-    /// surrogates, non-zero padding bits, raw non-ASCII).
-    pub fn decode(text: &str) -> Option<String> {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(i) = rest.find('&') {
-            out.push_str(plain(&rest[..i])?);
-            let end = rest[i..].find('-')? + i;
-            let run = &rest[i + 1..end];
-            if run.is_empty() {
-                out.push('&');
-            } else {
-                out.push_str(&decode_run(run)?);
-            }
-            rest = &rest[end + 1..];
-        }
-        out.push_str(plain(rest)?);
-        Some(out)
-    }
-
-    fn plain(s: &str) -> Option<&str> {
-        s.bytes().all(|b| (0x20..=0x7e).contains(&b)).then_some(s)
-    }
-
-    fn decode_run(run: &str) -> Option<String> {
-        let mut bits = 0u32;
-        let mut nbits = 0;
-        let mut bytes = Vec::new();
-        for c in run.bytes() {
-            let v = B64.iter().position(|&b| b == c)? as u32;
-            bits = bits << 6 | v;
-            nbits += 6;
-            if nbits >= 8 {
-                nbits -= 8;
-                bytes.push((bits >> nbits) as u8);
-                bits &= (1 << nbits) - 1;
-            }
-        }
-        if bits != 0 || bytes.len() % 2 != 0 {
-            return None;
-        }
-        let units: Vec<u16> = bytes.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-        let text = String::from_utf16(&units).ok()?;
-        // Printable ASCII must not be base64-encoded (RFC 3501 5.1.3).
-        (!text.chars().any(|c| (' '..='~').contains(&c))).then_some(text)
-    }
-}
+pub use carrier_mutf7 as mutf7;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mutf7_matches_the_rfc_examples() {
-        // RFC 3501 5.1.3's example, and round trips through the Basic Multilingual Plane and beyond.
-        assert_eq!(mutf7::encode("~peter/mail/台北/日本語"), "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
-        assert_eq!(mutf7::decode("~peter/mail/&U,BTFw-/&ZeVnLIqe-").unwrap(), "~peter/mail/台北/日本語");
-        for s in ["Entwürfe", "A&B", "&", "Отправленные", "émoji 📬 box", "plain"] {
-            assert_eq!(mutf7::decode(&mutf7::encode(s)).as_deref(), Some(s), "{s}");
-        }
-        assert_eq!(mutf7::encode("A&B"), "A&-B");
-    }
-
-    #[test]
-    fn mutf7_rejects_malformed_input() {
-        for bad in ["&", "&Jjo", "&AGE-", "&Jj@-", "&2D0-", "caf\u{e9}", "&U,B-"] {
-            assert_eq!(mutf7::decode(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn directory_names_follow_maildir_plus_plus() {

@@ -122,7 +122,18 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for name in ["", "INBOX", "a b", "&&", "\u{e9}t\u{e9}", "x\u{7f}y", "\u{0}", "日本語&テスト"] {
+        for name in [
+            "",
+            "INBOX",
+            "a b",
+            "&&",
+            "\u{e9}t\u{e9}",
+            "x\u{7f}y",
+            "\u{0}",
+            "日本語&テスト",
+            "Отправленные",
+            "émoji 📬 box",
+        ] {
             assert_eq!(decode(encode(name).as_bytes()).as_deref(), Some(name), "{name:?}");
         }
     }
@@ -139,6 +150,9 @@ mod tests {
             b"a\tb",     // control character
             b"&*-",      // not BASE64
             b"&AAAA-",   // 8 leftover bits: a truncated unit
+            b"&Jjo",     // unterminated, base64 of a lone unit
+            b"&Jj@-",    // '@' is not modified BASE64
+            b"&U,B-",    // non-zero padding bits after one unit
         ] {
             assert_eq!(decode(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
