@@ -1,12 +1,15 @@
 //! A client connection that starts in plain text and may switch to TLS (STARTTLS).
 
+use crate::server::Server;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -23,6 +26,50 @@ pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// How a mailbox-reading listener (POP3, IMAP) takes its connections.
+#[derive(Clone)]
+pub struct Intake {
+    /// The log prefix: "pop3-login", "imap-login".
+    pub log: &'static str,
+    /// One permit per connection.
+    pub slots: Arc<Semaphore>,
+    /// The configured number of slots, for the log.
+    pub max: usize,
+    /// What a connection gets when every slot is taken, before it is closed.
+    pub busy: &'static [u8],
+    /// On 993/995: the TLS handshake comes first, within this time.
+    pub implicit_tls: Option<Duration>,
+}
+
+/// Accepts connections until the process ends; each takes a slot (else gets `busy`), runs
+/// the TLS handshake on an implicit-TLS port, then is served by `serve` on its own task.
+pub async fn serve_each<F, Fut>(server: Arc<Server>, listener: TcpListener, intake: Intake, serve: F)
+where
+    F: Fn(Arc<Server>, Conn, SocketAddr, SocketAddr) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let (tcp, peer) = accept(&listener).await;
+        let (server, intake) = (server.clone(), intake.clone());
+        tokio::spawn(async move {
+            let local = tcp.local_addr().unwrap_or(peer);
+            let Ok(_permit) = intake.slots.clone().try_acquire_owned() else {
+                warn!("{}: too many connections ({}), refused rip={}", intake.log, intake.max, peer.ip());
+                let _ = Conn::Plain(tcp).send(intake.busy, Duration::from_secs(5)).await;
+                return;
+            };
+            let conn = match intake.implicit_tls {
+                Some(limit) => match implicit_tls(tcp, &server.tls.acceptor(), limit).await {
+                    Ok(conn) => conn,
+                    Err(e) => return warn!("{}: TLS handshake failed: rip={}: {e}", intake.log, peer.ip()),
+                },
+                None => Conn::Plain(tcp),
+            };
+            serve(server, conn, peer, local).await;
+        });
     }
 }
 

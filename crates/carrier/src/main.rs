@@ -9,6 +9,8 @@ mod control;
 mod delivery;
 mod dns;
 mod handoff;
+mod imap;
+mod imap_store;
 mod inbound;
 mod init;
 mod intake;

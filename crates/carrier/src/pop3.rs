@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::timeout;
 use tracing::{info, warn};
 
@@ -39,35 +39,19 @@ impl Service {
 
 /// Accepts connections on one listener until the process ends.
 pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service) {
-    loop {
-        let (tcp, peer) = conn::accept(&listener).await;
-        let server = server.clone();
-        tokio::spawn(async move {
-            let local = tcp.local_addr().unwrap_or(peer);
-            let Ok(_permit) = server.pop3_connections.clone().try_acquire_owned() else {
-                return refuse_busy(&server, tcp, peer).await;
-            };
-            let conn = match service {
-                Service::Pop3s => {
-                    let limit = server.cfg.pop3.timeout.min(Duration::from_secs(60));
-                    match conn::implicit_tls(tcp, &server.tls.acceptor(), limit).await {
-                        Ok(conn) => conn,
-                        Err(e) => return warn!("pop3-login: TLS handshake failed: rip={}: {e}", peer.ip()),
-                    }
-                }
-                Service::Pop3 => Conn::Plain(tcp),
-            };
-            let mut client = Client::new(server, peer, local, &conn);
-            let end = client.run(conn).await;
-            client.log_disconnect(&end);
-        });
-    }
-}
-
-async fn refuse_busy(server: &Server, tcp: TcpStream, peer: SocketAddr) {
-    warn!("pop3-login: too many connections ({}), refused rip={}", server.cfg.pop3.max_connections, peer.ip());
-    let mut conn = Conn::Plain(tcp);
-    let _ = conn.send(b"-ERR [SYS/TEMP] Too many connections, try again later.\r\n", Duration::from_secs(5)).await;
+    let intake = conn::Intake {
+        log: "pop3-login",
+        slots: server.pop3_connections.clone(),
+        max: server.cfg.pop3.max_connections,
+        busy: b"-ERR [SYS/TEMP] Too many connections, try again later.\r\n",
+        implicit_tls: (service == Service::Pop3s).then(|| server.cfg.pop3.timeout.min(Duration::from_secs(60))),
+    };
+    conn::serve_each(server, listener, intake, |server, conn, peer, local| async move {
+        let mut client = Client::new(server, peer, local, &conn);
+        let end = client.run(conn).await;
+        client.log_disconnect(&end);
+    })
+    .await
 }
 
 /// One client connection.

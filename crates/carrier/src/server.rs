@@ -1,7 +1,7 @@
 //! `carrier serve`: opens the stores, binds the listeners, starts delivery.
 
 use crate::stats::Recent;
-use crate::{auth, control, delivery, dns, inbound, pickup, pop3, privileges, relay, tls};
+use crate::{auth, control, delivery, dns, imap, inbound, pickup, pop3, privileges, relay, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
@@ -29,6 +29,8 @@ pub struct Server {
     pub connections: Arc<Semaphore>,
     /// Limits concurrent POP3 connections.
     pub pop3_connections: Arc<Semaphore>,
+    /// Limits concurrent IMAP connections.
+    pub imap_connections: Arc<Semaphore>,
     /// The mailbox store; the delivery agent shares it, so its deliveries wake sessions.
     pub store: Maildir,
     /// Failed logins per client address.
@@ -104,6 +106,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let server = Arc::new(Server {
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
         pop3_connections: Arc::new(Semaphore::new(cfg.pop3.max_connections)),
+        imap_connections: Arc::new(Semaphore::new(cfg.imap.max_connections)),
         store,
         cfg,
         spool,
@@ -120,6 +123,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         match service {
             Service::Smtp(s) => tokio::spawn(inbound::listen(server.clone(), listener, s)),
             Service::Pop3(s) => tokio::spawn(pop3::listen(server.clone(), listener, s)),
+            Service::Imap(s) => tokio::spawn(imap::listen(server.clone(), listener, s)),
         };
     }
     tokio::spawn(control::serve(server.clone(), control));
@@ -153,6 +157,7 @@ fn open_directory(cfg: &Config) -> Result<Directory, String> {
 enum Service {
     Smtp(inbound::Service),
     Pop3(pop3::Service),
+    Imap(imap::Service),
 }
 
 impl Service {
@@ -161,6 +166,7 @@ impl Service {
         match self {
             Service::Smtp(s) => s.name(),
             Service::Pop3(s) => s.name(),
+            Service::Imap(s) => s.name(),
         }
     }
 }
@@ -173,6 +179,8 @@ async fn bind(cfg: &Config) -> Result<Vec<(TcpListener, Service)>, String> {
         (Service::Smtp(inbound::Service::Smtps), &cfg.listen.smtps),
         (Service::Pop3(pop3::Service::Pop3), &cfg.listen.pop3),
         (Service::Pop3(pop3::Service::Pop3s), &cfg.listen.pop3s),
+        (Service::Imap(imap::Service::Imap), &cfg.listen.imap),
+        (Service::Imap(imap::Service::Imaps), &cfg.listen.imaps),
     ] {
         let name = service.name();
         for addr in addrs {
@@ -181,11 +189,6 @@ async fn bind(cfg: &Config) -> Result<Vec<(TcpListener, Service)>, String> {
             let bound = listener.local_addr().map_err(|e| bind_error(addr, &e))?;
             info!("listening for {name} on {bound}");
             listeners.push((listener, service));
-        }
-    }
-    for (name, addrs) in [("imap", &cfg.listen.imap), ("imaps", &cfg.listen.imaps)] {
-        if !addrs.is_empty() {
-            warn!("[listen] {name} is configured but this version of carrier does not serve it yet; ignoring it");
         }
     }
     if !listeners.iter().any(|(_, s)| matches!(s, Service::Smtp(_))) {

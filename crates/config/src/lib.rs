@@ -46,6 +46,8 @@ pub struct Config {
     pub submission: Submission,
     /// The POP3 server.
     pub pop3: Pop3,
+    /// The IMAP server.
+    pub imap: Imap,
     /// The mailbox store.
     pub mailbox: Mailbox,
     /// The file this came from; None for built-in development defaults.
@@ -231,6 +233,33 @@ impl Default for Pop3 {
     }
 }
 
+/// `[imap]`: the IMAP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imap {
+    /// Idle time allowed after login, IDLE included (RFC 3501 5.4: at least 30 minutes).
+    pub timeout: Duration,
+    /// Time allowed to log in after connecting (Dovecot's imap-login also allows 3 minutes).
+    pub login_timeout: Duration,
+    /// Concurrent IMAP connections.
+    pub max_connections: usize,
+    /// Invalid commands in a row before the session is closed.
+    pub max_errors: u32,
+    /// Largest message APPEND accepts, in octets (advertised as APPENDLIMIT, RFC 7889).
+    pub max_message_size: u64,
+}
+
+impl Default for Imap {
+    fn default() -> Imap {
+        Imap {
+            timeout: Duration::from_secs(30 * 60),
+            login_timeout: Duration::from_secs(180),
+            max_connections: 1000,
+            max_errors: 10,
+            max_message_size: 50 * 1024 * 1024,
+        }
+    }
+}
+
 /// `[mailbox]`: the mailbox store.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Mailbox {
@@ -296,6 +325,7 @@ impl Config {
             smtp: Smtp::default(),
             submission: Submission::default(),
             pop3: Pop3::default(),
+            imap: Imap::default(),
             mailbox: Mailbox::default(),
             source: None,
         }

@@ -3,7 +3,8 @@
 
 use crate::values;
 use crate::{
-    AuthSource, Config, ConfigError, Delivery, Dns, Listen, Mailbox, Pop3, Relay, Smarthost, Smtp, Submission, Tls,
+    AuthSource, Config, ConfigError, Delivery, Dns, Imap, Listen, Mailbox, Pop3, Relay, Smarthost, Smtp, Submission,
+    Tls,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ struct Raw {
     #[serde(default)]
     pop3: RawPop3,
     #[serde(default)]
+    imap: RawImap,
+    #[serde(default)]
     mailbox: RawMailbox,
 }
 
@@ -47,6 +50,16 @@ struct RawPop3 {
     timeout: Option<S<toml::Value>>,
     max_connections: Option<S<usize>>,
     max_errors: Option<S<u32>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    timeout: Option<S<toml::Value>>,
+    login_timeout: Option<S<toml::Value>>,
+    max_connections: Option<S<usize>>,
+    max_errors: Option<S<u32>>,
+    max_message_size: Option<S<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -238,6 +251,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         smtp: smtp(&ctx, &raw.smtp)?,
         submission: submission(&ctx, &raw.submission)?,
         pop3: pop3(&ctx, &raw.pop3)?,
+        imap: imap(&ctx, &raw.imap)?,
         mailbox: mailbox(&ctx, &raw.mailbox)?,
         source: Some(path.to_path_buf()),
     })
@@ -460,6 +474,35 @@ fn pop3(ctx: &Ctx, raw: &RawPop3) -> Result<Pop3, ConfigError> {
         p.max_errors = ctx.check(v, "pop3.max_errors", |n| nonzero(*n as u64).map(|_| *n))?;
     }
     Ok(p)
+}
+
+fn imap(ctx: &Ctx, raw: &RawImap) -> Result<Imap, ConfigError> {
+    let mut i = Imap::default();
+    for (v, key, field) in [
+        (&raw.timeout, "imap.timeout", &mut i.timeout),
+        (&raw.login_timeout, "imap.login_timeout", &mut i.login_timeout),
+    ] {
+        if let Some(v) = v {
+            *field = duration_value(ctx, v, key)?;
+            if field.is_zero() {
+                return Err(ctx.err(
+                    v.span(),
+                    key,
+                    "must be greater than zero (RFC 3501 5.4 asks for at least 30 minutes)",
+                ));
+            }
+        }
+    }
+    if let Some(v) = &raw.max_connections {
+        i.max_connections = ctx.check(v, "imap.max_connections", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    if let Some(v) = &raw.max_errors {
+        i.max_errors = ctx.check(v, "imap.max_errors", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    if let Some(v) = &raw.max_message_size {
+        i.max_message_size = size_value(ctx, v, "imap.max_message_size")?;
+    }
+    Ok(i)
 }
 
 fn mailbox(ctx: &Ctx, raw: &RawMailbox) -> Result<Mailbox, ConfigError> {

@@ -275,6 +275,32 @@ fn pop3_and_mailbox_sections() {
 }
 
 #[test]
+fn imap_section() {
+    let c = parse("hostname = \"mx.example.com\"\n").unwrap();
+    assert_eq!((c.imap.timeout, c.imap.login_timeout), (Duration::from_secs(1800), Duration::from_secs(180)));
+    assert_eq!((c.imap.max_connections, c.imap.max_errors, c.imap.max_message_size), (1000, 10, 50 << 20));
+    let c = parse(
+        "hostname = \"mx.example.com\"\n[imap]\ntimeout = \"2s\"\nlogin_timeout = \"1s\"\nmax_connections = 5\n\
+         max_errors = 3\nmax_message_size = \"1M\"\n",
+    )
+    .unwrap();
+    assert_eq!((c.imap.timeout, c.imap.login_timeout), (Duration::from_secs(2), Duration::from_secs(1)));
+    assert_eq!((c.imap.max_connections, c.imap.max_errors, c.imap.max_message_size), (5, 3, 1 << 20));
+    for (text, key, words) in [
+        ("[imap]\ntimeout = \"0s\"\n", "imap.timeout", "30 minutes"),
+        ("[imap]\nlogin_timeout = 0\n", "imap.login_timeout", "greater than zero"),
+        ("[imap]\nmax_connections = 0\n", "imap.max_connections", "greater than zero"),
+        ("[imap]\nmax_message_size = \"huge\"\n", "imap.max_message_size", "expected a size"),
+        ("[imap]\nidle_timeout = \"1m\"\n", "imap.idle_timeout", "unknown field"),
+    ] {
+        let e = error(&format!("hostname = \"mx.example.com\"\n{text}"));
+        assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+        assert!(e.message.contains(words), "{text}: {e}");
+        assert_eq!(e.line, Some(3), "{text}: {e}");
+    }
+}
+
+#[test]
 fn user_names_the_account_to_switch_to() {
     let cfg = parse("hostname = \"mx.example.com\"\nuser = \"carrier\"\n").unwrap();
     assert_eq!(cfg.user.as_deref(), Some("carrier"));

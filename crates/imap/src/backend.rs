@@ -130,8 +130,10 @@ pub enum StoreError {
     Cannot(String),
     /// The mailbox is used by another operation (`[INUSE]`).
     InUse,
-    /// Quota exceeded (`[OVERQUOTA]`).
-    OverQuota,
+    /// Quota exceeded, or the disk is full (`[OVERQUOTA]`); the text says how much is used.
+    OverQuota(String),
+    /// CREATE cannot give the mailbox the special use asked for (`[USEATTR]`, RFC 6154 5.4).
+    UseAttr(String),
     /// A size or count limit (`[LIMIT]`).
     Limit(String),
     /// The message was expunged (`[EXPUNGEISSUED]`).
@@ -145,9 +147,11 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::NoSuchMailbox => f.write_str("Mailbox does not exist"),
             StoreError::AlreadyExists => f.write_str("Mailbox already exists"),
-            StoreError::Cannot(why) | StoreError::Limit(why) => f.write_str(why),
+            StoreError::Cannot(why)
+            | StoreError::Limit(why)
+            | StoreError::UseAttr(why)
+            | StoreError::OverQuota(why) => f.write_str(why),
             StoreError::InUse => f.write_str("Mailbox is in use, try again"),
-            StoreError::OverQuota => f.write_str("Quota exceeded"),
             StoreError::Expunged => f.write_str("Message was expunged"),
             StoreError::Io(why) => write!(f, "Internal error: {why}"),
         }

@@ -103,6 +103,8 @@ pub struct Status {
     pub size: u64,
     /// HIGHESTMODSEQ
     pub highestmodseq: u64,
+    /// DELETED (RFC 9051): messages flagged \Deleted.
+    pub deleted: u32,
 }
 
 /// RFC 4315 APPENDUID.
@@ -222,6 +224,7 @@ impl Account {
             uidnext: index.uidnext,
             uidvalidity: index.uidvalidity,
             unseen: index.entries.iter().filter(|e| !crate::flags::info_of(&e.file).contains('S')).count() as u32,
+            deleted: index.entries.iter().filter(|e| crate::flags::info_of(&e.file).contains('T')).count() as u32,
             size: index.entries.iter().map(|e| e.vsize).sum(),
             highestmodseq: index.highestmodseq,
         };

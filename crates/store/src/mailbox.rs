@@ -9,7 +9,8 @@
 //! All methods block (file I/O, fsync, flock): call them from `spawn_blocking`.
 
 use crate::account::Account;
-use crate::flags::{FlagOp, Flags, base_of};
+use crate::flags::{Flag, FlagOp, Flags, base_of};
+use crate::index::Entry;
 use crate::notify::Watch;
 use crate::sync::{Locked, Place};
 use crate::{StoreError, files};
@@ -270,18 +271,33 @@ impl Mailbox {
         Ok(out)
     }
 
-    /// Removes messages for good (IMAP EXPUNGE of the \Deleted ones, POP3 DELE at QUIT);
-    /// returns the UIDs removed.
+    /// Removes messages for good (POP3 DELE at QUIT, MOVE); returns the UIDs removed.
     pub fn expunge(&mut self, uids: &[u32]) -> Result<Vec<u32>, StoreError> {
+        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+        self.remove(|_, e| wanted.contains(&e.uid))
+    }
+
+    /// IMAP EXPUNGE (RFC 3501 6.4.3) and UID EXPUNGE (RFC 4315 2.1): removes the messages
+    /// flagged \Deleted, only those in `uids` when given. The flag is read under the lock,
+    /// so a message another session undeleted a moment ago stays.
+    pub fn expunge_deleted(&mut self, uids: Option<&[u32]>) -> Result<Vec<u32>, StoreError> {
+        let within: Option<BTreeSet<u32>> = uids.map(|u| u.iter().copied().collect());
+        self.remove(|locked, e| {
+            within.as_ref().is_none_or(|w| w.contains(&e.uid)) && locked.flags_of(e).contains(&Flag::Deleted)
+        })
+    }
+
+    /// Removes the messages `pick` chooses, under the lock; returns their UIDs.
+    fn remove(&mut self, pick: impl Fn(&Locked, &Entry) -> bool) -> Result<Vec<u32>, StoreError> {
         if self.access == Access::ReadOnly {
             return Err(StoreError::ReadOnly);
         }
         let mut locked = self.lock()?;
-        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+        let doomed: BTreeSet<u32> = locked.index.entries.iter().filter(|e| pick(&locked, e)).map(|e| e.uid).collect();
         let mut removed = Vec::new();
         let mut kept = Vec::with_capacity(locked.index.entries.len());
         for e in std::mem::take(&mut locked.index.entries) {
-            if !wanted.contains(&e.uid) {
+            if !doomed.contains(&e.uid) {
                 kept.push(e);
                 continue;
             }

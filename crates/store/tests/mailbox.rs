@@ -166,6 +166,27 @@ fn expunge_removes_files_and_uids_are_never_reused() {
 }
 
 #[test]
+fn expunge_deleted_takes_only_what_is_flagged_deleted_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = store(dir.path());
+    for i in 0..4 {
+        deliver_at(&m, &format!("{i}\n"), 1_700_000_000 + i);
+    }
+    let account = m.account(USER);
+    let mut a = account.open("INBOX", Access::ReadWrite).unwrap();
+    let mut b = account.open("INBOX", Access::ReadWrite).unwrap();
+    a.store(&[1, 2, 3], FlagOp::Add, &flags(&[Flag::Deleted]), None).unwrap();
+    // Another session undeletes 2 after `a` last looked: the expunge must see that.
+    b.store(&[2], FlagOp::Remove, &flags(&[Flag::Deleted]), None).unwrap();
+    assert_eq!(a.expunge_deleted(Some(&[1, 2, 4])).unwrap(), [1], "UID EXPUNGE: only within the set");
+    assert_eq!(a.expunge_deleted(None).unwrap(), [3]);
+    assert_eq!(a.expunge_deleted(None).unwrap(), Vec::<u32>::new());
+    assert_eq!(a.snapshot().messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [2, 4]);
+    let mut ro = account.open("INBOX", Access::ReadOnly).unwrap();
+    assert!(matches!(ro.expunge_deleted(None), Err(StoreError::ReadOnly)));
+}
+
+#[test]
 fn append_is_durable_with_flags_and_date() {
     let dir = tempfile::tempdir().unwrap();
     let m = store(dir.path());
@@ -255,8 +276,9 @@ fn status_counts() {
     let account = m.account(USER);
     let mut inbox = account.open("INBOX", Access::ReadWrite).unwrap();
     inbox.store(&[1], FlagOp::Add, &flags(&[Flag::Seen]), None).unwrap();
+    inbox.store(&[2], FlagOp::Add, &flags(&[Flag::Deleted]), None).unwrap();
     let s = account.status("inbox").unwrap();
-    assert_eq!((s.messages, s.unseen, s.uidnext, s.size), (2, 1, 3, 7));
+    assert_eq!((s.messages, s.unseen, s.uidnext, s.size, s.deleted), (2, 1, 3, 7, 1));
     assert_eq!(s.uidvalidity, inbox.snapshot().uidvalidity);
     assert_eq!(s.highestmodseq, inbox.snapshot().highestmodseq);
     assert!(matches!(account.status("Nope"), Err(StoreError::NoSuchMailbox(n)) if n == "Nope"));

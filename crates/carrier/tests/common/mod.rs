@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod imap;
+pub mod line;
 pub mod pop3;
 pub mod postfix;
 pub mod sink;
@@ -32,6 +34,10 @@ pub struct Server {
     pub pop3_port: u16,
     /// POP3 over implicit TLS.
     pub pop3s_port: u16,
+    /// IMAP with STARTTLS.
+    pub imap_port: u16,
+    /// IMAP over implicit TLS.
+    pub imaps_port: u16,
     pub config: PathBuf,
     child: Option<Child>,
 }
@@ -98,7 +104,8 @@ impl Server {
         let toml = format!(
             "hostname = \"{host}\"\ndata_dir = \"{data}\"\ndomains = {domains:?}\n{top}\n\
              [listen]\nsmtp = [\"{smtp}\"]\nsubmission = [\"{submission}\"]\nsmtps = [\"{smtps}\"]\n\
-             pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
+             pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\
+             imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
             host = opts.hostname,
             domains = opts.domains,
             smtp = opts.smtp,
@@ -119,6 +126,8 @@ impl Server {
             smtps_port: 0,
             pop3_port: 0,
             pop3s_port: 0,
+            imap_port: 0,
+            imaps_port: 0,
             config,
             child: None,
         };
@@ -212,10 +221,12 @@ impl Server {
                 let needle = format!("listening for {service} on ");
                 log[seen..].lines().find_map(|l| l.split(&needle).nth(1)).and_then(|a| a.trim().parse().ok())
             };
-            let addrs = [addr("SMTP"), addr("submission"), addr("smtps"), addr("pop3"), addr("pop3s")];
-            if let [Some(smtp), Some(submission), Some(smtps), Some(pop3), Some(pop3s)] = addrs {
+            let addrs = ["SMTP", "submission", "smtps", "pop3", "pop3s", "imap", "imaps"].map(addr);
+            if let [Some(smtp), Some(submission), Some(smtps), Some(pop3), Some(pop3s), Some(imap), Some(imaps)] = addrs
+            {
                 (self.port, self.submission_port, self.smtps_port) = (smtp.port(), submission.port(), smtps.port());
                 (self.pop3_port, self.pop3s_port) = (pop3.port(), pop3s.port());
+                (self.imap_port, self.imaps_port) = (imap.port(), imaps.port());
                 self.smtp_ip = smtp.ip();
                 return;
             }

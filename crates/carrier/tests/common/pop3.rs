@@ -1,38 +1,12 @@
 //! A blocking POP3 test client over plain TCP or TLS (implicit, or after STLS), which
 //! verifies the server's own self-signed certificate.
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use super::line::LineConn;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-    Upgrading,
-}
-
-impl Stream {
-    fn io(&mut self) -> &mut dyn ReadWrite {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.as_mut(),
-            Stream::Upgrading => unreachable!("used during the TLS upgrade"),
-        }
-    }
-}
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
 
 /// One POP3 connection.
 pub struct Pop3 {
-    stream: Stream,
-    buf: Vec<u8>,
-    cert: std::path::PathBuf,
+    conn: LineConn,
     /// The greeting line.
     pub greeting: String,
 }
@@ -40,68 +14,33 @@ pub struct Pop3 {
 impl Pop3 {
     /// Plain TCP (port 110's stand-in).
     pub fn connect(port: u16, cert: &Path) -> Pop3 {
-        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c =
-            Pop3 { stream: Stream::Plain(tcp), buf: Vec::new(), cert: cert.to_path_buf(), greeting: String::new() };
-        c.greeting = c.line().expect("greeting");
-        c
+        Pop3::greeted(LineConn::connect(port, cert))
     }
 
     /// TLS from the first byte (port 995's stand-in).
     pub fn connect_tls(port: u16, cert: &Path) -> Pop3 {
-        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c =
-            Pop3 { stream: Stream::Plain(tcp), buf: Vec::new(), cert: cert.to_path_buf(), greeting: String::new() };
-        c.upgrade();
-        c.greeting = c.line().expect("greeting");
-        c
+        Pop3::greeted(LineConn::connect_tls(port, cert))
+    }
+
+    fn greeted(mut conn: LineConn) -> Pop3 {
+        let greeting = conn.line().expect("greeting");
+        Pop3 { conn, greeting }
     }
 
     /// Sends STLS and runs the handshake.
     pub fn stls(&mut self) {
         assert_eq!(self.cmd("STLS"), "+OK Begin TLS negotiation now.");
-        self.upgrade();
-    }
-
-    fn upgrade(&mut self) {
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else { panic!("TLS twice") };
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&self.cert).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = ServerName::try_from("mx.example.com").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-        self.stream = Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)));
+        self.conn.upgrade();
     }
 
     /// Sends raw bytes.
     pub fn raw(&mut self, bytes: &[u8]) {
-        self.stream.io().write_all(bytes).unwrap();
-        self.stream.io().flush().unwrap();
+        self.conn.raw(bytes);
     }
 
     /// Reads one line without CRLF; None when the server closed the connection.
     pub fn line(&mut self) -> Option<String> {
-        loop {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=i).collect();
-                let text = String::from_utf8_lossy(&line);
-                return Some(text.strip_suffix("\r\n").expect("server lines end with CRLF").to_string());
-            }
-            let mut chunk = [0u8; 8192];
-            match self.stream.io().read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            }
-        }
+        self.conn.line()
     }
 
     /// Sends a command and reads the one-line answer.
@@ -138,6 +77,6 @@ impl Pop3 {
 
     /// True when the server has closed the connection.
     pub fn is_closed(&mut self) -> bool {
-        self.line().is_none()
+        self.conn.is_closed()
     }
 }
