@@ -64,6 +64,11 @@ fn login_select_fetch_logout_over_imaps() {
     assert!(c.is_closed());
     server.wait_log("imap-login: Login: user=<bob@example.com>, method=LOGIN, rip=127.0.0.1, lip=127.0.0.1, TLS", 1);
     server.wait_log("imap(bob@example.com): Disconnected: Logged out in=", 1);
+    // SASL-IR (RFC 4959): the PLAIN response on the command line; "\0bob\0bob-secret".
+    let mut c = imaps(&server);
+    c.cmd("AUTHENTICATE PLAIN AGJvYgBib2Itc2VjcmV0").expect("OK");
+    c.cmd("LOGOUT").expect("OK");
+    server.wait_log("imap-login: Login: user=<bob@example.com>, method=PLAIN, rip=127.0.0.1", 1);
     // Every account gets its special-use folders at login.
     for folder in [".Sent", ".Drafts", ".Trash", ".Junk", ".Archive"] {
         assert!(server.maildir("example.com", "bob").join(folder).join("cur").is_dir(), "{folder}");
