@@ -12,6 +12,7 @@ mod handoff;
 mod inbound;
 mod init;
 mod intake;
+mod limits;
 mod local;
 mod passwd;
 mod pickup;
