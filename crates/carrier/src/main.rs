@@ -14,6 +14,7 @@ mod imap_store;
 mod inbound;
 mod init;
 mod intake;
+mod limits;
 mod local;
 mod passwd;
 mod pickup;

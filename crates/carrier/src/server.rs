@@ -1,7 +1,7 @@
 //! `carrier serve`: opens the stores, binds the listeners, starts delivery.
 
 use crate::stats::Recent;
-use crate::{auth, control, delivery, dns, imap, inbound, pickup, pop3, privileges, relay, tls};
+use crate::{auth, control, delivery, dns, imap, inbound, limits, pickup, pop3, privileges, relay, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
@@ -35,6 +35,8 @@ pub struct Server {
     pub store: Maildir,
     /// Failed logins per client address.
     pub throttle: auth::Throttle,
+    /// Connections per client address on the SMTP listeners.
+    pub clients: limits::Limiter,
     /// What each listener serves and its bound address, for `carrier status`.
     pub listeners: Vec<(&'static str, SocketAddr)>,
     /// Successful deliveries in the last hour.
@@ -80,6 +82,15 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let configured = cfg.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path()));
     let (tls, source) = tls::Reloadable::new(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
     info!("TLS certificate: {source:?}");
+    let open_files = limits::raise_open_files();
+    // Each connection holds a descriptor; keep some for the spool, mailboxes and the resolver.
+    let wanted = (cfg.smtp.max_connections + cfg.pop3.max_connections) as u64 + 256;
+    if open_files < wanted {
+        warn!(
+            "only {open_files} open files are allowed; with the configured connection limits carrier may need \
+             {wanted}: raise the limit (LimitNOFILE= in the systemd unit, or ulimit -n)"
+        );
+    }
     let listeners = bind(&cfg).await?;
     // Everything that needs root is done: ports bound, certificate read, files created.
     if let Some(target) = &switch_to {
@@ -114,6 +125,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         tls,
         delivery,
         throttle: auth::Throttle::default(),
+        clients: limits::Limiter::default(),
         listeners: listeners.iter().filter_map(|(l, s)| Some((s.name(), l.local_addr().ok()?))).collect(),
         delivered,
         started: SystemTime::now(),

@@ -164,6 +164,10 @@ pub struct Smtp {
     pub max_errors: u32,
     /// Concurrent connections.
     pub max_connections: usize,
+    /// Concurrent connections from one address (0: no limit); relay networks are exempt.
+    pub max_connections_per_ip: usize,
+    /// New connections per minute from one address (0: no limit); relay networks are exempt.
+    pub connection_rate_limit: usize,
     /// Idle time allowed between commands (RFC 5321 4.5.3.2.7).
     pub timeout: Duration,
     /// Idle time allowed while receiving message data.
@@ -276,6 +280,10 @@ impl Default for Smtp {
             // Postfix smtpd_hard_error_limit.
             max_errors: 20,
             max_connections: 1000,
+            // Postfix's smtpd_client_connection_count_limit.
+            max_connections_per_ip: 50,
+            // Off, as Postfix's smtpd_client_connection_rate_limit.
+            connection_rate_limit: 0,
             timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
             greet_pause: Duration::ZERO,

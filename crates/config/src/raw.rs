@@ -139,6 +139,8 @@ struct RawSmtp {
     max_recipients: Option<S<usize>>,
     max_errors: Option<S<u32>>,
     max_connections: Option<S<usize>>,
+    max_connections_per_ip: Option<usize>,
+    connection_rate_limit: Option<usize>,
     timeout: Option<S<toml::Value>>,
     data_timeout: Option<S<toml::Value>>,
     greet_pause: Option<S<toml::Value>>,
@@ -528,6 +530,8 @@ fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
     if let Some(v) = &raw.max_connections {
         s.max_connections = ctx.check(v, "smtp.max_connections", |n| nonzero(*n as u64).map(|_| *n))?;
     }
+    s.max_connections_per_ip = raw.max_connections_per_ip.unwrap_or(s.max_connections_per_ip);
+    s.connection_rate_limit = raw.connection_rate_limit.unwrap_or(s.connection_rate_limit);
     if let Some(v) = &raw.timeout {
         s.timeout = duration_value(ctx, v, "smtp.timeout")?;
     }
