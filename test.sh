@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs carrier's whole test suite: unit tests, integration tests that start the real
-# server on loopback ports, and interop tests with swaks, Python's smtplib and poplib,
-# fetchmail, s-nail and a private Postfix instance.
+# server on loopback ports, and interop tests with swaks, Python's smtplib, poplib and imaplib,
+# fetchmail, s-nail (Maildir and IMAPS) and a private Postfix instance.
 # On a fresh Debian machine it first installs the clients the tests use (needs root).
 set -euo pipefail
 cd "$(dirname "$0")"
