@@ -14,6 +14,9 @@ pub struct Command {
     pub tag: String,
     /// What it asks.
     pub kind: Kind,
+    /// A mailbox name or LIST pattern that is not valid modified UTF-7, as sent: the command
+    /// is well-formed, but no mailbox can have that name (answered NO, or an empty LIST).
+    pub invalid_name: Option<String>,
 }
 
 /// STORE's operation (RFC 3501 6.4.6).
@@ -237,7 +240,7 @@ pub fn parse(input: &[u8]) -> Result<Command, Malformed> {
     };
     let kind = c.sp().and_then(|_| parse_kind(&mut c)).and_then(|kind| c.end().map(|_| kind));
     match kind {
-        Ok(kind) => Ok(Command { tag, kind }),
+        Ok(kind) => Ok(Command { tag, kind, invalid_name: c.invalid_name }),
         Err(error) => Err(Malformed { tag: Some(tag), error }),
     }
 }
@@ -338,20 +341,20 @@ fn authenticate(c: &mut Cursor) -> Parsed<Kind> {
 /// A mailbox name: astring, `INBOX` in any case, else modified UTF-7 (RFC 3501 5.1.3).
 pub fn mailbox(c: &mut Cursor) -> Parsed<String> {
     let raw = c.astring("a mailbox name")?;
-    decode_mailbox(&raw)
+    Ok(decode_mailbox(c, &raw))
 }
 
-fn decode_mailbox(raw: &[u8]) -> Parsed<String> {
+/// A name that is not modified UTF-7 is still a well-formed argument (RFC 3501 9 only asks
+/// for an astring): it is kept as sent and marked, so the command gets NO, not BAD.
+fn decode_mailbox(c: &mut Cursor, raw: &[u8]) -> String {
     if raw.eq_ignore_ascii_case(b"INBOX") {
-        return Ok("INBOX".into());
+        return "INBOX".into();
     }
-    match mutf7::decode(raw) {
-        Some(name) => Ok(name),
-        None => bad(format!(
-            "Mailbox name {:?} is not valid modified UTF-7 (RFC 3501 5.1.3; write '&' as '&-')",
-            String::from_utf8_lossy(raw)
-        )),
-    }
+    mutf7::decode(raw).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(raw).into_owned();
+        c.invalid_name.get_or_insert_with(|| text.clone());
+        text
+    })
 }
 
 fn sp_mailbox(c: &mut Cursor) -> Parsed<String> {
@@ -361,7 +364,7 @@ fn sp_mailbox(c: &mut Cursor) -> Parsed<String> {
 
 fn pattern(c: &mut Cursor) -> Parsed<String> {
     let raw = c.list_mailbox()?;
-    decode_mailbox(&raw)
+    Ok(decode_mailbox(c, &raw))
 }
 
 fn create(c: &mut Cursor) -> Parsed<Kind> {

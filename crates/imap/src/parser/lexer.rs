@@ -45,12 +45,14 @@ pub fn is_list_char(b: u8) -> bool {
 pub struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// A mailbox name or pattern that is not valid modified UTF-7, as sent.
+    pub invalid_name: Option<String>,
 }
 
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Cursor<'a> {
-        Cursor { buf, pos: 0 }
+        Cursor { buf, pos: 0, invalid_name: None }
     }
 
     /// The next byte, if any.

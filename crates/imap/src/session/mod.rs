@@ -379,7 +379,7 @@ impl<M: Mailboxes> Session<M> {
     }
 
     fn execute(&mut self, cmd: Command) -> Option<Event> {
-        let Command { tag, kind } = cmd;
+        let Command { tag, kind, invalid_name } = cmd;
         let state = self.state();
         let allowed = match &kind {
             Kind::Capability | Kind::Noop | Kind::Logout | Kind::Id(_) => true,
@@ -404,6 +404,17 @@ impl<M: Mailboxes> Session<M> {
                 _ => "no mailbox is selected",
             };
             self.bad(Some(&tag), &format!("{} is not valid in this state: {why}", kind.name()));
+            return None;
+        }
+        if let Some(name) = invalid_name {
+            if matches!(kind, Kind::List(_) | Kind::Lsub { .. }) {
+                // Nothing can match a pattern no mailbox name could have.
+                self.ok(&tag, &format!("{} completed", kind.name()));
+            } else {
+                let text =
+                    format!("Mailbox name {name:?} is not valid modified UTF-7 (RFC 3501 5.1.3; write '&' as '&-')");
+                self.no(&tag, Some("CANNOT"), &text);
+            }
             return None;
         }
         let allow_expunge = !forbids_expunge(&kind);

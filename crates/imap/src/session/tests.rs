@@ -435,3 +435,19 @@ fn misc_commands() {
     assert_eq!(t.send("8 LOGOUT\r\n"), "* BYE Logging out\r\n8 OK LOGOUT completed\r\n");
     assert_eq!(t.s.next_event(), Event::Close);
 }
+
+#[test]
+fn names_that_are_not_modified_utf7_get_no_and_match_nothing() {
+    // imaptest's atoms script: well-formed commands, but no mailbox can have such a name.
+    let mut t = T::ready();
+    assert_eq!(
+        t.send("a SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}\r\n"),
+        "a NO [CANNOT] Mailbox name \"!#$&'+,-.0123456789:;<=>?@^_`|[}\" is not valid modified UTF-7 \
+         (RFC 3501 5.1.3; write '&' as '&-')\r\n"
+    );
+    assert_eq!(t.send("b LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*\r\n"), "b OK LIST completed\r\n");
+    assert!(t.send("c CREATE &Jjo\r\n").starts_with("c NO [CANNOT] Mailbox name \"&Jjo\""));
+    assert_eq!(t.send("d LSUB \"\" &Jjo*\r\n"), "d OK LSUB completed\r\n");
+    // Not a BAD: the session is not counting towards max_bad.
+    assert_eq!(t.send("e NOOP\r\n"), "e OK NOOP completed\r\n");
+}
