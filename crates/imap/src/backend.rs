@@ -25,8 +25,8 @@ pub struct MessageMeta {
     pub size: u64,
     /// INTERNALDATE.
     pub internal_date: DateTime,
-    /// \Recent for this session: the first session to see a new message owns it
-    /// (RFC 3501 2.3.2); always false for read-only access.
+    /// \Recent for this session: the first read-write session to see a new message owns it
+    /// (RFC 3501 2.3.2); read-only access (EXAMINE) shows it without taking it (6.3.2).
     pub recent: bool,
 }
 

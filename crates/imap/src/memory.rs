@@ -141,8 +141,10 @@ impl Mailbox {
     }
 }
 
-fn with_recent(meta: &MessageMeta, from: u32, read_only: bool) -> MessageMeta {
-    MessageMeta { recent: !read_only && meta.uid >= from, ..meta.clone() }
+/// \Recent from `from` on; for EXAMINE `from` was not moved, so it sees \Recent without
+/// taking it (RFC 3501 6.3.2).
+fn with_recent(meta: &MessageMeta, from: u32) -> MessageMeta {
+    MessageMeta { recent: meta.uid >= from, ..meta.clone() }
 }
 
 fn ranges(uids: &[u32]) -> Vec<(u32, u32)> {
@@ -269,7 +271,7 @@ impl Mailboxes for MemoryStore {
             uidvalidity: mb.uidvalidity,
             uidnext: mb.uidnext,
             highest_modseq: mb.highest_modseq,
-            messages: mb.messages.iter().map(|m| with_recent(&m.meta, from, read_only)).collect(),
+            messages: mb.messages.iter().map(|m| with_recent(&m.meta, from)).collect(),
             keywords: mb.keywords.clone(),
         })
     }
@@ -283,12 +285,7 @@ impl Mailboxes for MemoryStore {
         Ok(Changes {
             uidnext: mb.uidnext,
             highest_modseq: mb.highest_modseq,
-            updated: mb
-                .messages
-                .iter()
-                .filter(|m| m.meta.modseq > since)
-                .map(|m| with_recent(&m.meta, from, read_only))
-                .collect(),
+            updated: mb.messages.iter().filter(|m| m.meta.modseq > since).map(|m| with_recent(&m.meta, from)).collect(),
             expunged: ranges(&gone),
         })
     }
@@ -397,9 +394,11 @@ mod tests {
         let mut a = MemoryStore::new();
         let mut b = a.clone();
         a.deliver("INBOX", b"Subject: 1\n\nx\n");
-        assert!(!b.select("INBOX", true).unwrap().messages[0].recent);
+        // EXAMINE shows \Recent without taking it (RFC 3501 6.3.2).
+        assert!(b.select("INBOX", true).unwrap().messages[0].recent);
         assert!(a.select("INBOX", false).unwrap().messages[0].recent);
         assert!(!b.select("INBOX", false).unwrap().messages[0].recent);
+        assert!(!b.select("INBOX", true).unwrap().messages[0].recent);
         a.deliver("INBOX", b"Subject: 2\n\nx\n");
         let ch = b.changes("INBOX", 2, false).unwrap();
         assert_eq!(ch.updated.len(), 1);

@@ -75,7 +75,8 @@ impl Snapshot {
 pub enum Access {
     /// SELECT, POP3: messages in new/ move to cur/ and new messages are \Recent for this session.
     ReadWrite,
-    /// EXAMINE, STATUS: nothing changes but the index's UIDs.
+    /// EXAMINE, STATUS: nothing changes but the index's UIDs; unclaimed \Recent messages are
+    /// shown as recent and stay so for the next ReadWrite session.
     ReadOnly,
 }
 
@@ -182,7 +183,9 @@ impl Mailbox {
                 size: e.size,
                 rfc822_size: e.vsize,
                 internal_date: from_unix(e.date),
-                recent: self.recent.contains(&e.uid),
+                // RFC 3501 6.3.2: EXAMINE sees \Recent but must not take it.
+                recent: self.recent.contains(&e.uid)
+                    || (self.access == Access::ReadOnly && e.uid >= index.first_recent),
                 file: PathBuf::from(if e.new { "new" } else { "cur" }).join(&e.file),
             })
             .collect();

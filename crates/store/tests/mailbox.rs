@@ -256,12 +256,14 @@ fn recent_belongs_to_the_first_session_that_selects() {
     let account = m.account(USER);
     assert_eq!(account.status("INBOX").unwrap().recent, 1);
     let examine = account.open("INBOX", Access::ReadOnly).unwrap();
-    assert!(!examine.snapshot().messages[0].recent, "EXAMINE does not take \\Recent");
+    assert!(examine.snapshot().messages[0].recent, "EXAMINE shows \\Recent (RFC 3501 6.3.2)...");
     let mut first = account.open("INBOX", Access::ReadWrite).unwrap();
-    assert!(first.snapshot().messages[0].recent);
+    assert!(first.snapshot().messages[0].recent, "...but does not take it");
     let second = account.open("INBOX", Access::ReadWrite).unwrap();
     assert!(!second.snapshot().messages[0].recent);
     assert_eq!(account.status("INBOX").unwrap().recent, 0);
+    let examine = account.open("INBOX", Access::ReadOnly).unwrap();
+    assert!(!examine.snapshot().messages[0].recent, "taken by a read-write session");
     deliver(&m, "b\n");
     let snap = first.sync().unwrap();
     assert!(snap.messages[0].recent && snap.messages[1].recent);

@@ -24,6 +24,8 @@ pub(super) struct Selected {
     pub uidnext: u32,
     pub highest_modseq: u64,
     pub msgs: Vec<Msg>,
+    /// The keywords announced in FLAGS.
+    pub keywords: Vec<String>,
 }
 
 impl Selected {
@@ -43,6 +45,39 @@ impl Selected {
         }
         let max = self.max_uid();
         Ok((0..self.msgs.len()).filter(|&i| set.contains(self.msgs[i].meta.uid, max)).collect())
+    }
+}
+
+/// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` for the system flags and `keywords`.
+fn write_flags(out: &mut Vec<u8>, keywords: &[String], read_only: bool) {
+    let mut all: Vec<&str> = flags::SYSTEM.to_vec();
+    all.extend(keywords.iter().map(String::as_str));
+    out.extend_from_slice(b"* FLAGS ");
+    response::atom_list(out, all.iter().copied());
+    out.extend_from_slice(b"\r\n");
+    let mut permanent = if read_only { Vec::new() } else { all };
+    if !read_only {
+        permanent.push("\\*");
+    }
+    let mut code = b"PERMANENTFLAGS ".to_vec();
+    response::atom_list(&mut code, permanent);
+    let code = String::from_utf8_lossy(&code).into_owned();
+    response::status(out, None, Status::Ok, Some(&code), "Flags permitted");
+}
+
+/// RFC 3501 7.2.6: a keyword the client was not told about is announced with a new FLAGS
+/// response before any FETCH shows it.
+fn announce_keywords<'a>(sel: &mut Selected, out: &mut Vec<u8>, metas: impl IntoIterator<Item = &'a MessageMeta>) {
+    let before = sel.keywords.len();
+    for meta in metas {
+        for f in meta.flags.iter().filter(|f| !f.starts_with('\\')) {
+            if !sel.keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+                sel.keywords.push(f.to_string());
+            }
+        }
+    }
+    if sel.keywords.len() > before {
+        write_flags(out, &sel.keywords, sel.read_only);
     }
 }
 
@@ -88,20 +123,16 @@ impl<M: Mailboxes> Session<M> {
             }
         };
         self.condstore |= params.condstore;
-        let mut keywords: Vec<&str> = flags::SYSTEM.to_vec();
-        keywords.extend(snap.keywords.iter().map(String::as_str));
-        let out = &mut self.out;
-        out.extend_from_slice(b"* FLAGS ");
-        response::atom_list(out, keywords.iter().copied());
-        out.extend_from_slice(b"\r\n");
-        let mut permanent = if read_only { Vec::new() } else { keywords.clone() };
-        if !read_only {
-            permanent.push("\\*");
+        let mut keywords = snap.keywords.clone();
+        for meta in &snap.messages {
+            for f in meta.flags.iter().filter(|f| !f.starts_with('\\')) {
+                if !keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+                    keywords.push(f.to_string());
+                }
+            }
         }
-        let mut code = b"PERMANENTFLAGS ".to_vec();
-        response::atom_list(&mut code, permanent);
-        let code = String::from_utf8_lossy(&code).into_owned();
-        response::status(out, None, Status::Ok, Some(&code), "Flags permitted");
+        let out = &mut self.out;
+        write_flags(out, &keywords, read_only);
         let recent = snap.messages.iter().filter(|m| m.recent).count();
         out.extend_from_slice(format!("* {} EXISTS\r\n* {recent} RECENT\r\n", snap.messages.len()).as_bytes());
         if let Some(i) = snap.messages.iter().position(|m| !m.flags.contains(flags::SEEN)) {
@@ -117,6 +148,7 @@ impl<M: Mailboxes> Session<M> {
             uidnext: snap.uidnext,
             highest_modseq: snap.highest_modseq,
             msgs: snap.messages.into_iter().map(|meta| Msg { meta, expunged: false }).collect(),
+            keywords,
         });
         let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let text = if read_only { "EXAMINE completed" } else { "SELECT completed" };
@@ -140,6 +172,7 @@ impl<M: Mailboxes> Session<M> {
     pub(super) fn sync(&mut self, allow_expunge: bool) {
         let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return };
         let Ok(changes) = backend.changes(&sel.name, sel.highest_modseq, sel.read_only) else { return };
+        announce_keywords(sel, &mut self.out, &changes.updated);
         for &(lo, hi) in &changes.expunged {
             let start = sel.msgs.partition_point(|m| m.meta.uid < lo);
             for m in sel.msgs[start..].iter_mut().take_while(|m| m.meta.uid <= hi) {
@@ -299,6 +332,7 @@ impl<M: Mailboxes> Session<M> {
                 return false;
             }
         };
+        announce_keywords(sel, &mut self.out, &stored.updated);
         for meta in stored.updated {
             let Some(i) = sel.index_of(meta.uid) else { continue };
             let m = &mut sel.msgs[i].meta;

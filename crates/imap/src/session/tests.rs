@@ -256,7 +256,9 @@ fn store_and_condstore() {
     let mut t = T::selected();
     assert_eq!(
         t.send("1 STORE 1:2 +FLAGS (\\Flagged $Work)\r\n"),
-        "* 1 FETCH (FLAGS (\\Flagged $Work \\Recent))\r\n* 2 FETCH (FLAGS (\\Flagged $Work \\Recent))\r\n1 OK STORE completed\r\n"
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] Flags permitted\r\n\
+         * 1 FETCH (FLAGS (\\Flagged $Work \\Recent))\r\n* 2 FETCH (FLAGS (\\Flagged $Work \\Recent))\r\n1 OK STORE completed\r\n"
     );
     assert_eq!(t.send("2 STORE 1 -FLAGS.SILENT (\\flagged)\r\n"), "2 OK STORE completed\r\n");
     assert_eq!(
@@ -450,4 +452,24 @@ fn names_that_are_not_modified_utf7_get_no_and_match_nothing() {
     assert_eq!(t.send("d LSUB \"\" &Jjo*\r\n"), "d OK LSUB completed\r\n");
     // Not a BAD: the session is not counting towards max_bad.
     assert_eq!(t.send("e NOOP\r\n"), "e OK NOOP completed\r\n");
+}
+
+#[test]
+fn new_keywords_are_announced_in_flags_before_a_fetch_shows_them() {
+    // imaptest: "Keyword used without being in FLAGS".
+    let mut t = T::selected();
+    let mut other = T { s: Session::preauth(Config::new("x"), "bob", t.store.clone()), store: t.store.clone() };
+    other.send("o SELECT INBOX\r\n");
+    other.send("o STORE 1 +FLAGS.SILENT ($Label1)\r\n");
+    assert_eq!(
+        t.send("1 NOOP\r\n"),
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 \\*)] Flags permitted\r\n\
+         * 1 FETCH (FLAGS ($Label1 \\Recent))\r\n1 OK NOOP completed\r\n"
+    );
+    // Our own STORE of a new keyword too; a known one is not announced again.
+    let out = t.send("2 STORE 2 +FLAGS ($label1 Work)\r\n");
+    assert!(out.starts_with("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 Work)\r\n"), "{out}");
+    assert_eq!(out.matches("* FLAGS").count(), 1, "{out}");
+    assert_eq!(t.send("3 STORE 1 +FLAGS (Work)\r\n").matches("* FLAGS").count(), 0);
 }
