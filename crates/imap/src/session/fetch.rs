@@ -33,7 +33,7 @@ impl<M: Mailboxes> Session<M> {
             self.bad(Some(tag), "VANISHED needs QRESYNC, which is not supported");
             return false;
         }
-        self.condstore |= modifiers.changed_since.is_some() || items.contains(&FetchAttr::ModSeq);
+        self.enable_condstore(modifiers.changed_since.is_some() || items.contains(&FetchAttr::ModSeq));
         let mut items = items.to_vec();
         // RFC 3501 6.4.8: UID FETCH always returns UID; RFC 7162 3.1.4.1: CHANGEDSINCE adds MODSEQ.
         if uid && !items.contains(&FetchAttr::Uid) {

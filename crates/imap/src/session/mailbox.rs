@@ -49,6 +49,16 @@ fn canonical_pattern(reference: &str, pattern: &str) -> String {
     }
 }
 
+/// Whether `name` has a subscribed descendant that no pattern matches: only then do LSUB
+/// (RFC 3501 6.3.9, `\Noselect`) and RECURSIVEMATCH (RFC 5258 3.5, CHILDINFO) mention the
+/// parent for it; a descendant that matches is listed itself.
+fn unlisted_subscribed_child(map: &BTreeMap<String, Entry>, name: &str, patterns: &[String]) -> bool {
+    let prefix = format!("{name}{DELIMITER}");
+    map.range(prefix.clone()..)
+        .take_while(|(n, _)| n.starts_with(&prefix))
+        .any(|(n, e)| e.subscribed && !patterns.iter().any(|p| pattern_matches(p, n)))
+}
+
 struct Entry {
     exists: bool,
     special_use: Vec<String>,
@@ -169,7 +179,10 @@ impl<M: Mailboxes> Session<M> {
             let mut childinfo = false;
             if args.select_subscribed {
                 // RFC 5258 3.5: RECURSIVEMATCH also lists parents of subscribed children.
-                childinfo = args.recursive_match && !e.subscribed && e.subscribed_child;
+                childinfo = args.recursive_match
+                    && !e.subscribed
+                    && e.subscribed_child
+                    && unlisted_subscribed_child(&map, name, &patterns);
                 if !e.subscribed && !childinfo {
                     continue;
                 }
@@ -214,9 +227,14 @@ impl<M: Mailboxes> Session<M> {
     pub(super) fn lsub(&mut self, tag: &str, reference: &str, pattern: &str) -> bool {
         let Some(map) = self.entries(tag) else { return false };
         let pattern = canonical_pattern(reference, pattern);
+        let patterns = [pattern];
         for (name, e) in &map {
-            if e.subscribed && pattern_matches(&pattern, name) {
-                let attrs: &[&str] = if e.exists { &[] } else { &["\\Noselect"] };
+            if !pattern_matches(&patterns[0], name) {
+                continue;
+            }
+            let parent_only = !e.subscribed && e.subscribed_child && unlisted_subscribed_child(&map, name, &patterns);
+            if e.subscribed || parent_only {
+                let attrs: &[&str] = if e.exists && !parent_only { &[] } else { &["\\Noselect"] };
                 self.out.extend_from_slice(b"* LSUB ");
                 response::atom_list(&mut self.out, attrs.iter().copied());
                 self.out.extend_from_slice(b" \"/\" ");
@@ -228,7 +246,7 @@ impl<M: Mailboxes> Session<M> {
     }
 
     pub(super) fn status_cmd(&mut self, tag: &str, name: &str, items: &[StatusItem]) -> bool {
-        self.condstore |= items.contains(&StatusItem::HighestModSeq);
+        self.enable_condstore(items.contains(&StatusItem::HighestModSeq));
         let Some(st) = self.backend_call(tag, false, |b| b.status(name)) else { return false };
         self.status_line(name, items, &st);
         true

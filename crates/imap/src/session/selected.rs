@@ -101,6 +101,19 @@ pub(super) fn flag_list(out: &mut Vec<u8>, meta: &MessageMeta) {
 }
 
 impl<M: Mailboxes> Session<M> {
+    /// A CONDSTORE-enabling command (RFC 7162 3.1): from now on FETCH responses carry MODSEQ,
+    /// and a selected mailbox's HIGHESTMODSEQ is reported at once.
+    pub(super) fn enable_condstore(&mut self, enabling: bool) {
+        if !enabling || self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(sel) = &self.selected {
+            let code = format!("HIGHESTMODSEQ {}", sel.highest_modseq);
+            response::status(&mut self.out, None, Status::Ok, Some(&code), "Highest");
+        }
+    }
+
     /// The view's indexes for a set; on error a BAD is sent.
     pub(super) fn resolve_or_bad(&mut self, tag: &str, set: &SequenceSet, uid: bool) -> Option<Vec<usize>> {
         let result = self.selected.as_ref()?.resolve(set, uid);
@@ -254,11 +267,11 @@ impl<M: Mailboxes> Session<M> {
             return false;
         }
         let uses_modseq = has_modseq(&program.key);
-        self.condstore |= uses_modseq;
+        self.enable_condstore(uses_modseq);
         let (Some(sel), Some(backend)) = (self.selected.as_ref(), self.backend.as_mut()) else { return true };
         let bounds = Bounds { exists: sel.msgs.len() as u32, max_uid: sel.max_uid() };
         let mut hits = Vec::new();
-        let mut top_modseq = 0;
+        let mut modseqs = Vec::new();
         for (i, m) in sel.msgs.iter().enumerate() {
             let c = Candidate {
                 seq: i as u32 + 1,
@@ -272,11 +285,19 @@ impl<M: Mailboxes> Session<M> {
             let mut lazy = Lazy::new(|| backend.fetch(&sel.name, m.meta.uid).ok());
             if search::matches(&program.key, &c, bounds, &mut lazy) {
                 hits.push(if uid { m.meta.uid } else { c.seq });
-                top_modseq = top_modseq.max(m.meta.modseq);
+                modseqs.push(m.meta.modseq);
             }
         }
-        // RFC 7162 3.1.5: the highest mod-sequence of the matches when MODSEQ was searched.
-        let modseq = uses_modseq.then_some(top_modseq);
+        // RFC 7162 3.1.5: the highest mod-sequence of the messages returned when MODSEQ was
+        // searched; with only MIN and/or MAX (RFC 4731 3.2) those are just the first and last.
+        let returned: Vec<u64> = match program.ret {
+            Some(r) if !r.all && !r.count => {
+                let ends = [r.min.then(|| modseqs.first()), r.max.then(|| modseqs.last())];
+                ends.into_iter().flatten().flatten().copied().collect()
+            }
+            _ => modseqs,
+        };
+        let modseq = uses_modseq.then(|| returned.iter().copied().max().unwrap_or(0));
         match program.ret {
             Some(ret) => search::esearch(&mut self.out, tag, uid, ret, &hits, modseq),
             None => {
@@ -312,7 +333,7 @@ impl<M: Mailboxes> Session<M> {
                 return false;
             }
         };
-        self.condstore |= unchanged_since.is_some();
+        self.enable_condstore(unchanged_since.is_some());
         if self.selected.as_ref().is_some_and(|s| s.read_only) {
             self.no(tag, Some("CANNOT"), "The mailbox is read-only (EXAMINE)");
             return false;

@@ -265,7 +265,10 @@ fn store_and_condstore() {
         t.send("3 UID STORE 1 FLAGS (\\Seen)\r\n"),
         "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))\r\n3 OK STORE completed\r\n"
     );
-    assert_eq!(t.send("4 FETCH 1 (MODSEQ)\r\n"), "* 1 FETCH (MODSEQ (7))\r\n4 OK FETCH completed\r\n");
+    assert_eq!(
+        t.send("4 FETCH 1 (MODSEQ)\r\n"),
+        "* OK [HIGHESTMODSEQ 7] Highest\r\n* 1 FETCH (MODSEQ (7))\r\n4 OK FETCH completed\r\n"
+    );
     assert_eq!(
         t.send("5 STORE 1:2 (UNCHANGEDSINCE 6) +FLAGS (\\Answered)\r\n"),
         "* 2 FETCH (FLAGS (\\Flagged $Work \\Answered \\Recent) MODSEQ (8))\r\n5 OK [MODIFIED 1] Conditional STORE failed for some messages\r\n"
@@ -291,8 +294,21 @@ fn search_and_esearch() {
         t.send("5 SEARCH CHARSET KOI8-R ALL\r\n"),
         "5 NO [BADCHARSET (US-ASCII UTF-8)] Charset KOI8-R is not supported\r\n"
     );
-    assert_eq!(t.send("6 SEARCH MODSEQ 4\r\n"), "* SEARCH 2 (MODSEQ 4)\r\n6 OK SEARCH completed\r\n");
+    assert_eq!(
+        t.send("6 SEARCH MODSEQ 4\r\n"),
+        "* OK [HIGHESTMODSEQ 4] Highest\r\n* SEARCH 2 (MODSEQ 4)\r\n6 OK SEARCH completed\r\n"
+    );
     assert_eq!(t.send("7 SEARCH SENTON 7-Feb-1994\r\n"), "* SEARCH 1\r\n7 OK SEARCH completed\r\n");
+    // RFC 7162 3.1.5 with RFC 4731: MIN/MAX alone report the modseq of what they return.
+    t.send("8 STORE 1 +FLAGS (\\Seen)\r\n");
+    assert_eq!(
+        t.send("9 SEARCH RETURN (MAX) MODSEQ 1\r\n"),
+        "* ESEARCH (TAG \"9\") MAX 2 MODSEQ 4\r\n9 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        t.send("10 SEARCH RETURN (MIN COUNT) MODSEQ 1\r\n"),
+        "* ESEARCH (TAG \"10\") MIN 1 COUNT 2 MODSEQ 5\r\n10 OK SEARCH completed\r\n"
+    );
 }
 
 #[test]
@@ -472,4 +488,22 @@ fn new_keywords_are_announced_in_flags_before_a_fetch_shows_them() {
     assert!(out.starts_with("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 Work)\r\n"), "{out}");
     assert_eq!(out.matches("* FLAGS").count(), 1, "{out}");
     assert_eq!(t.send("3 STORE 1 +FLAGS (Work)\r\n").matches("* FLAGS").count(), 0);
+}
+
+#[test]
+fn lsub_and_childinfo_name_parents_only_for_children_they_would_not_list() {
+    let mut t = T::ready();
+    t.send("1 CREATE a/b\r\n2 SUBSCRIBE a/b\r\n");
+    // RFC 3501 6.3.9: "%" does not reach a/b, so its parent is shown as \Noselect.
+    assert_eq!(t.send("3 LSUB \"\" %\r\n"), "* LSUB (\\Noselect) \"/\" a\r\n3 OK LSUB completed\r\n");
+    assert_eq!(t.send("4 LSUB \"\" *\r\n"), "* LSUB () \"/\" a/b\r\n4 OK LSUB completed\r\n");
+    // RFC 5258 3.5: CHILDINFO only when the subscribed child is not listed itself.
+    assert_eq!(
+        t.send("5 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (a)\r\n"),
+        "* LIST (\\HasChildren) \"/\" a (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n5 OK LIST completed\r\n"
+    );
+    assert_eq!(
+        t.send("6 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (a a/b)\r\n"),
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" a/b\r\n6 OK LIST completed\r\n"
+    );
 }
