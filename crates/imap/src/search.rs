@@ -129,10 +129,26 @@ fn fold(s: &str) -> String {
 
 fn header_contains(msg: &[u8], root: &Part, name: &str, s: &str) -> bool {
     let needle = fold(s);
-    root.fields(msg)
+    let addresses = ADDRESS_FIELDS.iter().any(|a| a.eq_ignore_ascii_case(name));
+    root.fields(msg).iter().filter(|f| f.name.eq_ignore_ascii_case(name.as_bytes())).any(|f| {
+        let value = header::unfold(f.value);
+        fold(&decode_words(&value)).contains(&needle) || (addresses && fold(&address_text(&value)).contains(&needle))
+    })
+}
+
+/// Header fields holding addresses (RFC 5322 3.6.2, 3.6.3).
+const ADDRESS_FIELDS: [&str; 6] = ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"];
+
+/// Addresses as `name <local@domain>`, without comments or folding, so that FROM
+/// user@example.org finds `<user (comment)@ (comment) example.org>` as the ENVELOPE shows it.
+fn address_text(value: &[u8]) -> String {
+    let text = |b: &Option<Vec<u8>>| b.as_deref().map(decode_words).unwrap_or_default();
+    let parts: Vec<String> = structure::address::parse_list(value)
         .iter()
-        .filter(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))
-        .any(|f| fold(&decode_words(&header::unfold(f.value))).contains(&needle))
+        .filter(|a| a.host.is_some())
+        .map(|a| format!("{} <{}@{}>", text(&a.name), text(&a.mailbox), text(&a.host)))
+        .collect();
+    parts.join(", ")
 }
 
 /// Searches the decoded text of every leaf part (and encapsulated messages' headers).
@@ -291,6 +307,16 @@ mod tests {
     use super::*;
     use crate::parser::lexer::Cursor;
     use crate::parser::search::parse_program;
+
+    #[test]
+    fn address_keys_see_addresses_without_comments() {
+        // imaptest's search-addresses: comments inside the address.
+        let msg = b"From: <user-from (comment)@ (comment) domain.org>\r\nCc: Bob (x) <bob@ex.org>\r\n\r\n";
+        let root = structure::parse(msg);
+        assert!(header_contains(msg, &root, "From", "user-from@domain.org"));
+        assert!(header_contains(msg, &root, "cc", "bob <bob@ex.org>"));
+        assert!(!header_contains(msg, &root, "Subject", "x"));
+    }
 
     const MSG: &[u8] = b"From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>\nTo: bob@example.com\n\
 Subject: =?utf-8?B?SGVsbG8gV8O2cmxk?= =?utf-8?Q?_again?=\nDate: Mon, 7 Feb 1994 21:52:25 -0800\n\
