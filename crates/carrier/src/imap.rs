@@ -19,6 +19,7 @@ use carrier_imap::{AuthError, Config, Event, Session, State};
 use carrier_store::{Account, POLL_INTERVAL, Watch};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -87,6 +88,8 @@ struct Client {
     bytes_out: u64,
     /// The text of the last `* BYE` sent, which says why the session ended.
     bye: Option<String>,
+    /// Set by the store adapter when the selected mailbox's UIDVALIDITY changed.
+    invalidated: Option<Arc<AtomicBool>>,
 }
 
 impl Client {
@@ -112,6 +115,7 @@ impl Client {
             bytes_in: 0,
             bytes_out: 0,
             bye: None,
+            invalidated: None,
         }
     }
 
@@ -133,6 +137,11 @@ impl Client {
                 Ok(event) => event,
                 Err(why) => return why,
             };
+            if self.invalidated.as_ref().is_some_and(|flag| flag.swap(false, Ordering::Relaxed)) {
+                // RFC 3501 2.3.1.1: UIDVALIDITY may not change while the mailbox is selected.
+                self.session().bye("Mailbox UIDVALIDITY changed (its index was rebuilt); log in again");
+                continue;
+            }
             match event {
                 Event::NeedInput => {
                     if let Err(e) = self.flush(&mut conn).await {
@@ -275,7 +284,9 @@ impl Client {
         info!("imap-login: Login: user=<{user}>, method={mechanism}, {}", self.addresses());
         self.user = Some(user.clone());
         self.account = Some(account.clone());
-        Ok((user, ImapStore::new(account)))
+        let store = ImapStore::new(account);
+        self.invalidated = Some(store.invalidated());
+        Ok((user, store))
     }
 
     async fn flush(&mut self, conn: &mut Conn) -> std::io::Result<()> {

@@ -11,6 +11,8 @@ use carrier_imap::backend::{
 use carrier_imap::datetime::DateTime;
 use carrier_imap::flags::Flags as ImapFlags;
 use carrier_store::{Access, Account, Flag, FlagOp, Flags, Mailbox, Message, SpecialUse, StoreError, names};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::warn;
 
@@ -19,12 +21,22 @@ pub struct ImapStore {
     account: Account,
     /// The mailbox the last SELECT or EXAMINE opened.
     open: Option<Mailbox>,
+    /// The selected mailbox's UIDVALIDITY as the session was told.
+    uidvalidity: Option<u32>,
+    /// Set when that UIDVALIDITY changed (its index was rebuilt): the session's UIDs are
+    /// meaningless now, and the listener ends it.
+    invalidated: Arc<AtomicBool>,
 }
 
 impl ImapStore {
     /// The mailboxes of a logged-in user (`Account::prepare` has run).
     pub fn new(account: Account) -> ImapStore {
-        ImapStore { account, open: None }
+        ImapStore { account, open: None, uidvalidity: None, invalidated: Arc::default() }
+    }
+
+    /// Becomes true when the selected mailbox's UIDVALIDITY changes under the session.
+    pub fn invalidated(&self) -> Arc<AtomicBool> {
+        self.invalidated.clone()
     }
 
     /// The open mailbox if it is `name` (and, when given, opened that way); else opens it.
@@ -197,7 +209,8 @@ impl Mailboxes for ImapStore {
 
     fn select(&mut self, name: &str, read_only: bool) -> StoreResult<Snapshot> {
         let access = if read_only { Access::ReadOnly } else { Access::ReadWrite };
-        self.call(|s| {
+        self.uidvalidity = None;
+        let snapshot = self.call(|s| {
             let snap = s.mailbox(name, Some(access))?.sync()?;
             Ok(Snapshot {
                 uidvalidity: snap.uidvalidity,
@@ -206,19 +219,30 @@ impl Mailboxes for ImapStore {
                 messages: snap.messages.iter().map(meta).collect(),
                 keywords: snap.keywords.clone(),
             })
-        })
+        })?;
+        self.uidvalidity = Some(snapshot.uidvalidity);
+        Ok(snapshot)
     }
 
     fn changes(&mut self, name: &str, since: u64, read_only: bool) -> StoreResult<Changes> {
         let access = if read_only { Access::ReadOnly } else { Access::ReadWrite };
-        self.call(|s| {
+        let told = self.uidvalidity;
+        let changes = self.call(|s| {
             let snap = s.mailbox(name, Some(access))?.sync()?;
-            Ok(Changes {
+            if told.is_some_and(|v| v != snap.uidvalidity) {
+                return Ok(None);
+            }
+            Ok(Some(Changes {
                 uidnext: snap.uidnext,
                 highest_modseq: snap.highestmodseq.max(1),
                 updated: snap.messages.iter().filter(|m| m.modseq > since).map(meta).collect(),
                 expunged: gaps(snap.messages.iter().map(|m| m.uid), snap.uidnext),
-            })
+            }))
+        })?;
+        changes.ok_or_else(|| {
+            warn!("imap({}): the UIDVALIDITY of {name} changed (its index was rebuilt)", self.account.user());
+            self.invalidated.store(true, Ordering::Relaxed);
+            imap::StoreError::Io("the mailbox's UIDVALIDITY changed".into())
         })
     }
 
@@ -388,6 +412,19 @@ mod tests {
         let bad = flags(&["x".repeat(200).as_str()]);
         s.select("INBOX", false).unwrap();
         assert!(matches!(s.append("INBOX", b"x\r\n", &bad, None), Err(imap::StoreError::Cannot(_))));
+    }
+
+    #[test]
+    fn a_rebuilt_index_invalidates_the_selected_mailbox() {
+        let (_dir, maildir, mut s) = store();
+        deliver(&maildir, "Q1", "Subject: one\n\nbody\n");
+        let snap = s.select("INBOX", false).unwrap();
+        let flag = s.invalidated();
+        s.changes("INBOX", snap.highest_modseq, false).unwrap();
+        assert!(!flag.load(Ordering::Relaxed));
+        std::fs::remove_file(maildir.account("bob@example.com").root().join("carrier-index")).unwrap();
+        assert!(matches!(s.changes("INBOX", snap.highest_modseq, false), Err(imap::StoreError::Io(_))));
+        assert!(flag.load(Ordering::Relaxed));
     }
 
     #[test]

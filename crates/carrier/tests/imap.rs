@@ -364,3 +364,18 @@ fn changes_by_other_programs_are_seen_at_the_next_command() {
     let r = c.cmd("FETCH 3 (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])").expect("OK");
     assert!(r.untagged[0].starts_with("* 3 FETCH (RFC822.SIZE 29 BODY[HEADER.FIELDS (SUBJECT)]"), "{r:?}");
 }
+
+#[test]
+fn a_rebuilt_index_ends_sessions_that_have_the_mailbox_selected() {
+    let server = server_with_mail(Options::default());
+    let mut c = selected(&server);
+    // An administrator deletes the index: it is rebuilt with a new UIDVALIDITY.
+    std::fs::remove_file(server.maildir("example.com", "bob").join("carrier-index")).unwrap();
+    c.cmd("NOOP").expect("OK");
+    assert_eq!(c.line().unwrap(), "* BYE Mailbox UIDVALIDITY changed (its index was rebuilt); log in again");
+    assert!(c.is_closed());
+    server.wait_log("imap(bob@example.com): the UIDVALIDITY of INBOX changed (its index was rebuilt)", 1);
+    // Logging in again gives the new UIDVALIDITY and the same messages.
+    let r = selected(&server).cmd("FETCH 1:* UID").expect("OK");
+    assert_eq!(r.untagged.len(), 2, "{r:?}");
+}

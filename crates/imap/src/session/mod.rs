@@ -215,7 +215,9 @@ impl<M: Mailboxes> Session<M> {
         self.bye("Server shutting down");
     }
 
-    fn bye(&mut self, text: &str) {
+    /// Ends the session with `* BYE text`, for the driver's own reasons (e.g. the selected
+    /// mailbox's UIDVALIDITY changed, which RFC 3501 2.3.1.1 does not allow within a session).
+    pub fn bye(&mut self, text: &str) {
         response::status(&mut self.out, None, Status::Bye, None, text);
         self.phase = Phase::Closed;
     }
