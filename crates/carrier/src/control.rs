@@ -1,5 +1,6 @@
 //! The control socket `data_dir/control`: how local commands talk to the running daemon
-//! (`sendmail` submits, `carrier queue flush` and `mailq` ask). The protocol is in docs/architecture.md,
+//! (`sendmail` submits; `carrier queue flush`, `mailq`, `carrier status` and `carrier check` ask).
+//! The protocol is in docs/architecture.md,
 //! "The control socket": one request line, an optional payload, one answer.
 //!
 //! The socket is open to every local user (mode 0666) because any user may send mail; the
@@ -111,6 +112,7 @@ async fn answer(server: &Server, request: &str, uid: u32, reader: &mut (impl Asy
             Ok(text) => Answer::Body(text.into_bytes()),
             Err(e) => Answer::Err(sysexits::IOERR, format!("cannot list the queue: {e}")),
         },
+        "STATUS" => Answer::Body(crate::status::report(server).await.into_bytes()),
         _ => Answer::Err(sysexits::USAGE, format!("unknown request {command:?}")),
     }
 }

@@ -76,6 +76,8 @@ pub struct Context {
     pub relay: Arc<Relay>,
     /// Users and aliases, to address bounces.
     pub accounts: Arc<Accounts>,
+    /// Successful deliveries, for `carrier status`.
+    pub delivered: Arc<crate::stats::Recent>,
 }
 
 struct Runner {
@@ -380,6 +382,9 @@ impl Runner {
         let mut changes: Vec<(usize, Status)> = Vec::new();
         let mut failed: Vec<bounce::Item> = Vec::new();
         for r in results {
+            if matches!(r.outcome, Outcome::Sent(_)) {
+                self.ctx.delivered.record();
+            }
             let status = self.status_for(&env, r.index, &r.outcome, now);
             log_outcome(id, &env, r.index, &r.outcome, &status, &r.relay);
             if let Status::Failed { error } = &status {

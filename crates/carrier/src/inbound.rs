@@ -3,7 +3,7 @@
 
 use crate::conn::{self, Conn};
 use crate::server::Server;
-use crate::{auth, policy};
+use crate::{auth, limits, policy};
 use carrier_smtp::{BodyType, Event, Mailbox, Reply, Session, SessionConfig, Transaction, headers, trace};
 use carrier_spool::{Envelope, QueueId, Recipient, Status};
 use std::io;
@@ -15,7 +15,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use tracing::{info, warn};
 
-const READ_BUFFER: usize = 64 * 1024;
+/// Read buffer while waiting for commands: small, so a thousand idle connections cost little.
+const COMMAND_BUFFER: usize = 4 * 1024;
+/// Read buffer while a message arrives: large reads keep DATA cheap.
+const DATA_BUFFER: usize = 64 * 1024;
 /// More `Received:` fields than this means a mail loop (sendmail's MaxHopCount is 25,
 /// Postfix's hopcount_limit 50).
 const MAX_HOPS: usize = 30;
@@ -51,6 +54,10 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
             let Ok(_permit) = server.connections.clone().try_acquire_owned() else {
                 return refuse_busy(&server, tcp, peer).await;
             };
+            let _slot = match admit(&server, peer.ip()) {
+                Ok(slot) => slot,
+                Err(text) => return refuse(&server, tcp, "421 4.7.0", &text).await,
+            };
             info!("connect from unknown[{}] to {}", peer.ip(), service.name());
             let conn = match service {
                 Service::Smtps => {
@@ -70,10 +77,34 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
 }
 
 /// RFC 5321 3.8 / 4.2.5: 421 when the server cannot take the connection now.
-async fn refuse_busy(server: &Server, mut tcp: TcpStream, peer: SocketAddr) {
+async fn refuse_busy(server: &Server, tcp: TcpStream, peer: SocketAddr) {
     warn!("reject: too many connections ({}), refused unknown[{}]", server.cfg.smtp.max_connections, peer.ip());
-    let text = format!("421 4.3.2 {} Too many connections, try again later\r\n", server.cfg.hostname);
-    let _ = timeout(Duration::from_secs(5), tcp.write_all(text.as_bytes())).await;
+    refuse(server, tcp, "421 4.3.2", "Too many connections, try again later").await;
+}
+
+/// The per-address limits (Postfix's anvil); relay networks are exempt.
+fn admit(server: &Server, ip: std::net::IpAddr) -> Result<Option<limits::Slot>, String> {
+    let cfg = &server.cfg.smtp;
+    if server.cfg.relay_allowed(ip) {
+        return Ok(None);
+    }
+    match server.clients.admit(ip, cfg.max_connections_per_ip, cfg.connection_rate_limit) {
+        Ok(slot) => Ok(Some(slot)),
+        Err(why) => {
+            let (text, limit) = match why {
+                limits::Refused::Concurrency(n) => (format!("{n} connections"), "max_connections_per_ip"),
+                limits::Refused::Rate(n) => (format!("{n} connections in the last minute"), "connection_rate_limit"),
+            };
+            warn!("reject: unknown[{ip}] has {text} (smtp.{limit}); refused");
+            Err(format!("Too many connections from your address ({text}), try again later"))
+        }
+    }
+}
+
+/// Sends one reply to a connection that is not taken, then closes it.
+async fn refuse(server: &Server, mut tcp: TcpStream, code: &str, text: &str) {
+    let line = format!("{code} {} {text}\r\n", server.cfg.hostname);
+    let _ = timeout(Duration::from_secs(5), tcp.write_all(line.as_bytes())).await;
 }
 
 /// One client connection.
@@ -116,18 +147,21 @@ impl Client {
         if let Some(end) = self.greet_pause(&mut conn).await {
             return end;
         }
-        let mut buf = vec![0u8; READ_BUFFER];
+        let mut buf = vec![0u8; COMMAND_BUFFER];
         loop {
             match self.session.next_event() {
                 Event::NeedInput => {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    let limit = if self.session.in_data() {
-                        self.server.cfg.smtp.data_timeout
+                    let (limit, size) = if self.session.in_data() {
+                        (self.server.cfg.smtp.data_timeout, DATA_BUFFER)
                     } else {
-                        self.server.cfg.smtp.timeout
+                        (self.server.cfg.smtp.timeout, COMMAND_BUFFER)
                     };
+                    if buf.len() != size {
+                        buf = vec![0u8; size];
+                    }
                     match timeout(limit, conn.read(&mut buf)).await {
                         Err(_) => {
                             self.session.timeout();

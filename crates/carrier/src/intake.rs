@@ -39,7 +39,7 @@ pub async fn accept(server: &Server, mut sub: Submission, uid: u32, unknown: Unk
     check(server, &sub)?;
     let recipients = expand(server, &sub, unknown)?;
     warn_forged_sender(server, &mut sub, uid);
-    let nrcpts = recipients.iter().filter(|r| !r.status.is_final()).count();
+    let nrcpts = recipients.len();
     let envelope = Envelope {
         sender: sub.sender.clone(),
         recipients,
@@ -52,21 +52,10 @@ pub async fn accept(server: &Server, mut sub: Submission, uid: u32, unknown: Unk
         body_8bit: sub.eight_bit,
         warned: false,
     };
-    let failed: Vec<(String, String)> = envelope
-        .recipients
-        .iter()
-        .filter_map(|r| match &r.status {
-            Status::Failed { error } => Some((r.address.clone(), error.clone())),
-            _ => None,
-        })
-        .collect();
     let size = sub.message.len();
     match server.spool.enqueue(envelope, sub.message).await {
         Ok(id) => {
             info!("{id}: from=<{}>, size={size}, nrcpts={nrcpts}, proto={}, uid={uid}", sub.sender, sub.proto);
-            for (address, error) in failed {
-                info!("{id}: to=<{address}>, relay=none, dsn=5.1.1, stat=Failed ({error})");
-            }
             server.delivery.submit(id.clone(), false);
             Ok(id)
         }

@@ -2,22 +2,30 @@
 
 mod auth;
 mod bounce;
+mod certinfo;
+mod check;
 mod conn;
 mod control;
 mod delivery;
 mod dns;
 mod handoff;
 mod inbound;
+mod init;
 mod intake;
+mod limits;
 mod local;
 mod passwd;
 mod pickup;
 mod policy;
 mod pop3;
+mod privileges;
 mod queue;
+mod records;
 mod relay;
 mod sendmail;
 mod server;
+mod stats;
+mod status;
 mod sysexits;
 mod tls;
 mod users;
@@ -54,6 +62,14 @@ enum Command {
         #[command(subcommand)]
         action: queue::Action,
     },
+    /// Check the configuration and the host (DNS, ports, certificate, permissions); exit 1 on problems.
+    Check(check::Options),
+    /// Set up a new server: configuration, postmaster account, certificate, systemd unit.
+    Init(init::Options),
+    /// Show what the running daemon is doing: listeners, queue, deliveries, certificate.
+    Status,
+    /// Print the DNS records to publish for the local domains (zone-file syntax).
+    DnsRecords,
     /// Send a message as sendmail does (also: the binary invoked as `sendmail`, `mailq`, `newaliases`).
     #[command(disable_help_flag = true)]
     Sendmail {
@@ -73,8 +89,12 @@ fn main() -> ExitCode {
         return sendmail::main(name, argv[1..].to_vec(), None);
     }
     let cli = Cli::parse();
-    if let Command::Sendmail { args } = cli.command {
-        return sendmail::main("sendmail", args, cli.config.as_deref());
+    // These report configuration errors in their own way.
+    match &cli.command {
+        Command::Sendmail { args } => return sendmail::main("sendmail", args.clone(), cli.config.as_deref()),
+        Command::Check(opts) => return check::run(cli.config.as_deref(), opts),
+        Command::Init(opts) => return finish(init::run(&carrier_config::config_path(cli.config.as_deref()), opts)),
+        _ => {}
     }
     let cfg = match carrier_config::locate(cli.config.as_deref()) {
         Ok(cfg) => cfg,
@@ -95,8 +115,19 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(cfg),
         Command::User { action } => users::run(&cfg, action),
-        Command::Sendmail { .. } | Command::Queue { .. } => unreachable!("handled above"),
+        Command::Status => return status::run(&cfg),
+        Command::DnsRecords => {
+            print!("{}", records::render(&cfg));
+            Ok(())
+        }
+        Command::Sendmail { .. } | Command::Queue { .. } | Command::Check(_) | Command::Init(_) => {
+            unreachable!("handled above")
+        }
     };
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -24,7 +24,6 @@ pub fn by_uid(uid: u32) -> Option<Account> {
 }
 
 /// The account with this login name.
-#[allow(dead_code)] // `serve` uses it to switch users (next change)
 pub fn by_name(name: &str) -> Option<Account> {
     let name = CString::new(name).ok()?;
     lookup(|pwd, buf, result| unsafe { libc::getpwnam_r(name.as_ptr(), pwd, buf.as_mut_ptr(), buf.len(), result) })

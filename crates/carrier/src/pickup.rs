@@ -82,13 +82,7 @@ fn cannot_create(dir: &Path, e: &io::Error) -> WriteError {
         _ => "",
     };
     let code = if is_full(e) { sysexits::TEMPFAIL } else { sysexits::CANTCREAT };
-    WriteError {
-        code,
-        text: format!(
-            "the daemon is not running and the message cannot be left in the pickup directory {}: {e}{fix}",
-            dir.display()
-        ),
-    }
+    WriteError { code, text: format!("the message cannot be left in the pickup directory {}: {e}{fix}", dir.display()) }
 }
 
 fn is_full(e: &io::Error) -> bool {

@@ -1,11 +1,14 @@
 //! `carrier serve`: opens the stores, binds the listeners, starts delivery.
 
-use crate::{auth, control, delivery, dns, inbound, pickup, pop3, relay, tls};
+use crate::stats::Recent;
+use crate::{auth, control, delivery, dns, inbound, limits, pickup, pop3, privileges, relay, tls};
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_spool::Spool;
 use carrier_store::Maildir;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
@@ -30,6 +33,14 @@ pub struct Server {
     pub store: Maildir,
     /// Failed logins per client address.
     pub throttle: auth::Throttle,
+    /// Connections per client address on the SMTP listeners.
+    pub clients: limits::Limiter,
+    /// What each listener serves and its bound address, for `carrier status`.
+    pub listeners: Vec<(&'static str, SocketAddr)>,
+    /// Successful deliveries in the last hour.
+    pub delivered: Arc<Recent>,
+    /// When the daemon started.
+    pub started: SystemTime,
 }
 
 impl Server {
@@ -58,6 +69,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
         format!("cannot create data_dir {}: {e}; create it or set `data_dir` in carrier.toml", cfg.data_dir.display())
     })?;
+    let switch_to = privileges::target(&cfg)?;
     // The control socket first: a second daemon on the same data_dir stops here, by name.
     let control = control::bind(&cfg.data_dir)?;
     pickup::create(&cfg.data_dir)
@@ -68,7 +80,22 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let configured = cfg.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path()));
     let (tls, source) = tls::Reloadable::new(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
     info!("TLS certificate: {source:?}");
+    let open_files = limits::raise_open_files();
+    // Each connection holds a descriptor; keep some for the spool, mailboxes and the resolver.
+    let wanted = (cfg.smtp.max_connections + cfg.pop3.max_connections) as u64 + 256;
+    if open_files < wanted {
+        warn!(
+            "only {open_files} open files are allowed; with the configured connection limits carrier may need \
+             {wanted}: raise the limit (LimitNOFILE= in the systemd unit, or ulimit -n)"
+        );
+    }
     let listeners = bind(&cfg).await?;
+    // Everything that needs root is done: ports bound, certificate read, files created.
+    if let Some(target) = &switch_to {
+        privileges::own_data_dir(&cfg.data_dir, target)?;
+        privileges::drop_to(target)?;
+    }
+    let delivered = Arc::new(Recent::default());
     let smtp_addrs = listeners
         .iter()
         .filter(|(_, service)| matches!(service, Service::Smtp(inbound::Service::Smtp)))
@@ -83,6 +110,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         store: store.clone(),
         relay: Arc::new(relay),
         accounts: accounts.clone(),
+        delivered: delivered.clone(),
     });
     let server = Arc::new(Server {
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
@@ -94,6 +122,10 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         tls,
         delivery,
         throttle: auth::Throttle::default(),
+        clients: limits::Limiter::default(),
+        listeners: listeners.iter().filter_map(|(l, s)| Some((s.name(), l.local_addr().ok()?))).collect(),
+        delivered,
+        started: SystemTime::now(),
     });
     recover(&server)?;
     for (listener, service) in listeners {
@@ -135,6 +167,16 @@ enum Service {
     Pop3(pop3::Service),
 }
 
+impl Service {
+    /// The name in logs and in `carrier status`.
+    fn name(self) -> &'static str {
+        match self {
+            Service::Smtp(s) => s.name(),
+            Service::Pop3(s) => s.name(),
+        }
+    }
+}
+
 async fn bind(cfg: &Config) -> Result<Vec<(TcpListener, Service)>, String> {
     let mut listeners = Vec::new();
     for (service, addrs) in [
@@ -144,10 +186,7 @@ async fn bind(cfg: &Config) -> Result<Vec<(TcpListener, Service)>, String> {
         (Service::Pop3(pop3::Service::Pop3), &cfg.listen.pop3),
         (Service::Pop3(pop3::Service::Pop3s), &cfg.listen.pop3s),
     ] {
-        let name = match service {
-            Service::Smtp(s) => s.name(),
-            Service::Pop3(s) => s.name(),
-        };
+        let name = service.name();
         for addr in addrs {
             let listener = TcpListener::bind(addr).await.map_err(|e| bind_error(addr, &e))?;
             // The bound address, not the configured one: port 0 picks a free port.

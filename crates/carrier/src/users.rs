@@ -57,9 +57,11 @@ pub fn run(cfg: &Config, action: Action) -> Result<(), String> {
             for user in db.list() {
                 println!("{user}");
             }
+            return Ok(());
         }
     }
-    Ok(())
+    // Run as root, the new file is root's: give it to the daemon's user so it can re-read it.
+    crate::privileges::own(cfg, &cfg.data_dir.join("users"))
 }
 
 /// A bare name means that name in the first local domain; the result is canonical (lower-case).

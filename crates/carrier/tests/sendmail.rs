@@ -51,6 +51,26 @@ fn daemon_down_the_message_waits_in_pickup_until_the_daemon_starts() {
 }
 
 #[test]
+fn an_unknown_recipient_in_a_pickup_file_is_bounced_to_the_sender() {
+    let mut server = Server::start();
+    server.kill9();
+    let sendmail = server.personality("sendmail");
+    let (code, _, err) =
+        server.run(&sendmail, &["-f", "alice@example.com", "bob@example.com", "ghost@example.com"], MESSAGE);
+    assert_eq!(code, 0, "nobody is there to be told now: {err}");
+    server.spawn();
+    assert_eq!(server.wait_messages("example.com", "bob", 1).len(), 1, "{}", server.log());
+    let bounce = server.wait_messages("example.com", "alice", 1);
+    assert_eq!(bounce.len(), 1, "{}", server.log());
+    assert!(
+        bounce[0].contains("Final-Recipient: rfc822; ghost@example.com\nAction: failed\nStatus: 5.1.1"),
+        "{}",
+        bounce[0]
+    );
+    server.wait_log("to=<ghost@example.com>, relay=local", 1);
+}
+
+#[test]
 fn pickup_directory_missing_or_unwritable_is_a_clear_failure() {
     // Never started: no pickup directory exists yet.
     let server = Server::configure(common::Options::default());

@@ -26,6 +26,8 @@ pub struct Config {
     pub domains: Vec<String>,
     /// The aliases file in /etc/aliases syntax.
     pub aliases: Option<PathBuf>,
+    /// The unprivileged account `serve` switches to after binding its ports, when started as root.
+    pub user: Option<String>,
     /// Where passwords for SMTP AUTH are checked.
     pub auth: AuthSource,
     /// Listening addresses per service.
@@ -77,6 +79,21 @@ pub struct Listen {
     pub imap: Vec<SocketAddr>,
     /// IMAP over TLS (993).
     pub imaps: Vec<SocketAddr>,
+}
+
+impl Listen {
+    /// Every service with its addresses, by its key name in `[listen]`.
+    pub fn services(&self) -> [(&'static str, &[SocketAddr]); 7] {
+        [
+            ("smtp", &self.smtp),
+            ("submission", &self.submission),
+            ("smtps", &self.smtps),
+            ("pop3", &self.pop3),
+            ("pop3s", &self.pop3s),
+            ("imap", &self.imap),
+            ("imaps", &self.imaps),
+        ]
+    }
 }
 
 /// `[tls]`: PEM certificate chain and private key.
@@ -145,6 +162,10 @@ pub struct Smtp {
     pub max_errors: u32,
     /// Concurrent connections.
     pub max_connections: usize,
+    /// Concurrent connections from one address (0: no limit); relay networks are exempt.
+    pub max_connections_per_ip: usize,
+    /// New connections per minute from one address (0: no limit); relay networks are exempt.
+    pub connection_rate_limit: usize,
     /// Idle time allowed between commands (RFC 5321 4.5.3.2.7).
     pub timeout: Duration,
     /// Idle time allowed while receiving message data.
@@ -230,6 +251,10 @@ impl Default for Smtp {
             // Postfix smtpd_hard_error_limit.
             max_errors: 20,
             max_connections: 1000,
+            // Postfix's smtpd_client_connection_count_limit.
+            max_connections_per_ip: 50,
+            // Off, as Postfix's smtpd_client_connection_rate_limit.
+            connection_rate_limit: 0,
             timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
             greet_pause: Duration::ZERO,
@@ -269,6 +294,7 @@ impl Config {
             data_dir: cwd.join("carrier-data"),
             domains: vec!["localhost".into()],
             aliases: None,
+            user: None,
             auth: AuthSource::Carrier,
             listen: Listen { smtp: vec!["127.0.0.1:2525".parse().unwrap()], ..Listen::default() },
             tls: None,
@@ -297,6 +323,14 @@ impl Config {
         };
         self.relay.networks.iter().any(|n| n.contains(&ip))
     }
+}
+
+/// The file the configuration is (or would be) read from: `-c FILE`, else
+/// `$CARRIER_CONFIG`, else /etc/carrier/carrier.toml. For `carrier init`, which writes it.
+pub fn config_path(cli: Option<&Path>) -> PathBuf {
+    cli.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("CARRIER_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(SYSTEM_CONFIG))
 }
 
 /// Finds the configuration as DESIGN.md §3 says: `-c FILE`, else `$CARRIER_CONFIG`, else

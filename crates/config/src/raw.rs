@@ -21,6 +21,7 @@ struct Raw {
     domains: Option<S<Vec<S<String>>>>,
     aliases: Option<S<String>>,
     auth: Option<S<String>>,
+    user: Option<S<String>>,
     #[serde(default)]
     listen: RawListen,
     tls: Option<S<RawTls>>,
@@ -125,6 +126,8 @@ struct RawSmtp {
     max_recipients: Option<S<usize>>,
     max_errors: Option<S<u32>>,
     max_connections: Option<S<usize>>,
+    max_connections_per_ip: Option<usize>,
+    connection_rate_limit: Option<usize>,
     timeout: Option<S<toml::Value>>,
     data_timeout: Option<S<toml::Value>>,
     greet_pause: Option<S<toml::Value>>,
@@ -221,6 +224,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 "system" => Ok(AuthSource::System),
                 other => Err(format!("expected \"carrier\" (carrier's own accounts) or \"system\" (the host's login accounts), found {other:?}")),
             })?,
+        },
+        user: match &raw.user {
+            None => None,
+            Some(u) => Some(ctx.check(u, "user", |u| {
+                let ok = !u.is_empty() && u.len() <= 32 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                if ok { Ok(u.clone()) } else { Err(format!("{u:?} is not a user name such as \"carrier\"")) }
+            })?),
         },
         listen: listen(&ctx, &raw.listen)?,
         tls: tls(&ctx, raw.tls.as_ref(), &base)?,
@@ -477,6 +487,8 @@ fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
     if let Some(v) = &raw.max_connections {
         s.max_connections = ctx.check(v, "smtp.max_connections", |n| nonzero(*n as u64).map(|_| *n))?;
     }
+    s.max_connections_per_ip = raw.max_connections_per_ip.unwrap_or(s.max_connections_per_ip);
+    s.connection_rate_limit = raw.connection_rate_limit.unwrap_or(s.connection_rate_limit);
     if let Some(v) = &raw.timeout {
         s.timeout = duration_value(ctx, v, "smtp.timeout")?;
     }

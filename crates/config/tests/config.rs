@@ -273,3 +273,13 @@ fn pop3_and_mailbox_sections() {
         assert_eq!(e.line, Some(3), "{text}: {e}");
     }
 }
+
+#[test]
+fn user_names_the_account_to_switch_to() {
+    let cfg = parse("hostname = \"mx.example.com\"\nuser = \"carrier\"\n").unwrap();
+    assert_eq!(cfg.user.as_deref(), Some("carrier"));
+    assert_eq!(parse("hostname = \"mx.example.com\"\n").unwrap().user, None);
+    let e = parse("hostname = \"mx.example.com\"\nuser = \"car rier\"\n").unwrap_err();
+    assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("user")));
+    assert!(e.message.contains("not a user name"), "{e}");
+}

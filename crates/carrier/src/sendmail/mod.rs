@@ -161,7 +161,7 @@ pub fn hand_over(cfg: &Config, sub: &Submission) -> Result<Handed, Failure> {
     };
     match pickup::write(&cfg.data_dir, sub) {
         Ok(name) => Ok(Handed::Pickup { name, why }),
-        Err(e) => Err(Failure::new(e.code, e.text)),
+        Err(e) => Err(Failure::new(e.code, format!("{why}, and {}", e.text))),
     }
 }
 

@@ -78,11 +78,10 @@ impl FakeDns {
         self.add(name, Rec::Cname(target.into()));
     }
 
+    /// The PTR record of an address, under in-addr.arpa or ip6.arpa.
     pub fn ptr(&self, ip: &str, name: &str) {
-        let ip: IpAddr = ip.parse().unwrap();
-        let IpAddr::V4(v4) = ip else { panic!("IPv4 only") };
-        let o = v4.octets();
-        self.add(&format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0]), Rec::Ptr(name.into()));
+        let owner = Name::from(ip.parse::<IpAddr>().unwrap()).to_ascii();
+        self.add(&owner, Rec::Ptr(name.into()));
     }
 
     pub fn txt(&self, name: &str, text: &str) {

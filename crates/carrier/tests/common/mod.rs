@@ -128,11 +128,6 @@ impl Server {
         server
     }
 
-    /// True while the daemon started by [`Server::spawn`] runs.
-    pub fn running(&self) -> bool {
-        self.child.is_some()
-    }
-
     /// A symlink named `name` (sendmail, mailq, newaliases) to the binary, in the test's dir.
     pub fn personality(&self, name: &str) -> PathBuf {
         let link = self.dir.path().join("bin").join(name);

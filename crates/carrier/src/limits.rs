@@ -1,0 +1,131 @@
+//! Per-client connection limits (Postfix's anvil): how many connections one address may
+//! hold open at once, and how many it may open per minute. Clients in `relay.networks` are
+//! exempt, as Postfix exempts `mynetworks`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The window of the connection rate limit.
+pub const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The address already holds this many connections.
+    Concurrency(usize),
+    /// The address opened this many connections within the last minute.
+    Rate(usize),
+}
+
+#[derive(Default)]
+struct Client {
+    open: usize,
+    /// Start of the current window and connections opened in it.
+    window: Option<(Instant, usize)>,
+}
+
+/// Counts per address; shared by every SMTP listener.
+#[derive(Clone, Default)]
+pub struct Limiter {
+    clients: Arc<Mutex<HashMap<IpAddr, Client>>>,
+}
+
+/// Held while a connection is open; dropping it frees the slot.
+pub struct Slot {
+    limiter: Limiter,
+    ip: IpAddr,
+}
+
+impl Limiter {
+    /// Takes a slot for a new connection from `ip`, or says which limit it broke. A limit of 0
+    /// is no limit.
+    pub fn admit(&self, ip: IpAddr, max_open: usize, max_per_minute: usize) -> Result<Slot, Refused> {
+        let now = Instant::now();
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if clients.len() > 10_000 {
+            // Forget idle addresses so the table cannot grow without bound under a scan.
+            clients.retain(|_, c| c.open > 0 || c.window.is_some_and(|(at, _)| now - at < RATE_WINDOW));
+        }
+        let c = clients.entry(ip).or_default();
+        if max_open > 0 && c.open >= max_open {
+            return Err(Refused::Concurrency(c.open));
+        }
+        let (start, count) = match c.window {
+            Some((start, count)) if now - start < RATE_WINDOW => (start, count),
+            _ => (now, 0),
+        };
+        if max_per_minute > 0 && count >= max_per_minute {
+            return Err(Refused::Rate(count));
+        }
+        c.window = Some((start, count + 1));
+        c.open += 1;
+        Ok(Slot { limiter: self.clone(), ip })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut clients = self.limiter.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get_mut(&self.ip) {
+            c.open = c.open.saturating_sub(1);
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every connection is a descriptor,
+/// and the usual soft limit of 1024 would cap carrier below `smtp.max_connections`. Returns
+/// the limit now in force.
+pub fn raise_open_files() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
+
+    #[test]
+    fn concurrency_is_per_address_and_freed_on_close() {
+        let l = Limiter::default();
+        let first = l.admit(A, 2, 0).unwrap();
+        let _second = l.admit(A, 2, 0).unwrap();
+        assert_eq!(l.admit(A, 2, 0).err(), Some(Refused::Concurrency(2)));
+        assert!(l.admit(B, 2, 0).is_ok(), "another address is not affected");
+        drop(first);
+        assert!(l.admit(A, 2, 0).is_ok());
+    }
+
+    #[test]
+    fn rate_counts_connections_opened_in_the_window() {
+        let l = Limiter::default();
+        for _ in 0..3 {
+            drop(l.admit(A, 0, 3).unwrap());
+        }
+        assert_eq!(l.admit(A, 0, 3).err(), Some(Refused::Rate(3)));
+        assert!(l.admit(B, 0, 3).is_ok());
+    }
+
+    #[test]
+    fn zero_is_no_limit() {
+        let l = Limiter::default();
+        let slots: Vec<Slot> = (0..100).map(|_| l.admit(A, 0, 0).unwrap()).collect();
+        assert_eq!(slots.len(), 100);
+    }
+}

@@ -1,0 +1,149 @@
+//! `carrier check` on good and broken set-ups, with a fake DNS server on loopback and the
+//! outbound probe pointed at loopback (no traffic leaves the machine).
+
+mod common;
+use common::dns::FakeDns;
+use common::{Options, Server, run_cli};
+use std::io::Write;
+use std::net::TcpListener;
+
+/// A loopback "SMTP server" that greets once per connection.
+fn fake_smtp() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = conn.write_all(b"220 probe.example ESMTP\r\n");
+        }
+    });
+    port
+}
+
+/// A loopback port nobody listens on.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn with_dns(dns: &FakeDns) -> Options {
+    Options { sections: dns.config(), ..Options::default() }
+}
+
+#[test]
+fn a_good_setup_passes() {
+    let dns = FakeDns::start();
+    // A documentation address (RFC 5737): only named in the table, never contacted.
+    dns.a("mx.example.com", "192.0.2.10");
+    dns.ptr("192.0.2.10", "mx.example.com");
+    dns.mx("example.com", 10, "mx.example.com");
+    dns.a("example.net", "192.0.2.10"); // no MX: the A record is the fallback (RFC 5321 5.1)
+    let server = Server::start_with(with_dns(&dns));
+    let probe = format!("127.0.0.1:{}", fake_smtp());
+    let (code, out, err) = server.cli(&["check", "--outbound-probe", &probe], "");
+    assert_eq!(code, 0, "{out}{err}");
+    for line in [
+        "ok:          hostname mx.example.com is fully qualified",
+        "ok:          hostname mx.example.com resolves to 192.0.2.10",
+        "ok:          reverse DNS of 192.0.2.10 is mx.example.com",
+        "ok:          example.com: MX mx.example.com points here",
+        "ok:          example.net: no MX record, but its A/AAAA record points here",
+        "ok:          TLS: certificate valid for mx.example.com for 36", // ten years, a day early
+        "ok:          the daemon is running",
+        "ok:          outgoing SMTP to 127.0.0.1:",
+        "no problems found",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(!out.contains("PROBLEM"), "{out}");
+}
+
+#[test]
+fn missing_dns_records_and_blocked_port_25_are_problems_with_fixes() {
+    let dns = FakeDns::start();
+    dns.a("mx.example.com", "192.0.2.10");
+    dns.mx("example.com", 10, "mail.elsewhere.example");
+    let server = Server::configure(with_dns(&dns));
+    let probe = format!("127.0.0.1:{}", closed_port());
+    let (code, out, _) = server.cli(&["check", "--outbound-probe", &probe], "");
+    assert_eq!(code, 1, "{out}");
+    for line in [
+        "PROBLEM:     192.0.2.10 has no reverse DNS (PTR) record",
+        "fix:       ask whoever runs the address 192.0.2.10",
+        "PROBLEM:     example.com: MX points at mail.elsewhere.example, which is not this server (mx.example.com)",
+        "fix:       publish `example.com. IN MX 10 mx.example.com.`",
+        "PROBLEM:     example.net has no MX record and no address record pointing here",
+        "PROBLEM:     outgoing SMTP to 127.0.0.1:",
+        "smarthost",
+        "4 problems found",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn without_network_it_says_what_it_could_not_check() {
+    // A name server address where nothing answers: like a host without network.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server::configure(Options {
+        sections: format!("[dns]\nnameservers = [\"127.0.0.1:{port}\"]\n"),
+        ..Options::default()
+    });
+    let (code, out, _) = server.cli(&["check", "--no-outbound"], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("not checked: DNS (forward, reverse, MX): no answer"), "{out}");
+    assert!(out.contains("not checked: outgoing SMTP (--no-outbound)"), "{out}");
+    assert!(out.contains("no problems found"), "{out}");
+}
+
+#[test]
+fn broken_configs_name_the_problem_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("carrier.toml");
+    let data = dir.path().join("data");
+    let write = |text: &str| std::fs::write(&cfg, format!("data_dir = \"{}\"\n{text}", data.display())).unwrap();
+
+    write("hostname = \"mx\"\n");
+    let (code, out, _) = run_cli(&cfg, &["check", "--no-outbound"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("hostname `mx` is not fully qualified; set `hostname = \"mx.example.com\"`"), "{out}");
+    assert!(out.contains("fix:"), "{out}");
+
+    write("hostname = \"mx.example.com\"\n\n[smtp]\nmax_recipents = 5\n");
+    let (code, out, _) = run_cli(&cfg, &["check", "--no-outbound"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("carrier.toml:5: `smtp.max_recipents`: unknown field"), "{out}");
+
+    write(
+        "hostname = \"mx.example.com\"\n[dns]\nnameservers = [\"127.0.0.1:9\"]\n[tls]\ncert = \"missing.pem\"\nkey = \"missing.key\"\n",
+    );
+    let (code, out, _) = run_cli(&cfg, &["check", "--no-outbound"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("PROBLEM:     TLS: [tls] cert ") && out.contains("missing.pem does not exist"), "{out}");
+    assert!(out.contains("certbot certonly --standalone -d mx.example.com"), "{out}");
+}
+
+#[test]
+fn a_wrong_name_an_expiring_certificate_and_open_permissions_are_problems() {
+    let server = Server::configure(Options::default());
+    let tls = server.dir.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["other.example.org".to_string()]).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    params.not_after = rcgen::date_time_ymd(1970, 1, 1) + (now + std::time::Duration::from_secs(5 * 86_400 + 3600));
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(tls.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(tls.join("key.pem"), key.serialize_pem()).unwrap();
+    let config = std::fs::read_to_string(&server.config).unwrap();
+    let extra = format!(
+        "[dns]\nnameservers = [\"127.0.0.1:9\"]\n[tls]\ncert = \"{0}/cert.pem\"\nkey = \"{0}/key.pem\"\n",
+        tls.display()
+    );
+    std::fs::write(&server.config, config + &extra).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(server.data_dir().join("users"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out, _) = server.cli(&["check", "--no-outbound"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is for other.example.org, not mx.example.com"), "{out}");
+    assert!(out.contains("cert.pem expires in 5 days") && out.contains("renew"), "{out}");
+    assert!(out.contains("users has mode 644") && out.contains("chmod 600"), "{out}");
+}

@@ -1,0 +1,104 @@
+//! Load and floods: many connections held open, per-address limits, and the server still
+//! serving newcomers.
+
+mod common;
+
+use common::{Client, Options, Server};
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+
+/// The resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Lets this test process hold as many sockets as the hard limit allows.
+fn raise_open_files() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain calls on a struct we own.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    assert!(lim.rlim_cur >= 2200, "this test needs 2,200 open files; the hard limit is {}", lim.rlim_max);
+}
+
+fn greeting(stream: &TcpStream) -> String {
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn a_thousand_idle_connections_cost_little_and_newcomers_are_served() {
+    raise_open_files();
+    let server = Server::start_with(Options {
+        sections: "[smtp]\nmax_connections = 1100\nmax_connections_per_ip = 0\n".into(),
+        ..Options::default()
+    });
+    let before = rss_kib(server.pid());
+    let mut held = Vec::new();
+    for i in 0..1000 {
+        let stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        let line = greeting(&stream);
+        assert!(line.starts_with("220 "), "connection {i}: {line}");
+        held.push(stream);
+    }
+    let after = rss_kib(server.pid());
+    let per_connection = (after.saturating_sub(before)) * 1024 / 1000;
+    assert!(per_connection < 16 * 1024, "{per_connection} bytes of RSS per idle connection ({before} -> {after} KiB)");
+    // The 1,001st client gets a normal session and its mail is delivered.
+    server
+        .send_mail("someone@elsewhere.example", &["bob@example.com"], "Subject: still here\r\n\r\nhi\r\n")
+        .expect(250);
+    assert_eq!(server.wait_messages("example.com", "bob", 1).len(), 1);
+    drop(held);
+    server.wait_log("disconnect from unknown[127.0.0.1]", 1000);
+}
+
+#[test]
+fn one_address_may_not_hold_too_many_connections() {
+    let server =
+        Server::start_with(Options { sections: "[smtp]\nmax_connections_per_ip = 3\n".into(), ..Options::default() });
+    let held: Vec<Client> = (0..3).map(|_| server.connect()).collect();
+    let extra = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let line = greeting(&extra);
+    assert!(
+        line.starts_with("421 4.7.0 mx.example.com Too many connections from your address (3 connections)"),
+        "{line}"
+    );
+    server.wait_log("(smtp.max_connections_per_ip); refused", 1);
+    // Closing one frees a slot.
+    drop(held);
+    server.send_mail("someone@elsewhere.example", &["bob@example.com"], "Subject: x\r\n\r\nx\r\n").expect(250);
+}
+
+#[test]
+fn one_address_may_not_open_connections_too_fast() {
+    let server =
+        Server::start_with(Options { sections: "[smtp]\nconnection_rate_limit = 5\n".into(), ..Options::default() });
+    for _ in 0..5 {
+        let mut c = server.connect();
+        c.cmd("QUIT").expect(221);
+    }
+    let extra = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let line = greeting(&extra);
+    assert!(line.starts_with("421 4.7.0"), "{line}");
+    assert!(line.contains("5 connections in the last minute"), "{line}");
+    server.wait_log("(smtp.connection_rate_limit); refused", 1);
+}
+
+#[test]
+fn relay_networks_are_exempt_from_the_per_address_limits() {
+    let server = Server::start_with(Options {
+        relay_networks: vec!["127.0.0.0/8".into()],
+        sections: "[smtp]\nmax_connections_per_ip = 1\nconnection_rate_limit = 1\n".into(),
+        ..Options::default()
+    });
+    let _held: Vec<Client> = (0..3).map(|_| server.connect()).collect();
+    server.send_mail("someone@example.com", &["bob@example.com"], "Subject: x\r\n\r\nx\r\n").expect(250);
+}

@@ -1,0 +1,395 @@
+//! The selected mailbox: the session's view (sequence numbers ↔ UIDs), its updates, and
+//! the commands of the Selected state except FETCH.
+
+use super::Session;
+use crate::backend::{FlagOp, Mailboxes, MessageMeta};
+use crate::flags::{self, Flags};
+use crate::parser::sequence::compress;
+use crate::parser::{SearchKey, SearchProgram, SelectParams, SequenceSet, StoreMode};
+use crate::response::{self, Status};
+use crate::search::{self, Bounds, Candidate, Lazy};
+
+/// One message in the view; an expunged one keeps its number until the EXPUNGE is sent.
+#[derive(Debug, Clone)]
+pub(super) struct Msg {
+    pub meta: MessageMeta,
+    pub expunged: bool,
+}
+
+/// The selected mailbox as this session knows it.
+#[derive(Debug)]
+pub(super) struct Selected {
+    pub name: String,
+    pub read_only: bool,
+    pub uidnext: u32,
+    pub highest_modseq: u64,
+    pub msgs: Vec<Msg>,
+}
+
+impl Selected {
+    pub fn max_uid(&self) -> u32 {
+        self.msgs.last().map_or(0, |m| m.meta.uid)
+    }
+
+    pub fn index_of(&self, uid: u32) -> Option<usize> {
+        self.msgs.binary_search_by_key(&uid, |m| m.meta.uid).ok()
+    }
+
+    /// Indexes named by a sequence set: message numbers (a number past the end is an
+    /// error, RFC 3501 9) or UIDs (absent ones are ignored, RFC 3501 6.4.8).
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, String> {
+        if !uid {
+            return Ok(set.resolve_seq(self.msgs.len() as u32)?.into_iter().map(|n| n as usize - 1).collect());
+        }
+        let max = self.max_uid();
+        Ok((0..self.msgs.len()).filter(|&i| set.contains(self.msgs[i].meta.uid, max)).collect())
+    }
+}
+
+/// Flags a client may set: no `\Recent`, no unknown system flag (RFC 3501 2.3.2).
+pub(super) fn client_flags(list: &[String]) -> Result<Flags, String> {
+    for f in list {
+        if f.eq_ignore_ascii_case(flags::RECENT) {
+            return Err("\\Recent cannot be set by clients".into());
+        }
+        if f.starts_with('\\') && !flags::SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(f)) {
+            return Err(format!("Unknown system flag {f}"));
+        }
+    }
+    Ok(list.iter().collect())
+}
+
+/// `(flags)` with `\Recent` for this session.
+pub(super) fn flag_list(out: &mut Vec<u8>, meta: &MessageMeta) {
+    let recent = meta.recent.then_some(flags::RECENT);
+    response::atom_list(out, meta.flags.iter().chain(recent));
+}
+
+impl<M: Mailboxes> Session<M> {
+    /// The view's indexes for a set; on error a BAD is sent.
+    pub(super) fn resolve_or_bad(&mut self, tag: &str, set: &SequenceSet, uid: bool) -> Option<Vec<usize>> {
+        let result = self.selected.as_ref()?.resolve(set, uid);
+        result.map_err(|why| self.bad(Some(tag), &why)).ok()
+    }
+
+    pub(super) fn select(&mut self, tag: &str, name: &str, read_only: bool, params: SelectParams) -> bool {
+        // RFC 3501 6.3.1: a SELECT closes the current mailbox, even when it fails.
+        self.selected = None;
+        if params.qresync.is_some() {
+            self.bad(Some(tag), "QRESYNC is not supported");
+            return false;
+        }
+        let Some(backend) = self.backend.as_mut() else { return false };
+        let snap = match backend.select(name, read_only) {
+            Ok(s) => s,
+            Err(e) => {
+                self.store_error(tag, &e, false);
+                return false;
+            }
+        };
+        self.condstore |= params.condstore;
+        let mut keywords: Vec<&str> = flags::SYSTEM.to_vec();
+        keywords.extend(snap.keywords.iter().map(String::as_str));
+        let out = &mut self.out;
+        out.extend_from_slice(b"* FLAGS ");
+        response::atom_list(out, keywords.iter().copied());
+        out.extend_from_slice(b"\r\n");
+        let mut permanent = if read_only { Vec::new() } else { keywords.clone() };
+        if !read_only {
+            permanent.push("\\*");
+        }
+        let mut code = b"PERMANENTFLAGS ".to_vec();
+        response::atom_list(&mut code, permanent);
+        let code = String::from_utf8_lossy(&code).into_owned();
+        response::status(out, None, Status::Ok, Some(&code), "Flags permitted");
+        let recent = snap.messages.iter().filter(|m| m.recent).count();
+        out.extend_from_slice(format!("* {} EXISTS\r\n* {recent} RECENT\r\n", snap.messages.len()).as_bytes());
+        if let Some(i) = snap.messages.iter().position(|m| !m.flags.contains(flags::SEEN)) {
+            response::status(out, None, Status::Ok, Some(&format!("UNSEEN {}", i + 1)), "First unseen");
+        }
+        response::status(out, None, Status::Ok, Some(&format!("UIDVALIDITY {}", snap.uidvalidity)), "UIDs valid");
+        response::status(out, None, Status::Ok, Some(&format!("UIDNEXT {}", snap.uidnext)), "Predicted next UID");
+        let code = format!("HIGHESTMODSEQ {}", snap.highest_modseq);
+        response::status(out, None, Status::Ok, Some(&code), "Highest");
+        self.selected = Some(Selected {
+            name: name.to_string(),
+            read_only,
+            uidnext: snap.uidnext,
+            highest_modseq: snap.highest_modseq,
+            msgs: snap.messages.into_iter().map(|meta| Msg { meta, expunged: false }).collect(),
+        });
+        let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+        let text = if read_only { "EXAMINE completed" } else { "SELECT completed" };
+        self.status(tag, Status::Ok, Some(code), text);
+        false
+    }
+
+    /// CLOSE (expunging silently, RFC 3501 6.4.2) or UNSELECT (RFC 3691).
+    pub(super) fn close(&mut self, expunge: bool) -> bool {
+        if let (Some(sel), Some(backend)) = (self.selected.take(), self.backend.as_mut()) {
+            if expunge && !sel.read_only {
+                // Failures are not reported: the mailbox is closed either way.
+                let _ = backend.expunge(&sel.name, None);
+            }
+        }
+        true
+    }
+
+    /// Brings the view up to date and reports changes: flag updates (FETCH), new messages
+    /// (EXISTS, RECENT) and, when allowed, expunges (EXPUNGE, highest number first).
+    pub(super) fn sync(&mut self, allow_expunge: bool) {
+        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return };
+        let Ok(changes) = backend.changes(&sel.name, sel.highest_modseq, sel.read_only) else { return };
+        for &(lo, hi) in &changes.expunged {
+            let start = sel.msgs.partition_point(|m| m.meta.uid < lo);
+            for m in sel.msgs[start..].iter_mut().take_while(|m| m.meta.uid <= hi) {
+                m.expunged = true;
+            }
+        }
+        let mut updates = Vec::new();
+        let mut added = 0;
+        for meta in changes.updated {
+            match sel.index_of(meta.uid) {
+                Some(i) => {
+                    let old = &mut sel.msgs[i].meta;
+                    let changed = !old.flags.same(&meta.flags);
+                    old.flags = meta.flags;
+                    old.modseq = meta.modseq;
+                    if changed {
+                        updates.push(i);
+                    }
+                }
+                None if meta.uid > sel.max_uid() => {
+                    sel.msgs.push(Msg { meta, expunged: false });
+                    added += 1;
+                }
+                None => {}
+            }
+        }
+        sel.uidnext = sel.uidnext.max(changes.uidnext);
+        sel.highest_modseq = sel.highest_modseq.max(changes.highest_modseq);
+        for i in updates {
+            if !sel.msgs[i].expunged || !allow_expunge {
+                let line = fetch_flags(i + 1, &sel.msgs[i].meta, self.condstore, false);
+                self.out.extend_from_slice(&line);
+            }
+        }
+        if allow_expunge {
+            for i in (0..sel.msgs.len()).rev() {
+                if sel.msgs[i].expunged {
+                    sel.msgs.remove(i);
+                    self.out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+                }
+            }
+        }
+        if added > 0 {
+            let recent = sel.msgs.iter().filter(|m| m.meta.recent).count();
+            self.out.extend_from_slice(format!("* {} EXISTS\r\n* {recent} RECENT\r\n", sel.msgs.len()).as_bytes());
+        }
+    }
+
+    pub(super) fn expunge(&mut self, tag: &str, uids: Option<&SequenceSet>) -> bool {
+        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
+        if sel.read_only {
+            self.no(tag, Some("CANNOT"), "The mailbox is read-only (EXAMINE)");
+            return false;
+        }
+        let limit: Option<Vec<u32>> = uids.map(|set| {
+            let max = sel.max_uid();
+            sel.msgs.iter().map(|m| m.meta.uid).filter(|&u| set.contains(u, max)).collect()
+        });
+        match backend.expunge(&sel.name, limit.as_deref()) {
+            Ok(gone) => {
+                for uid in gone {
+                    if let Some(i) = sel.index_of(uid) {
+                        sel.msgs[i].expunged = true;
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                self.store_error(tag, &e, false);
+                false
+            }
+        }
+    }
+
+    pub(super) fn search(&mut self, tag: &str, uid: bool, program: &SearchProgram) -> bool {
+        if let Some(cs) = program.charset.as_deref().filter(|c| !crate::parser::search::CHARSETS.contains(c)) {
+            // RFC 3501 6.4.4: NO with the supported list.
+            self.no(tag, Some("BADCHARSET (US-ASCII UTF-8)"), &format!("Charset {cs} is not supported"));
+            return false;
+        }
+        let uses_modseq = has_modseq(&program.key);
+        self.condstore |= uses_modseq;
+        let (Some(sel), Some(backend)) = (self.selected.as_ref(), self.backend.as_mut()) else { return true };
+        let bounds = Bounds { exists: sel.msgs.len() as u32, max_uid: sel.max_uid() };
+        let mut hits = Vec::new();
+        let mut top_modseq = 0;
+        for (i, m) in sel.msgs.iter().enumerate() {
+            let c = Candidate {
+                seq: i as u32 + 1,
+                uid: m.meta.uid,
+                flags: &m.meta.flags,
+                recent: m.meta.recent,
+                internal_date: m.meta.internal_date,
+                size: m.meta.size,
+                modseq: m.meta.modseq,
+            };
+            let mut lazy = Lazy::new(|| backend.fetch(&sel.name, m.meta.uid).ok());
+            if search::matches(&program.key, &c, bounds, &mut lazy) {
+                hits.push(if uid { m.meta.uid } else { c.seq });
+                top_modseq = top_modseq.max(m.meta.modseq);
+            }
+        }
+        // RFC 7162 3.1.5: the highest mod-sequence of the matches when MODSEQ was searched.
+        let modseq = uses_modseq.then_some(top_modseq);
+        match program.ret {
+            Some(ret) => search::esearch(&mut self.out, tag, uid, ret, &hits, modseq),
+            None => {
+                let mut line = b"* SEARCH".to_vec();
+                for h in &hits {
+                    line.extend_from_slice(format!(" {h}").as_bytes());
+                }
+                if let Some(m) = modseq.filter(|_| !hits.is_empty()) {
+                    line.extend_from_slice(format!(" (MODSEQ {m})").as_bytes());
+                }
+                line.extend_from_slice(b"\r\n");
+                self.out.extend_from_slice(&line);
+            }
+        }
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn store(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        set: &SequenceSet,
+        unchanged_since: Option<u64>,
+        mode: StoreMode,
+        silent: bool,
+        list: &[String],
+    ) -> bool {
+        let flags = match client_flags(list) {
+            Ok(f) => f,
+            Err(why) => {
+                self.bad(Some(tag), &why);
+                return false;
+            }
+        };
+        self.condstore |= unchanged_since.is_some();
+        if self.selected.as_ref().is_some_and(|s| s.read_only) {
+            self.no(tag, Some("CANNOT"), "The mailbox is read-only (EXAMINE)");
+            return false;
+        }
+        let Some(idx) = self.resolve_or_bad(tag, set, uid) else { return false };
+        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
+        let uids: Vec<u32> = idx.iter().map(|&i| sel.msgs[i].meta.uid).collect();
+        let op = match mode {
+            StoreMode::Add => FlagOp::Add,
+            StoreMode::Remove => FlagOp::Remove,
+            StoreMode::Replace => FlagOp::Replace,
+        };
+        let stored = match backend.store(&sel.name, &uids, op, &flags, unchanged_since) {
+            Ok(s) => s,
+            Err(e) => {
+                self.store_error(tag, &e, false);
+                return false;
+            }
+        };
+        for meta in stored.updated {
+            let Some(i) = sel.index_of(meta.uid) else { continue };
+            let m = &mut sel.msgs[i].meta;
+            m.flags = meta.flags;
+            m.modseq = meta.modseq;
+            if !silent {
+                let line = fetch_flags(i + 1, m, self.condstore, uid);
+                self.out.extend_from_slice(&line);
+            }
+        }
+        if !stored.modified.is_empty() {
+            // RFC 7162 3.1.3: MODIFIED lists what failed the UNCHANGEDSINCE test.
+            let mut ids: Vec<u32> = if uid {
+                stored.modified
+            } else {
+                stored.modified.iter().filter_map(|&u| sel.index_of(u).map(|i| i as u32 + 1)).collect()
+            };
+            ids.sort_unstable();
+            let code = format!("MODIFIED {}", compress(&ids));
+            self.sync(uid);
+            self.status(tag, Status::Ok, Some(&code), "Conditional STORE failed for some messages");
+            return false;
+        }
+        true
+    }
+
+    /// COPY / MOVE (RFC 3501 6.4.7, RFC 6851, RFC 4315 COPYUID).
+    pub(super) fn copy(&mut self, tag: &str, uid: bool, set: &SequenceSet, target: &str, moving: bool) -> bool {
+        if moving && self.selected.as_ref().is_some_and(|s| s.read_only) {
+            self.no(tag, Some("CANNOT"), "The mailbox is read-only (EXAMINE)");
+            return false;
+        }
+        let Some(idx) = self.resolve_or_bad(tag, set, uid) else { return false };
+        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
+        let uids: Vec<u32> = idx.iter().filter(|&&i| !sel.msgs[i].expunged).map(|&i| sel.msgs[i].meta.uid).collect();
+        let result = if moving {
+            backend.move_messages(&sel.name, &uids, target)
+        } else {
+            backend.copy(&sel.name, &uids, target)
+        };
+        let copied = match result {
+            Ok(c) => c,
+            Err(e) => {
+                self.store_error(tag, &e, true);
+                return false;
+            }
+        };
+        let code = (!copied.uids.is_empty()).then(|| {
+            let src: Vec<u32> = copied.uids.iter().map(|&(s, _)| s).collect();
+            let dst: Vec<u32> = copied.uids.iter().map(|&(_, d)| d).collect();
+            format!("COPYUID {} {} {}", copied.uidvalidity, compress(&src), compress(&dst))
+        });
+        if !moving {
+            self.sync(uid);
+            self.status(tag, Status::Ok, code.as_deref(), "COPY completed");
+            return false;
+        }
+        // RFC 6851 3.3: COPYUID in an untagged OK before the EXPUNGEs.
+        if let Some(code) = &code {
+            response::status(&mut self.out, None, Status::Ok, Some(code), "Moved");
+        }
+        for (src, _) in copied.uids {
+            if let Some(i) = sel.index_of(src) {
+                sel.msgs[i].expunged = true;
+            }
+        }
+        true
+    }
+}
+
+fn has_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::ModSeq(_) => true,
+        SearchKey::And(keys) => keys.iter().any(has_modseq),
+        SearchKey::Or(a, b) => has_modseq(a) || has_modseq(b),
+        SearchKey::Not(k) => has_modseq(k),
+        _ => false,
+    }
+}
+
+/// `* n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])`.
+pub(super) fn fetch_flags(seq: usize, meta: &MessageMeta, condstore: bool, uid: bool) -> Vec<u8> {
+    let mut line = format!("* {seq} FETCH (").into_bytes();
+    if uid {
+        line.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());
+    }
+    line.extend_from_slice(b"FLAGS ");
+    flag_list(&mut line, meta);
+    if condstore {
+        line.extend_from_slice(format!(" MODSEQ ({})", meta.modseq).as_bytes());
+    }
+    line.extend_from_slice(b")\r\n");
+    line
+}

@@ -1,0 +1,437 @@
+//! Byte-for-byte conversations with the in-memory store.
+
+use super::*;
+use crate::memory::MemoryStore;
+
+const MSG1: &[u8] = b"From: Alice <alice@example.com>\nTo: bob@example.com\nSubject: Hello\n\
+Date: Mon, 7 Feb 1994 21:52:25 -0800\nMessage-ID: <1@example.com>\n\nHi Bob,\nsee you.\n";
+const MSG2: &[u8] = b"From: carol@example.org\r\nSubject: Second\r\n\r\nbody two\r\n";
+
+struct T {
+    s: Session<MemoryStore>,
+    store: MemoryStore,
+}
+
+impl T {
+    fn new(tls: bool) -> T {
+        let mut cfg = Config::new("mx.example.com");
+        cfg.tls = tls;
+        cfg.limits = Limits { max_line: 200, max_literal: 100, max_append: 1000 };
+        let mut t = T { s: Session::new(cfg), store: MemoryStore::new() };
+        t.s.take_output();
+        t
+    }
+
+    /// Logged in over TLS with two messages in INBOX.
+    fn ready() -> T {
+        let mut t = T::new(true);
+        t.store.deliver("INBOX", MSG1);
+        t.store.deliver("INBOX", MSG2);
+        t.send("a LOGIN bob secret\r\n");
+        t
+    }
+
+    fn selected() -> T {
+        let mut t = T::ready();
+        t.send("s SELECT INBOX\r\n");
+        t
+    }
+
+    /// Feeds input and runs the session, answering its events; returns the output.
+    fn send(&mut self, input: &str) -> String {
+        self.send_bytes(input.as_bytes())
+    }
+
+    fn send_bytes(&mut self, input: &[u8]) -> String {
+        self.s.feed(input);
+        let mut out = Vec::new();
+        loop {
+            let event = self.s.next_event();
+            out.extend(self.s.take_output());
+            match event {
+                Event::NeedInput | Event::Close => break,
+                Event::StartTls => self.s.tls_established(),
+                Event::Auth { login, password, .. } => {
+                    let result =
+                        if password == "secret" { Ok((login, self.store.clone())) } else { Err(AuthError::Invalid) };
+                    self.s.authenticated(result);
+                }
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+}
+
+const CAPS: &str = "LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE SPECIAL-USE \
+CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE STATUS=SIZE APPENDLIMIT=1000";
+
+#[test]
+fn greeting_and_capabilities() {
+    let cfg = Config::new("mx.example.com");
+    let mut s: Session<MemoryStore> = Session::new(cfg);
+    let greeting = String::from_utf8(s.take_output()).unwrap();
+    assert_eq!(
+        greeting,
+        format!(
+            "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED {}] mx.example.com IMAP4rev1 carrier ready\r\n",
+            CAPS.replace("APPENDLIMIT=1000", "APPENDLIMIT=52428800")
+        )
+    );
+    let mut t = T::new(false);
+    assert_eq!(
+        t.send("1 CAPABILITY\r\n"),
+        format!("* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED {CAPS}\r\n1 OK CAPABILITY completed\r\n")
+    );
+    assert_eq!(
+        t.send("2 LOGIN bob secret\r\n"),
+        "2 NO [PRIVACYREQUIRED] Plaintext LOGIN is disabled: use STARTTLS first\r\n"
+    );
+    assert_eq!(
+        t.send("3 AUTHENTICATE PLAIN AGJvYgBzZWNyZXQ=\r\n"),
+        "3 NO [PRIVACYREQUIRED] Plaintext authentication is disabled: use STARTTLS first\r\n"
+    );
+    // Anything pipelined after STARTTLS is dropped (RFC 3501 6.2.1).
+    assert_eq!(t.send("4 STARTTLS\r\n5 NOOP\r\n"), "4 OK Begin TLS negotiation now\r\n");
+    assert_eq!(t.send("6 STARTTLS\r\n"), "6 BAD TLS is already active\r\n");
+    assert_eq!(
+        t.send("7 CAPABILITY\r\n"),
+        format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN {CAPS}\r\n7 OK CAPABILITY completed\r\n")
+    );
+    assert_eq!(t.send("8 LOGIN bob secret\r\n"), format!("8 OK [CAPABILITY IMAP4rev1 {CAPS}] Logged in\r\n"));
+    assert_eq!(t.s.state(), State::Authenticated);
+    assert_eq!(t.send("9 LOGIN bob secret\r\n"), "9 BAD LOGIN is not valid in this state: already logged in\r\n");
+}
+
+#[test]
+fn authentication() {
+    let mut t = T::new(true);
+    assert_eq!(t.send("1 AUTHENTICATE PLAIN\r\n"), "+ \r\n");
+    assert_eq!(t.send("*\r\n"), "1 BAD AUTHENTICATE cancelled\r\n");
+    assert_eq!(
+        t.send("2 AUTHENTICATE CRAM-MD5\r\n"),
+        "2 NO [CANNOT] Unsupported authentication mechanism CRAM-MD5: use PLAIN\r\n"
+    );
+    assert_eq!(t.send("3 AUTHENTICATE PLAIN\r\n"), "+ \r\n");
+    assert_eq!(t.send("!!!\r\n"), "3 BAD Invalid SASL response: not base64 of UTF-8 text\r\n");
+    assert_eq!(
+        t.send("4 AUTHENTICATE PLAIN Ym9i\r\n"),
+        "4 BAD Malformed PLAIN response: expected authzid NUL user NUL password\r\n"
+    );
+    // "eve\0bob\0secret": acting as someone else.
+    assert_eq!(
+        t.send("5 AUTHENTICATE PLAIN ZXZlAGJvYgBzZWNyZXQ=\r\n"),
+        "5 NO [AUTHORIZATIONFAILED] Acting as another user is not supported\r\n"
+    );
+    assert_eq!(t.send("6 LOGIN bob wrong\r\n"), "6 NO [AUTHENTICATIONFAILED] Authentication failed\r\n");
+    assert_eq!(t.send("7 AUTHENTICATE PLAIN\r\n"), "+ \r\n");
+    assert!(t.send("AGJvYgBzZWNyZXQ=\r\n").starts_with("7 OK [CAPABILITY IMAP4rev1 LITERAL+"));
+    assert_eq!(t.s.user(), Some("bob"));
+}
+
+#[test]
+fn too_many_failures_and_bads_close() {
+    let mut t = T::new(true);
+    t.send("1 LOGIN a b\r\n2 LOGIN a b\r\n");
+    assert_eq!(
+        t.send("3 LOGIN a b\r\n"),
+        "3 NO [AUTHENTICATIONFAILED] Authentication failed\r\n* BYE Too many authentication failures\r\n"
+    );
+    assert_eq!(t.s.next_event(), Event::Close);
+    let mut t = T::new(true);
+    let out = t.send(&"x FROB\r\n".repeat(12));
+    assert_eq!(out.matches("x BAD Error in IMAP command: Unknown command FROB\r\n").count(), 10);
+    assert!(out.ends_with("* BYE Too many invalid commands\r\n"));
+    assert_eq!(t.s.state(), State::Logout);
+}
+
+#[test]
+fn malformed_commands_get_precise_bads() {
+    let mut t = T::ready();
+    assert_eq!(t.send("\r\n"), "* BAD Error in IMAP command: Empty command line\r\n");
+    assert_eq!(t.send("a FETCH 1 FLAGS\r\n"), "a BAD FETCH is not valid in this state: no mailbox is selected\r\n");
+    assert_eq!(t.send("b SELECT\r\n"), "b BAD Error in IMAP command: Expected a space, found the end of the line\r\n");
+    assert_eq!(
+        t.send("c SEARCH SINCE 32-Jan-2020\r\n"),
+        "c BAD Error in IMAP command: Invalid date \"32-Jan-2020\": use d-Mon-yyyy, as 1-Feb-1994\r\n"
+    );
+    t.send("s SELECT INBOX\r\n");
+    assert_eq!(
+        t.send("d FETCH 3 FLAGS\r\n"),
+        "d BAD Invalid message sequence number 3: the mailbox has 2 messages\r\n"
+    );
+    assert_eq!(t.send("e FETCH 1:x FLAGS\r\n"), "e BAD Error in IMAP command: Expected a sequence set, found 'x'\r\n");
+    assert_eq!(t.send("f STORE 1 +FLAGS (\\Recent)\r\n"), "f BAD \\Recent cannot be set by clients\r\n");
+    assert_eq!(t.send("g STORE 1 +FLAGS (\\Bogus)\r\n"), "g BAD Unknown system flag \\Bogus\r\n");
+    assert_eq!(
+        t.send("h ENABLE CONDSTORE\r\n"),
+        "h BAD ENABLE is not valid in this state: ENABLE must come before SELECT (RFC 5161 3.1)\r\n"
+    );
+    // The session is still usable.
+    assert_eq!(t.send("i NOOP\r\n"), "i OK NOOP completed\r\n");
+}
+
+#[test]
+fn limits_refuse_before_reading() {
+    let mut t = T::ready();
+    // Synchronizing literal too big: refused, the client never sends it.
+    assert_eq!(
+        t.send("1 LOGIN {101}\r\n"),
+        "1 BAD [TOOBIG] Literal of 101 octets is larger than the limit of 100 octets\r\n"
+    );
+    // Non-synchronizing: refused and its octets skipped.
+    let mut input = b"2 LOGIN {150+}\r\n".to_vec();
+    input.extend_from_slice(&[b'x'; 150]);
+    input.extend_from_slice(b" y\r\n3 NOOP\r\n");
+    assert_eq!(
+        t.send_bytes(&input),
+        "2 BAD [TOOBIG] Literal of 150 octets is larger than the limit of 100 octets\r\n3 OK NOOP completed\r\n"
+    );
+    assert_eq!(
+        t.send("4 APPEND INBOX {1001}\r\n"),
+        "4 NO [TOOBIG] Message of 1001 octets is larger than the limit of 1000 octets (APPENDLIMIT)\r\n"
+    );
+    let long = format!("5 NOOP {}\r\n6 NOOP\r\n", "x".repeat(300));
+    assert_eq!(t.send(&long), "5 BAD [TOOBIG] Command line longer than 200 octets\r\n6 OK NOOP completed\r\n");
+}
+
+#[test]
+fn select_and_examine() {
+    let mut t = T::ready();
+    assert_eq!(
+        t.send("s SELECT inbox\r\n"),
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
+* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n\
+* 2 EXISTS\r\n* 2 RECENT\r\n* OK [UNSEEN 1] First unseen\r\n* OK [UIDVALIDITY 1000] UIDs valid\r\n\
+* OK [UIDNEXT 3] Predicted next UID\r\n* OK [HIGHESTMODSEQ 3] Highest\r\ns OK [READ-WRITE] SELECT completed\r\n"
+    );
+    assert_eq!(t.s.selected_mailbox(), Some("INBOX"));
+    let out = t.send("e EXAMINE INBOX\r\n");
+    assert!(out.contains("* OK [PERMANENTFLAGS ()] Flags permitted\r\n* 2 EXISTS\r\n* 0 RECENT\r\n"), "{out}");
+    assert!(out.ends_with("e OK [READ-ONLY] EXAMINE completed\r\n"));
+    assert_eq!(t.send("f STORE 1 +FLAGS (\\Seen)\r\n"), "f NO [CANNOT] The mailbox is read-only (EXAMINE)\r\n");
+    assert_eq!(t.send("g SELECT nope\r\n"), "g NO [NONEXISTENT] Mailbox does not exist\r\n");
+    assert_eq!(t.s.state(), State::Authenticated);
+}
+
+#[test]
+fn fetch_items() {
+    let mut t = T::selected();
+    assert_eq!(
+        t.send("1 FETCH 1 (FLAGS UID RFC822.SIZE INTERNALDATE)\r\n"),
+        format!(
+            "* 1 FETCH (FLAGS (\\Recent) UID 1 RFC822.SIZE {} INTERNALDATE \"14-Nov-2023 22:13:20 +0000\")\r\n1 OK FETCH completed\r\n",
+            MSG1.len() + 8
+        )
+    );
+    assert_eq!(
+        t.send("2 FETCH 1 ENVELOPE\r\n"),
+        "* 1 FETCH (ENVELOPE (\"Mon, 7 Feb 1994 21:52:25 -0800\" \"Hello\" ((\"Alice\" NIL \"alice\" \"example.com\")) \
+((\"Alice\" NIL \"alice\" \"example.com\")) ((\"Alice\" NIL \"alice\" \"example.com\")) ((NIL NIL \"bob\" \"example.com\")) \
+NIL NIL NIL \"<1@example.com>\"))\r\n2 OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        t.send("3 FETCH 1 (BODY.PEEK[HEADER.FIELDS (subject to)] BODY.PEEK[TEXT]<4.5>)\r\n"),
+        "* 1 FETCH (BODY[HEADER.FIELDS (subject to)] {39}\r\nTo: bob@example.com\r\nSubject: Hello\r\n\r\n \
+BODY[TEXT]<4> {5}\r\nob,\r\n)\r\n3 OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        t.send("4 FETCH 2 BODY[1]\r\n"),
+        "* 2 FETCH (BODY[1] {10}\r\nbody two\r\n FLAGS (\\Seen \\Recent))\r\n4 OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        t.send("5 UID FETCH 2 (BODYSTRUCTURE)\r\n"),
+        "* 2 FETCH (UID 2 BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 1 NIL NIL NIL NIL))\r\n\
+5 OK FETCH completed\r\n"
+    );
+    assert_eq!(t.send("6 FETCH 2 BODY[5]\r\n"), "* 2 FETCH (BODY[5] NIL)\r\n6 OK FETCH completed\r\n");
+    assert_eq!(
+        t.send("7 UID FETCH 9:* FLAGS\r\n"),
+        "* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent))\r\n7 OK FETCH completed\r\n"
+    );
+    assert_eq!(t.send("8 UID FETCH 7 FLAGS\r\n"), "8 OK FETCH completed\r\n");
+}
+
+#[test]
+fn store_and_condstore() {
+    let mut t = T::selected();
+    assert_eq!(
+        t.send("1 STORE 1:2 +FLAGS (\\Flagged $Work)\r\n"),
+        "* 1 FETCH (FLAGS (\\Flagged $Work \\Recent))\r\n* 2 FETCH (FLAGS (\\Flagged $Work \\Recent))\r\n1 OK STORE completed\r\n"
+    );
+    assert_eq!(t.send("2 STORE 1 -FLAGS.SILENT (\\flagged)\r\n"), "2 OK STORE completed\r\n");
+    assert_eq!(
+        t.send("3 UID STORE 1 FLAGS (\\Seen)\r\n"),
+        "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))\r\n3 OK STORE completed\r\n"
+    );
+    assert_eq!(t.send("4 FETCH 1 (MODSEQ)\r\n"), "* 1 FETCH (MODSEQ (7))\r\n4 OK FETCH completed\r\n");
+    assert_eq!(
+        t.send("5 STORE 1:2 (UNCHANGEDSINCE 6) +FLAGS (\\Answered)\r\n"),
+        "* 2 FETCH (FLAGS (\\Flagged $Work \\Answered \\Recent) MODSEQ (8))\r\n5 OK [MODIFIED 1] Conditional STORE failed for some messages\r\n"
+    );
+    assert_eq!(
+        t.send("6 FETCH 1:* (FLAGS) (CHANGEDSINCE 7)\r\n"),
+        "* 2 FETCH (FLAGS (\\Flagged $Work \\Answered \\Recent) MODSEQ (8))\r\n6 OK FETCH completed\r\n"
+    );
+}
+
+#[test]
+fn search_and_esearch() {
+    let mut t = T::selected();
+    t.send("0 STORE 2 +FLAGS (\\Seen)\r\n");
+    assert_eq!(t.send("1 SEARCH UNSEEN\r\n"), "* SEARCH 1\r\n1 OK SEARCH completed\r\n");
+    assert_eq!(t.send("2 UID SEARCH OR FROM carol BODY \"see you\"\r\n"), "* SEARCH 1 2\r\n2 OK SEARCH completed\r\n");
+    assert_eq!(t.send("3 SEARCH SUBJECT nothing\r\n"), "* SEARCH\r\n3 OK SEARCH completed\r\n");
+    assert_eq!(
+        t.send("4 SEARCH RETURN (MIN MAX COUNT ALL) ALL\r\n"),
+        "* ESEARCH (TAG \"4\") MIN 1 MAX 2 COUNT 2 ALL 1:2\r\n4 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        t.send("5 SEARCH CHARSET KOI8-R ALL\r\n"),
+        "5 NO [BADCHARSET (US-ASCII UTF-8)] Charset KOI8-R is not supported\r\n"
+    );
+    assert_eq!(t.send("6 SEARCH MODSEQ 4\r\n"), "* SEARCH 2 (MODSEQ 4)\r\n6 OK SEARCH completed\r\n");
+    assert_eq!(t.send("7 SEARCH SENTON 7-Feb-1994\r\n"), "* SEARCH 1\r\n7 OK SEARCH completed\r\n");
+}
+
+#[test]
+fn copy_move_expunge() {
+    let mut t = T::selected();
+    assert_eq!(t.send("1 COPY 1:2 Archive\r\n"), "1 NO [TRYCREATE] Mailbox does not exist\r\n");
+    assert_eq!(t.send("2 CREATE Archive\r\n"), "2 OK CREATE completed\r\n");
+    assert_eq!(t.send("3 COPY 1:2 Archive\r\n"), "3 OK [COPYUID 1001 1:2 1:2] COPY completed\r\n");
+    assert_eq!(
+        t.send("4 UID MOVE 2 Archive\r\n"),
+        "* OK [COPYUID 1001 2 3] Moved\r\n* 2 EXPUNGE\r\n4 OK MOVE completed\r\n"
+    );
+    t.store.deliver("INBOX", MSG2);
+    // The new message is not known before it is announced.
+    assert_eq!(
+        t.send("5 STORE 2 +FLAGS (\\Deleted)\r\n"),
+        "5 BAD Invalid message sequence number 2: the mailbox has 1 messages\r\n"
+    );
+    assert_eq!(t.send("5 NOOP\r\n"), "* 2 EXISTS\r\n* 2 RECENT\r\n5 OK NOOP completed\r\n");
+    assert_eq!(t.send("5 STORE 1:2 +FLAGS.SILENT (\\Deleted)\r\n"), "5 OK STORE completed\r\n");
+    assert_eq!(t.send("6 UID EXPUNGE 3\r\n"), "* 2 EXPUNGE\r\n6 OK EXPUNGE completed\r\n");
+    assert_eq!(t.send("7 EXPUNGE\r\n"), "* 1 EXPUNGE\r\n7 OK EXPUNGE completed\r\n");
+    assert_eq!(
+        t.send("8 STATUS Archive (MESSAGES UIDNEXT)\r\n"),
+        "* STATUS Archive (MESSAGES 3 UIDNEXT 4)\r\n8 OK STATUS completed\r\n"
+    );
+}
+
+#[test]
+fn other_sessions_changes_respect_the_expunge_rule() {
+    let mut t = T::selected();
+    let mut other = T { s: Session::preauth(Config::new("x"), "bob", t.store.clone()), store: t.store.clone() };
+    other.send("o SELECT INBOX\r\n");
+    other.send("o STORE 1 +FLAGS (\\Deleted \\Seen)\r\no EXPUNGE\r\n");
+    // Not during FETCH (RFC 3501 7.4.1): the flags change is shown, the expunge waits.
+    let out = t.send("1 FETCH 2 FLAGS\r\n");
+    assert_eq!(out, "* 2 FETCH (FLAGS (\\Recent))\r\n1 OK FETCH completed\r\n");
+    assert_eq!(
+        t.send("2 FETCH 1 BODY.PEEK[]\r\n"),
+        "2 NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\n"
+    );
+    assert_eq!(t.send("3 NOOP\r\n"), "* 1 EXPUNGE\r\n3 OK NOOP completed\r\n");
+    assert_eq!(t.send("4 FETCH 1 UID\r\n"), "* 1 FETCH (UID 2)\r\n4 OK FETCH completed\r\n");
+}
+
+#[test]
+fn idle_reports_changes_at_once() {
+    let mut t = T::selected();
+    assert_eq!(t.send("1 IDLE\r\n"), "+ idling\r\n");
+    assert!(t.s.idling());
+    t.store.deliver("INBOX", MSG2);
+    t.s.mailbox_changed();
+    assert_eq!(String::from_utf8(t.s.take_output()).unwrap(), "* 3 EXISTS\r\n* 3 RECENT\r\n");
+    assert_eq!(t.send("DONE\r\n"), "1 OK IDLE terminated\r\n");
+    t.send("2 IDLE\r\n");
+    assert_eq!(t.send("NOOP\r\n"), "2 BAD Expected DONE to end IDLE\r\n");
+}
+
+#[test]
+fn append() {
+    let mut t = T::ready();
+    assert_eq!(
+        t.send("1 APPEND INBOX (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {12}\r\n"),
+        "+ Ready for literal data\r\n"
+    );
+    assert_eq!(t.send("Subject: x\r\n\r\n"), "1 OK [APPENDUID 1000 3] APPEND completed\r\n");
+    assert_eq!(t.send("2 APPEND Nope {3+}\r\nabc\r\n"), "2 NO [TRYCREATE] Mailbox does not exist\r\n");
+    assert_eq!(t.send("3 APPEND INBOX (\\Recent) {3+}\r\nabc\r\n"), "3 BAD \\Recent cannot be set by clients\r\n");
+    t.send("s SELECT INBOX\r\n");
+    assert_eq!(
+        t.send("4 FETCH 3 (FLAGS INTERNALDATE)\r\n"),
+        "* 3 FETCH (FLAGS (\\Seen \\Recent) INTERNALDATE \" 7-Feb-1994 21:52:25 -0800\")\r\n4 OK FETCH completed\r\n"
+    );
+    // Appending to the selected mailbox announces it.
+    assert_eq!(
+        t.send("5 APPEND INBOX {3+}\r\nabc\r\n"),
+        "* 4 EXISTS\r\n* 4 RECENT\r\n5 OK [APPENDUID 1000 4] APPEND completed\r\n"
+    );
+}
+
+#[test]
+fn mailbox_management_and_list() {
+    let mut t = T::ready();
+    assert_eq!(t.send("1 CREATE \"Entw&APw-rfe/\"\r\n"), "1 OK CREATE completed\r\n");
+    assert_eq!(t.send("2 CREATE Sent (USE (\\Sent))\r\n"), "2 OK CREATE completed\r\n");
+    assert_eq!(t.send("3 CREATE Sent\r\n"), "3 NO [ALREADYEXISTS] Mailbox already exists\r\n");
+    assert_eq!(t.send("4 CREATE x (USE (\\Bogus))\r\n"), "4 NO [USEATTR] Unknown special-use attribute \\Bogus\r\n");
+    assert_eq!(t.send("5 CREATE a//b\r\n"), "5 NO [CANNOT] Invalid mailbox name: empty level or control character\r\n");
+    assert_eq!(t.send("6 CREATE work/projects/x\r\n"), "6 OK CREATE completed\r\n");
+    assert_eq!(
+        t.send("7 LIST \"\" *\r\n"),
+        "* LIST (\\HasNoChildren) \"/\" Entw&APw-rfe\r\n* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
+* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n* LIST (\\HasChildren) \"/\" work\r\n* LIST (\\HasChildren) \"/\" work/projects\r\n\
+* LIST (\\HasNoChildren) \"/\" work/projects/x\r\n7 OK LIST completed\r\n"
+    );
+    assert_eq!(t.send("8 LIST \"\" \"\"\r\n"), "* LIST (\\Noselect) \"/\" \"\"\r\n8 OK LIST completed\r\n");
+    assert_eq!(t.send("9 LIST work/ %\r\n"), "* LIST (\\HasChildren) \"/\" work/projects\r\n9 OK LIST completed\r\n");
+    assert_eq!(t.send("10 SUBSCRIBE work/projects/x\r\n"), "10 OK SUBSCRIBE completed\r\n");
+    assert_eq!(t.send("11 SUBSCRIBE nope\r\n"), "11 NO [NONEXISTENT] Mailbox does not exist\r\n");
+    assert_eq!(
+        t.send("12 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" % RETURN (CHILDREN)\r\n"),
+        "* LIST (\\HasChildren) \"/\" work (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n12 OK LIST completed\r\n"
+    );
+    assert_eq!(
+        t.send("13 LIST (SPECIAL-USE) \"\" * RETURN (STATUS (MESSAGES))\r\n"),
+        "* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n* STATUS Sent (MESSAGES 0)\r\n13 OK LIST completed\r\n"
+    );
+    assert_eq!(t.send("14 LSUB \"\" *\r\n"), "* LSUB () \"/\" work/projects/x\r\n14 OK LSUB completed\r\n");
+    assert_eq!(t.send("15 RENAME work job\r\n"), "15 OK RENAME completed\r\n");
+    assert_eq!(t.send("16 RENAME nope x\r\n"), "16 NO [NONEXISTENT] Mailbox does not exist\r\n");
+    assert_eq!(t.send("17 RENAME Sent job\r\n"), "17 NO [ALREADYEXISTS] Mailbox already exists\r\n");
+    assert_eq!(t.send("18 DELETE INBOX\r\n"), "18 NO [CANNOT] INBOX cannot be deleted\r\n");
+    assert_eq!(t.send("19 DELETE job/projects/x\r\n"), "19 OK DELETE completed\r\n");
+    assert_eq!(t.send("20 LSUB \"\" *\r\n"), "* LSUB (\\Noselect) \"/\" work/projects/x\r\n20 OK LSUB completed\r\n");
+    assert_eq!(
+        t.send("21 STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED)\r\n"),
+        format!(
+            "* STATUS INBOX (MESSAGES 2 RECENT 2 UIDNEXT 3 UIDVALIDITY 1000 UNSEEN 2 HIGHESTMODSEQ 3 SIZE {} DELETED 0)\r\n\
+21 OK STATUS completed\r\n",
+            MSG1.len() + 8 + MSG2.len()
+        )
+    );
+    assert_eq!(t.send("22 STATUS nope (MESSAGES)\r\n"), "22 NO [NONEXISTENT] Mailbox does not exist\r\n");
+}
+
+#[test]
+fn misc_commands() {
+    let mut t = T::ready();
+    assert_eq!(t.send("1 ID (\"name\" \"test\")\r\n"), "* ID (\"name\" \"carrier\")\r\n1 OK ID completed\r\n");
+    assert_eq!(t.send("2 NAMESPACE\r\n"), "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n2 OK NAMESPACE completed\r\n");
+    assert_eq!(t.send("3 ENABLE CONDSTORE UTF8=ACCEPT\r\n"), "* ENABLED CONDSTORE\r\n3 OK ENABLE completed\r\n");
+    t.send("s SELECT INBOX\r\n");
+    assert_eq!(
+        t.send("4 STORE 1 +FLAGS (\\Deleted)\r\n"),
+        "* 1 FETCH (FLAGS (\\Deleted \\Recent) MODSEQ (4))\r\n4 OK STORE completed\r\n"
+    );
+    assert_eq!(t.send("5 UNSELECT\r\n"), "5 OK UNSELECT completed\r\n");
+    t.send("s SELECT INBOX\r\n");
+    assert_eq!(t.send("6 CHECK\r\n"), "6 OK CHECK completed\r\n");
+    assert_eq!(t.send("7 CLOSE\r\n"), "7 OK CLOSE completed\r\n");
+    assert_eq!(t.store.clone().status("INBOX").unwrap().messages, 1);
+    assert_eq!(t.send("8 LOGOUT\r\n"), "* BYE Logging out\r\n8 OK LOGOUT completed\r\n");
+    assert_eq!(t.s.next_event(), Event::Close);
+}
