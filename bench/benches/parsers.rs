@@ -1,5 +1,6 @@
 //! Parser micro-benchmarks: SMTP commands, a whole SMTP session's worth of input through the
-//! sans-IO core (commands and a 1 KiB DATA), POP3 commands and POP3's message encoding.
+//! sans-IO core (commands and a 1 KiB DATA), POP3 commands and POP3's message encoding, IMAP
+//! commands and the MIME structure IMAP computes for ENVELOPE, BODYSTRUCTURE and SEARCH.
 //! `cargo bench --manifest-path bench/Cargo.toml --bench parsers`.
 
 use carrier_smtp::{Event, Session, SessionConfig};
@@ -87,5 +88,21 @@ fn pop3(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, smtp, pop3);
+fn imap(c: &mut Criterion) {
+    let mut g = c.benchmark_group("imap");
+    for line in [
+        &b"a3 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE)])\r\n"[..],
+        b"a4 UID SEARCH SUBJECT \"bench message\" SINCE 1-Jan-2025 NOT DELETED\r\n",
+        b"a5 SELECT INBOX (CONDSTORE)\r\n",
+    ] {
+        let name = String::from_utf8_lossy(&line[3..line.len() - 2]).split(' ').take(2).collect::<Vec<_>>().join(" ");
+        g.bench_function(format!("parse {name}"), |b| b.iter(|| carrier_imap::parser::parse(black_box(line))));
+    }
+    let msg = message(4096);
+    g.throughput(Throughput::Bytes(msg.len() as u64));
+    g.bench_function("MIME structure of a 4 KiB message", |b| b.iter(|| carrier_imap::structure::parse(black_box(&msg))));
+    g.finish();
+}
+
+criterion_group!(benches, smtp, pop3, imap);
 criterion_main!(benches);

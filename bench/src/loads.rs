@@ -50,7 +50,7 @@ pub fn settle(s: &dyn Server) -> io::Result<()> {
 /// message was in the mailbox).
 pub fn smtp_maildir(o: &Options, s: &dyn Server) -> io::Result<(f64, f64)> {
     let maildir = s.maildir(SMTP_USER);
-    mailgen::empty_maildir(&maildir)?;
+    mailgen::retire_maildir(&maildir, &o.workdir.join("trash"))?;
     let addr = s.smtp().ok_or_else(|| fail("no SMTP"))?;
     let start = Instant::now();
     smtp_source(o, addr, &format!("{SMTP_USER}@{DOMAIN}"))?;
@@ -77,7 +77,7 @@ pub fn relay(o: &Options, s: &dyn Server, sink: &Sink) -> io::Result<f64> {
 /// wait of every message queued behind the stall.
 pub fn latency(o: &Options, s: &dyn Server) -> io::Result<(f64, f64, f64)> {
     let maildir = s.maildir(SMTP_USER);
-    mailgen::empty_maildir(&maildir)?;
+    mailgen::retire_maildir(&maildir, &o.workdir.join("trash"))?;
     let addr = s.smtp().ok_or_else(|| fail("no SMTP"))?;
     let total = o.rate * o.latency_secs as usize;
     let rt = runtime()?;
@@ -260,11 +260,8 @@ pub fn held_connections(n: usize, addr: SocketAddr, pid: u32) -> io::Result<(mem
     Ok((idle, held))
 }
 
-/// Prepares the mailbox POP3 and IMAP read and makes the server index it (a first login, not
-/// timed), so every timed run sees the same steady state.
+/// Prepares the mailbox POP3 and IMAP read (the same files on both sides).
 pub fn prepare_reader(s: &dyn Server, messages: usize, size: usize) -> io::Result<()> {
-    let maildir = s.maildir(READER);
-    mailgen::empty_maildir(&maildir)?;
-    mailgen::fill_maildir(&maildir, messages, size)?;
+    mailgen::fill_maildir(&s.maildir(READER), messages, size)?;
     Ok(())
 }
