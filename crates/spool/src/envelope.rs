@@ -170,6 +170,14 @@ pub struct Head {
     pub size: usize,
 }
 
+impl Head {
+    /// Where the status records start: right after the message.
+    pub fn records_at(&self) -> io::Result<u64> {
+        let end = self.body_at.checked_add(self.size).ok_or_else(|| corrupt("bad size"))?;
+        Ok(end as u64)
+    }
+}
+
 /// Parses the header.
 pub fn decode(bytes: &[u8]) -> io::Result<Head> {
     let end = bytes.windows(2).position(|w| w == b"\n\n").ok_or_else(|| corrupt("no end of envelope"))?;

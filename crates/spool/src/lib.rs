@@ -189,12 +189,7 @@ impl Spool {
 
     /// The envelope (with current statuses) and the message.
     pub fn load(&self, id: &QueueId) -> io::Result<(Envelope, Vec<u8>)> {
-        let bytes = fs::read(self.message_path(id))?;
-        let mut head = envelope::decode(&bytes)?;
-        let end = head.body_at + head.size;
-        let body = bytes.get(head.body_at..end).ok_or_else(|| envelope::corrupt("message cut short"))?;
-        status::apply(&bytes[end..], &mut head.envelope)?;
-        Ok((head.envelope, body.to_vec()))
+        parse_queue_file(&fs::read(self.message_path(id))?)
     }
 
     /// The envelope with current statuses, without the message.
@@ -206,7 +201,7 @@ impl Spool {
     pub fn history(&self, id: &QueueId) -> io::Result<Vec<Record>> {
         let mut file = File::open(self.message_path(id))?;
         let head = envelope::decode(&envelope::read_head(&mut file)?)?;
-        file.seek(SeekFrom::Start((head.body_at + head.size) as u64))?;
+        file.seek(SeekFrom::Start(head.records_at()?))?;
         let mut records = Vec::new();
         file.read_to_end(&mut records)?;
         status::parse(&records)
@@ -216,7 +211,7 @@ impl Spool {
         let mut file = File::open(self.message_path(id))?;
         let mut head = envelope::decode(&envelope::read_head(&mut file)?)?;
         // The status records follow the message: skip over it and read them.
-        file.seek(SeekFrom::Start((head.body_at + head.size) as u64))?;
+        file.seek(SeekFrom::Start(head.records_at()?))?;
         let mut records = Vec::new();
         file.read_to_end(&mut records)?;
         status::apply(&records, &mut head.envelope)?;
@@ -275,6 +270,16 @@ impl Spool {
     }
 }
 
+/// Reads a whole queue file: the envelope with its statuses, and the message. A damaged
+/// file is an `InvalidData` error, never a misread.
+pub fn parse_queue_file(bytes: &[u8]) -> io::Result<(Envelope, Vec<u8>)> {
+    let mut head = envelope::decode(bytes)?;
+    let end = head.body_at.checked_add(head.size).ok_or_else(|| envelope::corrupt("bad size"))?;
+    let body = bytes.get(head.body_at..end).ok_or_else(|| envelope::corrupt("message cut short"))?;
+    status::apply(&bytes[end..], &mut head.envelope)?;
+    Ok((head.envelope, body.to_vec()))
+}
+
 /// `flock(2)`, retried when a signal interrupts it.
 fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
     loop {
@@ -305,7 +310,7 @@ fn cut_torn_record(file: &mut File) -> io::Result<()> {
     let len = file.metadata()?.len();
     file.seek(SeekFrom::Start(0))?;
     let head = envelope::decode(&envelope::read_head(&mut *file)?)?;
-    let records_at = (head.body_at + head.size) as u64;
+    let records_at = head.records_at()?;
     if len <= records_at {
         return Ok(());
     }

@@ -179,7 +179,9 @@ fn envelope_sender(s: &str) -> Result<String, Failure> {
 
 /// `Full Name <address>`, quoting the name when RFC 5322 3.2.3 requires it.
 fn from_field(full_name: &str, address: &str) -> String {
-    let name = full_name.trim();
+    // A line break in -F (or a GECOS field) must not start a new header field: injection.
+    let name: String = full_name.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let name = name.trim();
     if name.is_empty() {
         return address.to_string();
     }

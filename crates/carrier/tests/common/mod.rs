@@ -376,11 +376,28 @@ impl Client {
     }
 
     pub fn connect_to(addr: std::net::SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        Client::try_connect(addr).expect("no greeting")
+    }
+
+    /// A session, or None when the server is not there (or closes before its greeting).
+    pub fn try_connect(addr: std::net::SocketAddr) -> Option<Client> {
+        let stream = TcpStream::connect(addr).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
         let mut reader = BufReader::new(stream);
-        let greeting = read_reply(&mut reader).expect("greeting");
-        Client { reader, greeting }
+        let greeting = read_reply(&mut reader)?;
+        Some(Client { reader, greeting })
+    }
+
+    /// Sends one command and reads the reply; None when the connection is gone.
+    pub fn try_cmd(&mut self, line: &str) -> Option<Reply> {
+        self.reader.get_mut().write_all(format!("{line}\r\n").as_bytes()).ok()?;
+        self.try_reply()
+    }
+
+    /// Sends a message body and reads the reply; None when the connection is gone.
+    pub fn try_data(&mut self, body: &str) -> Option<Reply> {
+        self.reader.get_mut().write_all(&data_wire(body)).ok()?;
+        self.try_reply()
     }
 
     /// Sends raw bytes.
@@ -406,17 +423,7 @@ impl Client {
 
     /// Sends a message body (with dot-stuffing and the final dot) and reads the reply.
     pub fn data(&mut self, body: &str) -> Reply {
-        let mut wire = String::new();
-        for line in body.split_inclusive('\n') {
-            let line = line.trim_end_matches('\n').trim_end_matches('\r');
-            if line.starts_with('.') {
-                wire.push('.');
-            }
-            wire.push_str(line);
-            wire.push_str("\r\n");
-        }
-        wire.push_str(".\r\n");
-        self.raw(wire.as_bytes());
+        self.raw(&data_wire(body));
         self.reply()
     }
 
@@ -425,6 +432,21 @@ impl Client {
         let mut buf = [0u8; 1];
         matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
     }
+}
+
+/// A message body as sent after DATA: CRLF lines, leading dots doubled, the final dot.
+fn data_wire(body: &str) -> Vec<u8> {
+    let mut wire = String::new();
+    for line in body.split_inclusive('\n') {
+        let line = line.trim_end_matches('\n').trim_end_matches('\r');
+        if line.starts_with('.') {
+            wire.push('.');
+        }
+        wire.push_str(line);
+        wire.push_str("\r\n");
+    }
+    wire.push_str(".\r\n");
+    wire.into_bytes()
 }
 
 fn read_reply(reader: &mut BufReader<TcpStream>) -> Option<Reply> {
