@@ -72,7 +72,7 @@ fn one_address_may_not_hold_too_many_connections() {
         "{line}"
     );
     server.wait_log("(smtp.max_connections_per_ip); refused", 1);
-    // Closing them frees their slots, once the server has seen them go.
+    // Closing them frees the slots (once the server has seen the connections end).
     drop(held);
     server.wait_log("disconnect from unknown[127.0.0.1]", 3);
     server.send_mail("someone@elsewhere.example", &["bob@example.com"], "Subject: x\r\n\r\nx\r\n").expect(250);

@@ -48,10 +48,11 @@ impl Response {
     }
 }
 
-/// `d.ddd.ddd` whose class matches the reply code's first digit.
+/// `class.subject.detail` (RFC 3463 2: one digit, then 1-3 digits twice) whose class
+/// matches the reply code's first digit.
 fn is_enhanced(s: &str, code: u16) -> bool {
     let mut parts = s.split('.');
-    let class = parts.next().and_then(|c| c.parse::<u16>().ok());
+    let class = parts.next().filter(|c| c.len() == 1).and_then(|c| c.parse::<u16>().ok());
     let rest: Vec<_> = parts.collect();
     class == Some(code / 100)
         && matches!(class, Some(2) | Some(4) | Some(5))
@@ -299,6 +300,8 @@ mod tests {
         // A class that disagrees with the code is not believed.
         assert_eq!(r(550, "2.0.0 odd").status(), "5.0.0");
         assert_eq!(r(550, "5.1234.1 odd").status(), "5.0.0");
+        // Found by fuzzing: a class with a leading zero is not a class.
+        assert_eq!(r(550, "05.1.1 odd").status(), "5.0.0");
         assert_eq!(r(550, "5.1.1 a").one_line(), "550 5.1.1 a");
     }
 

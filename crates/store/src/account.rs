@@ -161,7 +161,9 @@ impl Account {
     }
 
     fn ensure_inbox(&self) -> Result<(), StoreError> {
-        if !self.root.join("cur").is_dir() || !self.root.join("new").is_dir() {
+        // All three: a delivery creating the Maildir at this moment may have made cur/ and new/
+        // but not tmp/ yet, and an APPEND writes into tmp/.
+        if ["cur", "new", "tmp"].iter().any(|d| !self.root.join(d).is_dir()) {
             crate::create_maildir(&self.root)?;
             crate::sync_new_dirs(self.store.root(), &self.root)?;
         }

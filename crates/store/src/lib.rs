@@ -21,6 +21,7 @@ mod error;
 mod files;
 pub mod flags;
 mod fsutil;
+mod groupsync;
 pub mod index;
 mod mailbox;
 pub mod names;
@@ -73,12 +74,14 @@ pub trait MailboxStore: Send + Sync {
 }
 
 /// Maildirs under `root/<domain>/<local>/`. Clones share one change [`Registry`], so a
-/// delivery through any clone wakes the sessions watching that mailbox.
+/// delivery through any clone wakes the sessions watching that mailbox, and one set of
+/// directory fsyncs, so concurrent deliveries into one mailbox share them.
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
     host: String,
     registry: Arc<Registry>,
+    dir_syncs: Arc<groupsync::DirSyncs>,
     quota: Option<u64>,
 }
 
@@ -87,7 +90,7 @@ impl Maildir {
     pub fn new(root: PathBuf, hostname: &str) -> Maildir {
         // Maildir spec: '/' and ':' in the host part are written as \057 and \072.
         let host = hostname.replace('/', "\\057").replace(':', "\\072");
-        Maildir { root, host, registry: Arc::default(), quota: None }
+        Maildir { root, host, registry: Arc::default(), dir_syncs: Arc::default(), quota: None }
     }
 
     /// Sets the storage limit of every account, in octets (None: unlimited).
@@ -157,7 +160,7 @@ impl MailboxStore for Maildir {
         file.sync_data()?;
         drop(file);
         fs::rename(&tmp, &new)?;
-        fs::File::open(dir.join("new"))?.sync_all()?;
+        self.dir_syncs.sync(&dir.join("new"))?;
         self.registry.changed(&dir);
         Ok(Delivered { path: new, duplicate: false })
     }
