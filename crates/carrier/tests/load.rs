@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::imap::Imap;
 use common::{Client, Options, Server};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -102,4 +103,49 @@ fn relay_networks_are_exempt_from_the_per_address_limits() {
     });
     let _held: Vec<Client> = (0..3).map(|_| server.connect()).collect();
     server.send_mail("someone@example.com", &["bob@example.com"], "Subject: x\r\n\r\nx\r\n").expect(250);
+}
+
+/// A flood of deliveries into one mailbox does not starve a user reading it: every command of
+/// an IMAP session working through the flood is answered, and the session ends up seeing
+/// every message. (No timing is asserted: the client's 30-second read timeout is the bound.)
+#[test]
+fn imap_stays_responsive_while_a_mailbox_is_flooded() {
+    let server =
+        Server::start_with(Options { sections: "[smtp]\nmax_connections_per_ip = 0\n".into(), ..Options::default() });
+    let (senders, each) = (4, 40);
+    let mut imap = Imap::connect_tls(server.imaps_port, &server.cert_path());
+    imap.login("bob@example.com", "bob-secret").expect("OK");
+    imap.cmd("SELECT INBOX").expect("OK");
+    let port = server.port;
+    let flood: Vec<_> = (0..senders)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                c.cmd("EHLO flood.example").expect(250);
+                for i in 0..each {
+                    c.cmd("MAIL FROM:<flood@elsewhere.example>").expect(250);
+                    c.cmd("RCPT TO:<bob@example.com>").expect(250);
+                    c.cmd("DATA").expect(354);
+                    c.data(&format!("Subject: flood {t}-{i}\r\n\r\nbody\r\n")).expect(250);
+                }
+            })
+        })
+        .collect();
+    let mut rounds = 0;
+    while flood.iter().any(|f| !f.is_finished()) {
+        imap.cmd("NOOP").expect("OK");
+        imap.cmd("UID FETCH 1:* (FLAGS)").expect("OK");
+        imap.cmd("SEARCH UNSEEN").expect("OK");
+        rounds += 1;
+    }
+    for f in flood {
+        f.join().unwrap();
+    }
+    assert!(rounds > 0);
+    let total = senders * each;
+    server.wait_messages("example.com", "bob", total);
+    let status = imap.cmd("STATUS INBOX (MESSAGES)").expect("OK");
+    assert!(status.lines("STATUS").iter().any(|l| l.contains(&format!("MESSAGES {total}"))), "{status:?}");
+    let fetch = imap.cmd("FETCH 1:* (UID)").expect("OK");
+    assert_eq!(fetch.lines("").iter().filter(|l| l.contains("FETCH")).count(), total, "{:?}", fetch.untagged.len());
 }
