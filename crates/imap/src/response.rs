@@ -84,6 +84,23 @@ pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// A literal of a stored message (LF line ends) as the client must see it, every bare LF
+/// sent as CRLF on the way out: no converted copy of the message is made.
+pub fn literal_crlf(out: &mut Vec<u8>, s: &[u8]) {
+    let size = crate::structure::crlf_size(s);
+    out.extend_from_slice(format!("{{{size}}}\r\n").as_bytes());
+    out.reserve(size as usize);
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if b == b'\n' && (i == 0 || s[i - 1] != b'\r') {
+            out.extend_from_slice(&s[start..i]);
+            out.extend_from_slice(b"\r");
+            start = i;
+        }
+    }
+    out.extend_from_slice(&s[start..]);
+}
+
 /// nstring: NIL or a string.
 pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
     match s {
@@ -121,6 +138,17 @@ pub fn atom_list<'a>(out: &mut Vec<u8>, atoms: impl IntoIterator<Item = &'a str>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_messages_go_out_with_crlf() {
+        for msg in [&b"a\nb\r\n\nc"[..], b"", b"\n", b"no newline", b"\r\n\r\n"] {
+            let mut direct = Vec::new();
+            literal_crlf(&mut direct, msg);
+            let mut converted = Vec::new();
+            literal(&mut converted, &crate::structure::crlf(msg));
+            assert_eq!(direct, converted, "{msg:?}");
+        }
+    }
 
     fn w(f: impl FnOnce(&mut Vec<u8>)) -> String {
         let mut out = Vec::new();

@@ -7,6 +7,8 @@ use crate::flags::{self, Flags};
 use crate::parser::{FetchAttr, FetchModifiers, Section, SectionText, SequenceSet};
 use crate::response;
 use crate::structure::{self, Part, bodystructure, envelope, section};
+use std::borrow::Cow;
+use std::cell::OnceCell;
 
 fn needs_content(attr: &FetchAttr) -> bool {
     !matches!(
@@ -58,7 +60,7 @@ impl<M: Mailboxes> Session<M> {
             let uid_i = sel.msgs[i].meta.uid;
             let message = if content {
                 match backend.fetch(&sel.name, uid_i) {
-                    Ok(raw) => Some(structure::crlf(&raw).into_owned()),
+                    Ok(raw) => Some(raw),
                     Err(StoreError::Expunged) => {
                         gone = true;
                         continue;
@@ -87,9 +89,7 @@ impl<M: Mailboxes> Session<M> {
             if flags_changed && !attrs.contains(&FetchAttr::Flags) {
                 attrs.push(FetchAttr::Flags);
             }
-            let root = message.as_deref().map(structure::parse);
-            let msg = message.as_deref().zip(root.as_ref());
-            render(&mut self.out, i + 1, &sel.msgs[i].meta, &attrs, msg);
+            render(&mut self.out, i + 1, &sel.msgs[i].meta, &attrs, message.as_deref());
         }
         if gone {
             // RFC 2180 4.1.2; RFC 5530 EXPUNGEISSUED.
@@ -101,8 +101,12 @@ impl<M: Mailboxes> Session<M> {
     }
 }
 
-/// Writes `* seq FETCH (...)` for one message; `msg` is its CRLF bytes and structure.
-fn render(out: &mut Vec<u8>, seq: usize, meta: &MessageMeta, attrs: &[FetchAttr], msg: Option<(&[u8], &Part)>) {
+/// Writes `* seq FETCH (...)` for one message; `raw` is the message as stored (LF or CRLF
+/// line ends). Its CRLF form and MIME structure are made only when an item needs them:
+/// `BODY[]` and `RFC822` of the whole message go out straight from the stored bytes.
+fn render(out: &mut Vec<u8>, seq: usize, meta: &MessageMeta, attrs: &[FetchAttr], raw: Option<&[u8]>) {
+    let (crlf, tree) = (OnceCell::new(), OnceCell::new());
+    let msg = raw.map(|raw| (raw, Lazy { raw, crlf: &crlf, tree: &tree }));
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     // Content items are only asked for with the content.
     let attrs = attrs.iter().filter(|a| msg.is_some() || !needs_content(a));
@@ -121,35 +125,45 @@ fn render(out: &mut Vec<u8>, seq: usize, meta: &MessageMeta, attrs: &[FetchAttr]
             }
             (FetchAttr::Rfc822Size, _) => out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
             (FetchAttr::ModSeq, _) => out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes()),
-            (FetchAttr::Envelope, Some((m, root))) => {
+            (FetchAttr::Envelope, Some((_, lazy))) => {
                 out.extend_from_slice(b"ENVELOPE ");
-                envelope::write(out, &root.fields(m));
+                envelope::write(out, &lazy.root().fields(lazy.crlf()));
             }
-            (FetchAttr::Body, Some((m, root))) => {
+            (FetchAttr::Body, Some((_, lazy))) => {
                 out.extend_from_slice(b"BODY ");
-                bodystructure::write(out, m, root, false);
+                bodystructure::write(out, lazy.crlf(), lazy.root(), false);
             }
-            (FetchAttr::BodyStructure, Some((m, root))) => {
+            (FetchAttr::BodyStructure, Some((_, lazy))) => {
                 out.extend_from_slice(b"BODYSTRUCTURE ");
-                bodystructure::write(out, m, root, true);
+                bodystructure::write(out, lazy.crlf(), lazy.root(), true);
             }
-            (FetchAttr::Rfc822, Some((m, _))) => {
+            (FetchAttr::Rfc822, Some((raw, _))) => {
                 out.extend_from_slice(b"RFC822 ");
-                response::literal(out, m);
+                response::literal_crlf(out, raw);
             }
-            (FetchAttr::Rfc822Header, Some((m, root))) => {
+            (FetchAttr::Rfc822Header, Some((_, lazy))) => {
                 out.extend_from_slice(b"RFC822.HEADER ");
-                response::literal(out, &m[root.header.clone()]);
+                response::literal(out, &lazy.crlf()[lazy.root().header.clone()]);
             }
-            (FetchAttr::Rfc822Text, Some((m, root))) => {
+            (FetchAttr::Rfc822Text, Some((_, lazy))) => {
                 out.extend_from_slice(b"RFC822.TEXT ");
-                response::literal(out, &m[root.body.clone()]);
+                response::literal(out, &lazy.crlf()[lazy.root().body.clone()]);
             }
-            (FetchAttr::Section { section: s, partial, .. }, Some((m, root))) => {
+            (FetchAttr::Section { section: s, partial: None, .. }, Some((raw, _))) if is_whole(s) => {
+                // BODY[]: the whole message, straight from the stored bytes.
+                out.extend_from_slice(b"BODY[] ");
+                response::literal_crlf(out, raw);
+            }
+            (FetchAttr::Section { section: s, partial, .. }, Some((_, lazy))) => {
                 out.extend_from_slice(b"BODY[");
                 section_spec(out, s);
                 out.push(b']');
-                let data = section::extract(m, root, s);
+                let m = lazy.crlf();
+                let data = if is_whole(s) {
+                    Some(Cow::Borrowed(m))
+                } else {
+                    section::extract(m, lazy.root(), s).map(Cow::Owned)
+                };
                 match (data, partial) {
                     (Some(d), Some((origin, count))) => {
                         out.extend_from_slice(format!("<{origin}> ").as_bytes());
@@ -166,6 +180,29 @@ fn render(out: &mut Vec<u8>, seq: usize, meta: &MessageMeta, attrs: &[FetchAttr]
         }
     }
     out.extend_from_slice(b")\r\n");
+}
+
+/// `BODY[]`: no part number, no text specifier.
+fn is_whole(s: &Section) -> bool {
+    s.part.is_empty() && s.text.is_none()
+}
+
+/// A message's CRLF form and MIME structure, each made on first use.
+#[derive(Clone, Copy)]
+struct Lazy<'a> {
+    raw: &'a [u8],
+    crlf: &'a OnceCell<Cow<'a, [u8]>>,
+    tree: &'a OnceCell<Part>,
+}
+
+impl<'a> Lazy<'a> {
+    fn crlf(&self) -> &'a [u8] {
+        self.crlf.get_or_init(|| structure::crlf(self.raw))
+    }
+
+    fn root(&self) -> &'a Part {
+        self.tree.get_or_init(|| structure::parse(self.crlf()))
+    }
 }
 
 /// The section as echoed in the response (RFC 3501 7.4.2 `section`).
