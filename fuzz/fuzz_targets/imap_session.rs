@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
             match session.next_event() {
                 Event::NeedInput => break,
                 Event::Close => break 'feed,
+                Event::Flush => {}
                 Event::StartTls => session.tls_established(),
                 Event::Auth { .. } => session.authenticated(if flags & 2 == 0 {
                     Ok(("bob".into(), store.clone()))

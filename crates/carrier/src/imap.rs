@@ -167,6 +167,11 @@ impl Client {
                         Wake::Failed(e) => return format!("read error: {e}"),
                     }
                 }
+                Event::Flush => {
+                    if let Err(e) = self.flush(&mut conn).await {
+                        return format!("write error: {e}");
+                    }
+                }
                 Event::StartTls => {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");

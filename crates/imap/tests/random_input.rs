@@ -103,6 +103,7 @@ fn random_bytes_never_break_the_session() {
                 match event {
                     Event::NeedInput => break,
                     Event::Close => break 'session,
+                    Event::Flush => {}
                     Event::StartTls => session.tls_established(),
                     Event::Auth { .. } => {
                         let ok = rng.below(2) == 0;

@@ -22,6 +22,43 @@ fn sets_seen(attr: &FetchAttr) -> bool {
     matches!(attr, FetchAttr::Rfc822 | FetchAttr::Rfc822Text | FetchAttr::Section { peek: false, .. })
 }
 
+/// Output held before a FETCH pauses to let the driver send it: a `FETCH 1:* BODY[]` of a
+/// large mailbox must not be built whole in memory.
+const HIGH_WATER: usize = 4 * 1024 * 1024;
+
+/// A FETCH in progress: what is asked, and which messages are left.
+#[derive(Debug)]
+pub(super) struct PendingFetch {
+    tag: String,
+    /// UID FETCH: expunges may be reported when it ends (RFC 3501 7.4.1).
+    uid: bool,
+    items: Vec<FetchAttr>,
+    changed_since: Option<u64>,
+    idx: Vec<usize>,
+    next: usize,
+    content: bool,
+    seen: bool,
+    gone: bool,
+}
+
+/// Where a FETCH stands after a call.
+pub(super) enum FetchStep {
+    /// Finished; false when a NO or BAD was sent (no OK follows).
+    Done(bool),
+    /// The output is over the high-water mark: send it, then call `fetch_more` again.
+    Paused(Box<PendingFetch>),
+}
+
+impl PendingFetch {
+    pub(super) fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    pub(super) fn uid(&self) -> bool {
+        self.uid
+    }
+}
+
 impl<M: Mailboxes> Session<M> {
     pub(super) fn fetch(
         &mut self,
@@ -30,10 +67,10 @@ impl<M: Mailboxes> Session<M> {
         set: &SequenceSet,
         items: &[FetchAttr],
         modifiers: &FetchModifiers,
-    ) -> bool {
+    ) -> FetchStep {
         if modifiers.vanished {
             self.bad(Some(tag), "VANISHED needs QRESYNC, which is not supported");
-            return false;
+            return FetchStep::Done(false);
         }
         self.enable_condstore(modifiers.changed_since.is_some() || items.contains(&FetchAttr::ModSeq));
         let mut items = items.to_vec();
@@ -44,37 +81,60 @@ impl<M: Mailboxes> Session<M> {
         if modifiers.changed_since.is_some() && !items.contains(&FetchAttr::ModSeq) {
             items.push(FetchAttr::ModSeq);
         }
-        let Some(idx) = self.resolve_or_bad(tag, set, uid) else { return false };
-        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return true };
-        let content = items.iter().any(needs_content);
-        let seen = !sel.read_only && items.iter().any(sets_seen);
-        let mut gone = false;
-        for i in idx {
-            if modifiers.changed_since.is_some_and(|c| sel.msgs[i].meta.modseq <= c) {
+        let Some(idx) = self.resolve_or_bad(tag, set, uid) else { return FetchStep::Done(false) };
+        let Some(sel) = self.selected.as_ref() else { return FetchStep::Done(true) };
+        let pending = PendingFetch {
+            tag: tag.to_string(),
+            uid,
+            content: items.iter().any(needs_content),
+            seen: !sel.read_only && items.iter().any(sets_seen),
+            items,
+            changed_since: modifiers.changed_since,
+            idx,
+            next: 0,
+            gone: false,
+        };
+        self.fetch_more(Box::new(pending))
+    }
+
+    /// Renders the next messages of a FETCH until it is done or the output is over the
+    /// high-water mark.
+    pub(super) fn fetch_more(&mut self, mut p: Box<PendingFetch>) -> FetchStep {
+        let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else {
+            return FetchStep::Done(true);
+        };
+        while p.next < p.idx.len() {
+            if self.out.len() > HIGH_WATER {
+                return FetchStep::Paused(p);
+            }
+            let i = p.idx[p.next];
+            p.next += 1;
+            if p.changed_since.is_some_and(|c| sel.msgs[i].meta.modseq <= c) {
                 continue;
             }
             if sel.msgs[i].expunged {
-                gone = true;
+                p.gone = true;
                 continue;
             }
             let uid_i = sel.msgs[i].meta.uid;
-            let message = if content {
+            let message = if p.content {
                 match backend.fetch(&sel.name, uid_i) {
                     Ok(raw) => Some(raw),
                     Err(StoreError::Expunged) => {
-                        gone = true;
+                        p.gone = true;
                         continue;
                     }
                     Err(e) => {
-                        self.store_error(tag, &e, false);
-                        return false;
+                        let tag = p.tag.clone();
+                        self.store_error(&tag, &e, false);
+                        return FetchStep::Done(false);
                     }
                 }
             } else {
                 None
             };
             let mut flags_changed = false;
-            if seen && !sel.msgs[i].meta.flags.contains(flags::SEEN) {
+            if p.seen && !sel.msgs[i].meta.flags.contains(flags::SEEN) {
                 let seen_flag: Flags = [flags::SEEN].into_iter().collect();
                 if let Ok(stored) = backend.store(&sel.name, &[uid_i], FlagOp::Add, &seen_flag, None) {
                     for meta in stored.updated {
@@ -84,20 +144,20 @@ impl<M: Mailboxes> Session<M> {
                     }
                 }
             }
-            let mut attrs = items.clone();
+            let mut attrs = p.items.clone();
             // RFC 3501 6.4.5: a \Seen set by the fetch is reported.
             if flags_changed && !attrs.contains(&FetchAttr::Flags) {
                 attrs.push(FetchAttr::Flags);
             }
             render(&mut self.out, i + 1, &sel.msgs[i].meta, &attrs, message.as_deref());
         }
-        if gone {
+        if p.gone {
             // RFC 2180 4.1.2; RFC 5530 EXPUNGEISSUED.
-            self.sync(uid);
-            self.no(tag, Some("EXPUNGEISSUED"), "Some of the requested messages no longer exist");
-            return false;
+            self.sync(p.uid);
+            self.no(&p.tag, Some("EXPUNGEISSUED"), "Some of the requested messages no longer exist");
+            return FetchStep::Done(false);
         }
-        true
+        FetchStep::Done(true)
     }
 }
 

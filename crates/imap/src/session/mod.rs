@@ -70,6 +70,9 @@ pub enum Event {
         /// The password.
         password: String,
     },
+    /// Flush output, then call `next_event` again: a long response (a big FETCH) is sent in
+    /// pieces instead of being built whole in memory.
+    Flush,
     /// Flush output and close the connection.
     Close,
 }
@@ -93,6 +96,8 @@ enum Phase {
     AwaitAuth(String),
     /// IDLE (RFC 2177) until DONE.
     Idle(String),
+    /// A FETCH paused to let its output be sent.
+    Fetching(Box<fetch::PendingFetch>),
     Closed,
 }
 
@@ -336,6 +341,33 @@ impl<M: Mailboxes> Session<M> {
                         return event;
                     }
                 }
+                Phase::Fetching(_) => {
+                    let Phase::Fetching(pending) = std::mem::replace(&mut self.phase, Phase::Command) else {
+                        unreachable!("matched above")
+                    };
+                    let (tag, uid) = (pending.tag().to_string(), pending.uid());
+                    let step = self.fetch_more(pending);
+                    if let Some(event) = self.after_fetch(&tag, uid, step) {
+                        return event;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends a FETCH (pending updates, then OK) or pauses it for the output to be sent.
+    fn after_fetch(&mut self, tag: &str, uid: bool, step: fetch::FetchStep) -> Option<Event> {
+        match step {
+            fetch::FetchStep::Paused(pending) => {
+                self.phase = Phase::Fetching(pending);
+                Some(Event::Flush)
+            }
+            fetch::FetchStep::Done(false) => None,
+            fetch::FetchStep::Done(true) => {
+                // RFC 3501 7.4.1: EXPUNGE may follow a UID FETCH, never a FETCH.
+                self.sync(uid);
+                self.ok(tag, "FETCH completed");
+                None
             }
         }
     }
@@ -446,6 +478,10 @@ impl<M: Mailboxes> Session<M> {
                 self.sync(true);
                 return None;
             }
+            Kind::Fetch { uid, set, items, modifiers } => {
+                let step = self.fetch(&tag, uid, &set, &items, &modifiers);
+                return self.after_fetch(&tag, uid, step);
+            }
             other => {
                 if !self.run(&tag, other) {
                     return None;
@@ -481,7 +517,6 @@ impl<M: Mailboxes> Session<M> {
             Kind::Unselect => self.close(false),
             Kind::Expunge { uids } => self.expunge(tag, uids.as_ref()),
             Kind::Search { uid, program } => self.search(tag, uid, &program),
-            Kind::Fetch { uid, set, items, modifiers } => self.fetch(tag, uid, &set, &items, &modifiers),
             Kind::Store { uid, set, unchanged_since, mode, silent, flags } => {
                 self.store(tag, uid, &set, unchanged_since, mode, silent, &flags)
             }

@@ -50,6 +50,7 @@ impl T {
             out.extend(self.s.take_output());
             match event {
                 Event::NeedInput | Event::Close => break,
+                Event::Flush => {}
                 Event::StartTls => self.s.tls_established(),
                 Event::Auth { login, password, .. } => {
                     let result =
@@ -249,6 +250,35 @@ BODY[TEXT]<4> {5}\r\nob,\r\n)\r\n3 OK FETCH completed\r\n"
         "* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent))\r\n7 OK FETCH completed\r\n"
     );
     assert_eq!(t.send("8 UID FETCH 7 FLAGS\r\n"), "8 OK FETCH completed\r\n");
+}
+
+#[test]
+fn a_big_fetch_is_sent_in_pieces() {
+    let mut t = T::ready();
+    let big = format!("Subject: big\n\n{}\n", "x".repeat(1024 * 1024));
+    for _ in 0..6 {
+        t.store.deliver("INBOX", big.as_bytes());
+    }
+    t.send("s SELECT INBOX\r\n");
+    t.s.feed(b"f FETCH 1:* (BODY.PEEK[])\r\n");
+    let (mut pieces, mut total) = (0, Vec::new());
+    loop {
+        let event = t.s.next_event();
+        let out = t.s.take_output();
+        assert!(out.len() <= 6 * 1024 * 1024, "one piece held {} octets", out.len());
+        total.extend(out);
+        match event {
+            Event::Flush => pieces += 1,
+            Event::NeedInput => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&total);
+    assert!(pieces >= 1, "the response was built whole");
+    assert_eq!(text.matches(" FETCH (BODY[] {").count(), 8, "every message, once");
+    assert!(text.ends_with("f OK FETCH completed\r\n"), "{}", &text[text.len() - 100..]);
+    // The session goes on normally afterwards.
+    assert!(t.send("n NOOP\r\n").ends_with("n OK NOOP completed\r\n"));
 }
 
 #[test]
