@@ -213,7 +213,7 @@ impl GroupJob {
         self.indexes
             .into_iter()
             .zip(attempt.outcomes)
-            .map(|(index, outcome)| Result1 { index, outcome, relay: name.clone() })
+            .map(|(index, outcome)| Result1 { index, outcome, relay: name.clone(), recorded: false })
             .collect()
     }
 }
@@ -223,6 +223,8 @@ struct Result1 {
     index: usize,
     outcome: Outcome,
     relay: String,
+    /// Already written to the queue file (a remote success, recorded as soon as its group ended).
+    recorded: bool,
 }
 
 impl Runner {
@@ -283,7 +285,7 @@ impl Runner {
             };
             let results = indexes.into_iter().zip(known);
             results
-                .map(|(i, k)| Result1 { index: i, outcome: deliver(i, k), relay: "local".into() })
+                .map(|(i, k)| Result1 { index: i, outcome: deliver(i, k), relay: "local".into(), recorded: false })
                 .collect::<Vec<_>>()
         };
         tokio::task::spawn_blocking(work).await.unwrap_or_default()
@@ -321,11 +323,36 @@ impl Runner {
         let mut out = Vec::new();
         while let Some(done) = tasks.join_next().await {
             match done {
-                Ok(results) => out.extend(results),
+                Ok(results) => out.extend(self.record_sent(id, results).await),
                 Err(e) => warn!("{id}: relay task failed: {e}"),
             }
         }
         out
+    }
+
+    /// Records a group's remote successes at once, not when the slowest group of the message
+    /// ends: a crash in between would send them again (RFC 5321 6.1 allows it; we keep that
+    /// window as short as one write).
+    async fn record_sent(&self, id: &QueueId, mut results: Vec<Result1>) -> Vec<Result1> {
+        let sent: Vec<(usize, Status)> = results
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Sent(detail) => Some((r.index, Status::Delivered { detail: detail.clone() })),
+                _ => None,
+            })
+            .collect();
+        if sent.is_empty() {
+            return results;
+        }
+        let (spool, id2) = (self.ctx.spool.clone(), id.clone());
+        match self.blocking(move || spool.update_all(&id2, &sent)).await {
+            Ok(()) => {
+                results.iter_mut().filter(|r| matches!(r.outcome, Outcome::Sent(_))).for_each(|r| r.recorded = true)
+            }
+            // settle() tries again with the rest of the statuses.
+            Err(e) => warn!("{id}: cannot record delivery status: {e}"),
+        }
+        results
     }
 
     /// Our Received: field before the message (RFC 5321 4.4: every hop adds one).
@@ -371,7 +398,7 @@ impl Runner {
     fn all(&self, indexes: Vec<usize>, f: Failure, relay: &str) -> Vec<Result1> {
         indexes
             .into_iter()
-            .map(|index| Result1 { index, outcome: f.clone().into_outcome(), relay: relay.into() })
+            .map(|index| Result1 { index, outcome: f.clone().into_outcome(), relay: relay.into(), recorded: false })
             .collect()
     }
 
@@ -380,6 +407,7 @@ impl Runner {
     async fn settle(&self, id: &QueueId, mut env: Envelope, results: Vec<Result1>) -> Option<SystemTime> {
         let now = SystemTime::now();
         let mut changes: Vec<(usize, Status)> = Vec::new();
+        let mut recorded: Vec<usize> = Vec::new();
         let mut failed: Vec<bounce::Item> = Vec::new();
         for r in results {
             if matches!(r.outcome, Outcome::Sent(_)) {
@@ -390,9 +418,17 @@ impl Runner {
             if let Status::Failed { error } = &status {
                 failed.push(item(&env.recipients[r.index], &r.outcome, error, &r.relay));
             }
+            if r.recorded {
+                recorded.push(r.index);
+            }
             changes.push((r.index, status));
         }
         if changes.is_empty() && !self.wants_warning(&env, now) {
+            if env.recipients.iter().all(|r| r.status.is_final()) {
+                // Every recipient was settled, but a crash came before the removal.
+                self.record(id, &env, changes, true).await;
+                return None;
+            }
             return next_due(&env);
         }
         if !failed.is_empty()
@@ -410,6 +446,7 @@ impl Runner {
             env.recipients[*i].status = status.clone();
         }
         let all_final = env.recipients.iter().all(|r| r.status.is_final());
+        changes.retain(|(i, _)| !recorded.contains(i));
         self.record(id, &env, changes, all_final).await;
         if all_final {
             return None;
@@ -450,14 +487,12 @@ impl Runner {
     async fn record(&self, id: &QueueId, env: &Envelope, changes: Vec<(usize, Status)>, all_final: bool) {
         let (spool, id2) = (self.ctx.spool.clone(), id.clone());
         let remote: Vec<bool> = env.recipients.iter().map(|r| !r.local).collect();
+        let needed =
+            |(i, status): &(usize, Status)| !all_final || (remote[*i] && matches!(status, Status::Delivered { .. }));
+        let changes: Vec<(usize, Status)> = changes.into_iter().filter(needed).collect();
         let result = self
             .blocking(move || {
-                for (i, status) in changes {
-                    let needed = !all_final || (remote[i] && matches!(status, Status::Delivered { .. }));
-                    if needed {
-                        spool.update(&id2, i, status)?;
-                    }
-                }
+                spool.update_all(&id2, &changes)?;
                 if all_final {
                     spool.remove(&id2)?;
                 }

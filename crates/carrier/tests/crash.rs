@@ -88,6 +88,7 @@ fn kill_9_under_concurrent_load_loses_and_duplicates_nothing() {
     // stored without its 250 reaching the client: that is allowed (the client retries), not a loss.
     let seen = tags_in_mailboxes(&server);
     assert!(seen.len() >= acked.len());
+    server.wait_queue_empty(Duration::from_secs(30));
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Faults: a full disk, and kill -9 while relaying. Nothing acknowledged may be lost.
+//! Faults: a full disk, and kill -9 while relaying (at random, and in the middle of a remote
+//! transaction). Nothing acknowledged may be lost, and the queue ends empty.
 
 mod common;
 
@@ -175,4 +176,46 @@ fn kill_9_while_relaying_loses_nothing_acknowledged() {
     // again; at most the messages in flight at each kill (10 connections) can be repeated.
     let repeated = counts.values().filter(|&&n| n > 1).count();
     assert!(repeated <= kills * 10, "{repeated} messages were relayed twice");
+    server.wait_queue_empty(Duration::from_secs(30));
+}
+
+#[test]
+fn a_kill_in_the_middle_of_a_remote_transaction_delivers_each_recipient_once() {
+    let dns = FakeDns::start();
+    let (port, mut listeners) = common_port(&["127.0.0.2", "127.0.0.3"]);
+    let fast = Sink::on(listeners.remove(0));
+    let slow = Sink::on(listeners.remove(0));
+    slow.script(|s| s.hold_data = Some(Duration::from_secs(60)));
+    for (domain, ip) in [("fast.example", "127.0.0.2"), ("slow.example", "127.0.0.3")] {
+        dns.mx(domain, 10, &format!("mx.{domain}"));
+        dns.a(&format!("mx.{domain}"), ip);
+    }
+    let mut server = Server::start_with(Options {
+        relay_networks: vec!["127.0.0.0/8".into()],
+        sections: format!("{}\n[delivery]\nremote_port = {port}\nretry = [\"1s\"]\n", dns.config()),
+        ..Options::default()
+    });
+    let message = "Subject: two destinations\r\n\r\nhello\r\n";
+    server.send_mail("alice@example.com", &["a@fast.example", "b@slow.example"], message).expect(250);
+    assert_eq!(fast.wait(1).len(), 1, "{}", server.log());
+    // The fast destination's success is on disk while the slow one still waits for its 354.
+    let id = server.queued_ids("alice@example.com").pop().expect("queue id in the log");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, show, _) = server.cli(&["queue", "show", &id], "");
+        if show.contains("a@fast.example [remote]: delivered") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the fast success was not recorded:\n{show}\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(slow.connections(), 1);
+    server.kill9();
+    slow.script(|s| s.hold_data = None);
+    server.spawn();
+    assert_eq!(slow.wait(1).len(), 1, "{}", server.log());
+    server.wait_queue_empty(Duration::from_secs(20));
+    let to = |sink: &Sink| sink.delivered().into_iter().flat_map(|d| d.to).collect::<Vec<_>>();
+    assert_eq!(to(&fast), ["a@fast.example"], "the recorded success is not sent again");
+    assert_eq!(to(&slow), ["b@slow.example"], "the interrupted transaction delivered nothing; the retry once");
 }

@@ -274,6 +274,25 @@ fn too_many_received_fields_is_a_loop() {
 }
 
 #[test]
+fn a_message_settled_before_a_crash_but_not_removed_is_removed_at_restart() {
+    let dns = FakeDns::start();
+    let port = down_port("127.0.0.2");
+    mx_at(&dns, "later.example", "127.0.0.2");
+    let mut server = relay_server(&dns, port, "");
+    server.send_mail("alice@example.com", &["x@later.example"], MESSAGE).expect(250);
+    server.wait_log("stat=Deferred: connect to", 1);
+    server.kill9();
+    // As if the remote had accepted it and the kill came between the record and the removal.
+    let id = server.queued_ids("alice@example.com").pop().unwrap();
+    let path = server.data_dir().join("spool/queue").join(&id);
+    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    std::io::Write::write_all(&mut file, b"0 delivered 250%20ok\n").unwrap();
+    server.spawn();
+    server.wait_queue_empty(Duration::from_secs(20));
+    server.wait_log(&format!("{id}: removed"), 1);
+}
+
+#[test]
 fn a_restart_during_a_deferral_resumes_it() {
     let dns = FakeDns::start();
     let port = down_port("127.0.0.2");
@@ -292,18 +311,6 @@ fn a_restart_during_a_deferral_resumes_it() {
     assert_eq!(to, ["x@later.example", "y@later.example"], "each recipient exactly once:\n{}", server.log());
 }
 
-/// Queue ids of the messages the log shows arriving from `sender`, oldest first.
-fn queued_ids(server: &Server, sender: &str) -> Vec<String> {
-    let needle = format!(": from=<{sender}>");
-    server
-        .log()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .filter_map(|l| l.split(&needle).next()?.rsplit(' ').next())
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn the_queue_can_be_listed_shown_deleted_and_flushed() {
     let dns = FakeDns::start();
@@ -319,7 +326,7 @@ fn the_queue_can_be_listed_shown_deleted_and_flushed() {
     server.send_mail("alice@example.com", &["x@later.example"], MESSAGE).expect(250);
     server.send_mail("alice@example.com", &["y@later.example"], MESSAGE).expect(250);
     server.wait_log("stat=Deferred: connect to", 2);
-    let ids = queued_ids(&server, "alice@example.com");
+    let ids = server.queued_ids("alice@example.com");
     assert_eq!(ids.len(), 2, "{}", server.log());
 
     let (code, list, err) = server.cli(&["queue", "list"], "");

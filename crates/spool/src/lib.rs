@@ -172,6 +172,16 @@ impl Spool {
         self.append_record(id, &status::line(rcpt, &status))
     }
 
+    /// Records several recipients' new statuses with one write and one sync. A crash may
+    /// keep a prefix of them (a torn last line is cut), never a misread.
+    pub fn update_all(&self, id: &QueueId, changes: &[(usize, Status)]) -> io::Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let lines: String = changes.iter().map(|(rcpt, status)| status::line(*rcpt, status)).collect();
+        self.append_record(id, &lines)
+    }
+
     /// Records durably that the sender was warned of a delay, so it happens once.
     pub fn mark_warned(&self, id: &QueueId) -> io::Result<()> {
         self.append_record(id, &format!("{}\n", status::WARNED))

@@ -71,6 +71,23 @@ fn the_delay_warning_is_remembered() {
 }
 
 #[test]
+fn several_statuses_are_recorded_in_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let rcpts = ["b@example.com", "c@example.net", "d@example.org"];
+    let id = spool.enqueue_blocking(envelope("a@x.example", &rcpts), b"m\r\n".to_vec()).unwrap();
+    let changes = [(0, Status::Delivered { detail: "250 ok".into() }), (2, Status::Failed { error: "550 no".into() })];
+    spool.update_all(&id, &changes).unwrap();
+    spool.update_all(&id, &[]).unwrap();
+    let env = Spool::open(dir.path()).unwrap().envelope(&id).unwrap();
+    assert_eq!(env.recipients[0].status, changes[0].1);
+    assert_eq!(env.recipients[1].status, Status::Pending);
+    assert_eq!(env.recipients[2].status, changes[1].1);
+    let history = spool.history(&id).unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+}
+
+#[test]
 fn torn_status_line_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();

@@ -293,6 +293,28 @@ impl Server {
         }
     }
 
+    /// Queue ids of the messages the log shows arriving from `sender`, oldest first.
+    pub fn queued_ids(&self, sender: &str) -> Vec<String> {
+        let needle = format!(": from=<{sender}>");
+        let log = self.log();
+        log.lines().filter_map(|l| Some(l.split_once(&needle)?.0.rsplit(' ').next()?.to_string())).collect()
+    }
+
+    /// Waits until `carrier queue list` says the queue is empty: every message delivered,
+    /// bounced or expired, and its file gone (the queue is consistent, nothing left behind).
+    pub fn wait_queue_empty(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let (code, list, err) = self.cli(&["queue", "list"], "");
+            assert_eq!(code, 0, "queue list failed: {err}");
+            if list == "Mail queue is empty\n" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the queue never emptied:\n{list}\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Sends one message over a fresh connection; returns the final reply.
     pub fn send_mail(&self, from: &str, to: &[&str], body: &str) -> Reply {
         let mut c = self.connect();

@@ -30,6 +30,8 @@ pub struct Script {
     pub name: Option<String>,
     /// SIZE to announce.
     pub size: Option<u64>,
+    /// How long to wait before answering DATA with 354 (a slow remote, mid-transaction).
+    pub hold_data: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -158,8 +160,12 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, connection: usize) {
             if to.is_empty() {
                 "554 5.5.1 Error: no valid recipients".into()
             } else {
+                if let Some(hold) = script.hold_data {
+                    std::thread::sleep(hold);
+                }
                 let _ = write!(out, "354 End data with <CR><LF>.<CR><LF>\r\n");
-                let data = read_data(&mut reader);
+                // A connection lost before the final dot delivers nothing (RFC 5321 4.1.1.4).
+                let Some(data) = read_data(&mut reader) else { return };
                 let reply = script.data_end.clone().unwrap_or_else(|| "250 2.0.0 Ok: queued as SINK1".into());
                 if reply.starts_with('2') {
                     let d = Delivered { from: from.clone().unwrap_or_default(), to: to.clone(), data, connection };
@@ -191,14 +197,17 @@ fn path(arg: &str) -> String {
     arg.get(1..end).unwrap_or("").to_string()
 }
 
-/// The message up to the final dot, dot-unstuffed, CRLF kept.
-fn read_data(reader: &mut BufReader<TcpStream>) -> String {
+/// The message up to the final dot, dot-unstuffed, CRLF kept; None if the connection ended first.
+fn read_data(reader: &mut BufReader<TcpStream>) -> Option<String> {
     let mut data = String::new();
     let mut line = String::new();
     loop {
         line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == ".\r\n" {
-            return data;
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        if line == ".\r\n" {
+            return Some(data);
         }
         data.push_str(line.strip_prefix('.').unwrap_or(&line));
     }
