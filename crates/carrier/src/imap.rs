@@ -14,6 +14,7 @@
 use crate::auth::{self, Refusal};
 use crate::conn::{self, Conn};
 use crate::imap_store::ImapStore;
+use crate::limits;
 use crate::server::Server;
 use carrier_imap::{AuthError, Config, Event, Session, State};
 use carrier_store::{Account, POLL_INTERVAL, Watch};
@@ -90,6 +91,8 @@ struct Client {
     bye: Option<String>,
     /// Set by the store adapter when the selected mailbox's UIDVALIDITY changed.
     invalidated: Option<Arc<AtomicBool>>,
+    /// Counts this session against `imap.max_connections_per_user_ip` until it ends.
+    session_slot: Option<limits::Slot<limits::UserIp>>,
 }
 
 impl Client {
@@ -116,6 +119,7 @@ impl Client {
             bytes_out: 0,
             bye: None,
             invalidated: None,
+            session_slot: None,
         }
     }
 
@@ -270,6 +274,9 @@ impl Client {
                 return Err(AuthError::Invalid);
             }
         };
+        let (limiter, max) = (&self.server.user_ips, self.server.cfg.imap.max_connections_per_user_ip);
+        let slot =
+            limits::admit_session(limiter, "imap", &user, self.peer.ip(), max).map_err(AuthError::Unavailable)?;
         let account = self.server.store.account(&user);
         let prepared = {
             let account = account.clone();
@@ -288,6 +295,7 @@ impl Client {
         }
         info!("imap-login: Login: user=<{user}>, method={mechanism}, {}", self.addresses());
         self.user = Some(user.clone());
+        self.session_slot = Some(slot);
         self.account = Some(account.clone());
         let store = ImapStore::new(account);
         self.invalidated = Some(store.invalidated());

@@ -1,8 +1,11 @@
 //! Per-client connection limits (Postfix's anvil): how many connections one address may
 //! hold open at once, and how many it may open per minute. Clients in `relay.networks` are
-//! exempt, as Postfix exempts `mynetworks`.
+//! exempt, as Postfix exempts `mynetworks`. The same counter, keyed by protocol, user and
+//! address, limits the sessions one user holds from one address (Dovecot's
+//! `mail_max_userip_connections`).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,29 +29,38 @@ struct Client {
     window: Option<(Instant, usize)>,
 }
 
-/// Counts per address; shared by every SMTP listener.
-#[derive(Clone, Default)]
-pub struct Limiter {
-    clients: Arc<Mutex<HashMap<IpAddr, Client>>>,
+/// A logged-in mailbox session: protocol ("imap", "pop3"), user and client address.
+pub type UserIp = (&'static str, String, IpAddr);
+
+/// Counts per key (a client address for SMTP, a [`UserIp`] for POP3 and IMAP).
+#[derive(Clone)]
+pub struct Limiter<K = IpAddr> {
+    clients: Arc<Mutex<HashMap<K, Client>>>,
+}
+
+impl<K> Default for Limiter<K> {
+    fn default() -> Self {
+        Limiter { clients: Arc::default() }
+    }
 }
 
 /// Held while a connection is open; dropping it frees the slot.
-pub struct Slot {
-    limiter: Limiter,
-    ip: IpAddr,
+pub struct Slot<K: Hash + Eq = IpAddr> {
+    limiter: Limiter<K>,
+    key: K,
 }
 
-impl Limiter {
-    /// Takes a slot for a new connection from `ip`, or says which limit it broke. A limit of 0
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    /// Takes a slot for a new connection of `key`, or says which limit it broke. A limit of 0
     /// is no limit.
-    pub fn admit(&self, ip: IpAddr, max_open: usize, max_per_minute: usize) -> Result<Slot, Refused> {
+    pub fn admit(&self, key: K, max_open: usize, max_per_minute: usize) -> Result<Slot<K>, Refused> {
         let now = Instant::now();
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if clients.len() > 10_000 {
             // Forget idle addresses so the table cannot grow without bound under a scan.
             clients.retain(|_, c| c.open > 0 || c.window.is_some_and(|(at, _)| now - at < RATE_WINDOW));
         }
-        let c = clients.entry(ip).or_default();
+        let c = clients.entry(key.clone()).or_default();
         if max_open > 0 && c.open >= max_open {
             return Err(Refused::Concurrency(c.open));
         }
@@ -61,14 +73,31 @@ impl Limiter {
         }
         c.window = Some((start, count + 1));
         c.open += 1;
-        Ok(Slot { limiter: self.clone(), ip })
+        Ok(Slot { limiter: self.clone(), key })
     }
 }
 
-impl Drop for Slot {
+/// Admits one more logged-in session of `user` from `ip` over `proto` ("imap", "pop3"), or
+/// says why not in words for the client that name the setting, as Dovecot does.
+pub fn admit_session(
+    limiter: &Limiter<UserIp>,
+    proto: &'static str,
+    user: &str,
+    ip: IpAddr,
+    max: usize,
+) -> Result<Slot<UserIp>, String> {
+    limiter.admit((proto, user.to_string(), ip), max, 0).map_err(|_| {
+        tracing::warn!(
+            "{proto}({user}): refused: {max} sessions from rip={ip} already ({proto}.max_connections_per_user_ip)"
+        );
+        format!("Maximum number of connections from user+IP exceeded ({proto}.max_connections_per_user_ip = {max})")
+    })
+}
+
+impl<K: Hash + Eq> Drop for Slot<K> {
     fn drop(&mut self) {
         let mut clients = self.limiter.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = clients.get_mut(&self.ip) {
+        if let Some(c) = clients.get_mut(&self.key) {
             c.open = c.open.saturating_sub(1);
         }
     }
@@ -120,6 +149,19 @@ mod tests {
         }
         assert_eq!(l.admit(A, 0, 3).err(), Some(Refused::Rate(3)));
         assert!(l.admit(B, 0, 3).is_ok());
+    }
+
+    #[test]
+    fn sessions_are_counted_per_protocol_user_and_address() {
+        let l: Limiter<UserIp> = Limiter::default();
+        let key = |proto, user: &str, ip| (proto, user.to_string(), ip);
+        let first = l.admit(key("imap", "bob", A), 1, 0).unwrap();
+        assert_eq!(l.admit(key("imap", "bob", A), 1, 0).err(), Some(Refused::Concurrency(1)));
+        for other in [key("pop3", "bob", A), key("imap", "carol", A), key("imap", "bob", B)] {
+            assert!(l.admit(other, 1, 0).is_ok());
+        }
+        drop(first);
+        assert!(l.admit(key("imap", "bob", A), 1, 0).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use crate::auth::{self, Refusal};
 use crate::conn::{self, Conn};
+use crate::limits;
 use crate::server::Server;
 use carrier_pop3::{Config, Event, LoginFailure, Message, Session};
 use carrier_store::{Access, Flag, FlagOp, Flags, Mailbox, StoreError};
@@ -63,6 +64,8 @@ struct Client {
     user: Option<String>,
     mailbox: Option<Mailbox>,
     tls: bool,
+    /// Counts this session against `pop3.max_connections_per_user_ip` until it ends.
+    session_slot: Option<limits::Slot<limits::UserIp>>,
 }
 
 impl Client {
@@ -76,7 +79,7 @@ impl Client {
             max_errors: cfg.pop3.max_errors,
             max_auth_failures: cfg.submission.max_auth_failures,
         });
-        Client { server, peer, local, session, user: None, mailbox: None, tls: conn.is_tls() }
+        Client { server, peer, local, session, user: None, mailbox: None, tls: conn.is_tls(), session_slot: None }
     }
 
     /// Runs the session to its end; returns why it ended.
@@ -151,6 +154,8 @@ impl Client {
                 return Err(LoginFailure::Credentials);
             }
         };
+        let (limiter, max) = (&self.server.user_ips, self.server.cfg.pop3.max_connections_per_user_ip);
+        let slot = limits::admit_session(limiter, "pop3", &user, ip, max).map_err(LoginFailure::Unavailable)?;
         let account = self.server.store.account(&user);
         let opened = tokio::task::spawn_blocking(move || {
             account.prepare()?;
@@ -182,6 +187,7 @@ impl Client {
         info!("pop3-login: Login: user=<{user}>, method={mechanism}, {}", self.addresses());
         self.user = Some(user);
         self.mailbox = Some(mailbox);
+        self.session_slot = Some(slot);
         Ok(messages)
     }
 

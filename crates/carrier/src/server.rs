@@ -37,6 +37,8 @@ pub struct Server {
     pub throttle: auth::Throttle,
     /// Connections per client address on the SMTP listeners.
     pub clients: limits::Limiter,
+    /// Logged-in POP3 and IMAP sessions per user and client address.
+    pub user_ips: limits::Limiter<limits::UserIp>,
     /// What each listener serves and its bound address, for `carrier status`.
     pub listeners: Vec<(&'static str, SocketAddr)>,
     /// Successful deliveries in the last hour.
@@ -126,6 +128,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         delivery,
         throttle: auth::Throttle::default(),
         clients: limits::Limiter::default(),
+        user_ips: limits::Limiter::default(),
         listeners: listeners.iter().filter_map(|(l, s)| Some((s.name(), l.local_addr().ok()?))).collect(),
         delivered,
         started: SystemTime::now(),

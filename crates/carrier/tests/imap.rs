@@ -379,3 +379,29 @@ fn a_rebuilt_index_ends_sessions_that_have_the_mailbox_selected() {
     let r = selected(&server).cmd("FETCH 1:* UID").expect("OK");
     assert_eq!(r.untagged.len(), 2, "{r:?}");
 }
+
+#[test]
+fn one_user_from_one_address_may_hold_only_so_many_sessions() {
+    let server = Server::start_with(with_sections("[imap]\nmax_connections_per_user_ip = 2\n"));
+    let first = logged_in(&server);
+    let _second = logged_in(&server);
+    let mut third = imaps(&server);
+    let no = third.login("bob@example.com", "bob-secret").expect("NO");
+    assert_eq!(
+        no.done,
+        "NO [UNAVAILABLE] Maximum number of connections from user+IP exceeded (imap.max_connections_per_user_ip = 2)"
+    );
+    // The refused session is still usable, and other users are not affected.
+    third.login("alice@example.com", "alice-pw").expect("OK");
+    third.cmd("SELECT INBOX").expect("OK");
+    server.wait_log("imap(bob@example.com): refused: 2 sessions from rip=127.0.0.1", 1);
+    // A session that ends frees its place.
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut again = imaps(&server);
+    while again.login("bob@example.com", "bob-secret").done.starts_with("NO") {
+        assert!(std::time::Instant::now() < deadline, "the closed session's place was never freed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    again.cmd("SELECT INBOX").expect("OK");
+}

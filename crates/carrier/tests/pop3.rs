@@ -289,3 +289,30 @@ fn pipelined_session() {
     assert_eq!(c.line().unwrap(), "+OK Logging out, 0 messages deleted.");
     assert!(c.is_closed());
 }
+
+#[test]
+fn one_user_from_one_address_may_hold_only_so_many_sessions() {
+    let server = server_with_mail(Options {
+        sections: "[pop3]\nmax_connections_per_user_ip = 1\n".into(),
+        ..Options::default()
+    });
+    let mut first = logged_in(&server);
+    let mut second = pop3s(&server);
+    assert_eq!(
+        second.login("bob@example.com", "bob-secret"),
+        "-ERR [SYS/TEMP] Maximum number of connections from user+IP exceeded (pop3.max_connections_per_user_ip = 1)"
+    );
+    // The refused session can still log in as someone else; the first one goes on.
+    assert_eq!(second.login("alice@example.com", "alice-pw"), "+OK Logged in.");
+    assert!(first.cmd("STAT").starts_with("+OK 2 "));
+    assert!(first.cmd("QUIT").starts_with("+OK Logging out"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut again = pop3s(&server);
+        if again.login("bob@example.com", "bob-secret") == "+OK Logged in." {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the ended session's place was never freed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -227,13 +227,20 @@ pub struct Pop3 {
     pub timeout: Duration,
     /// Concurrent POP3 connections.
     pub max_connections: usize,
+    /// Logged-in sessions of one user from one address; 0 is no limit.
+    pub max_connections_per_user_ip: usize,
     /// Error replies in one session before it is closed.
     pub max_errors: u32,
 }
 
 impl Default for Pop3 {
     fn default() -> Pop3 {
-        Pop3 { timeout: Duration::from_secs(600), max_connections: 1000, max_errors: 10 }
+        Pop3 {
+            timeout: Duration::from_secs(600),
+            max_connections: 1000,
+            max_connections_per_user_ip: 10,
+            max_errors: 10,
+        }
     }
 }
 
@@ -246,6 +253,9 @@ pub struct Imap {
     pub login_timeout: Duration,
     /// Concurrent IMAP connections.
     pub max_connections: usize,
+    /// Logged-in sessions of one user from one address (Dovecot's
+    /// `mail_max_userip_connections`, also 10); 0 is no limit.
+    pub max_connections_per_user_ip: usize,
     /// Invalid commands in a row before the session is closed.
     pub max_errors: u32,
     /// Largest message APPEND accepts, in octets (advertised as APPENDLIMIT, RFC 7889).
@@ -258,6 +268,7 @@ impl Default for Imap {
             timeout: Duration::from_secs(30 * 60),
             login_timeout: Duration::from_secs(180),
             max_connections: 1000,
+            max_connections_per_user_ip: 10,
             max_errors: 10,
             max_message_size: 50 * 1024 * 1024,
         }

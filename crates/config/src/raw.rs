@@ -49,6 +49,7 @@ struct Raw {
 struct RawPop3 {
     timeout: Option<S<toml::Value>>,
     max_connections: Option<S<usize>>,
+    max_connections_per_user_ip: Option<usize>,
     max_errors: Option<S<u32>>,
 }
 
@@ -58,6 +59,7 @@ struct RawImap {
     timeout: Option<S<toml::Value>>,
     login_timeout: Option<S<toml::Value>>,
     max_connections: Option<S<usize>>,
+    max_connections_per_user_ip: Option<usize>,
     max_errors: Option<S<u32>>,
     max_message_size: Option<S<toml::Value>>,
 }
@@ -475,6 +477,7 @@ fn pop3(ctx: &Ctx, raw: &RawPop3) -> Result<Pop3, ConfigError> {
     if let Some(v) = &raw.max_errors {
         p.max_errors = ctx.check(v, "pop3.max_errors", |n| nonzero(*n as u64).map(|_| *n))?;
     }
+    p.max_connections_per_user_ip = raw.max_connections_per_user_ip.unwrap_or(p.max_connections_per_user_ip);
     Ok(p)
 }
 
@@ -504,6 +507,7 @@ fn imap(ctx: &Ctx, raw: &RawImap) -> Result<Imap, ConfigError> {
     if let Some(v) = &raw.max_message_size {
         i.max_message_size = size_value(ctx, v, "imap.max_message_size")?;
     }
+    i.max_connections_per_user_ip = raw.max_connections_per_user_ip.unwrap_or(i.max_connections_per_user_ip);
     Ok(i)
 }
 

@@ -248,15 +248,16 @@ fn auth_source() {
 fn pop3_and_mailbox_sections() {
     let c = parse("hostname = \"mx.example.com\"\n").unwrap();
     assert_eq!(c.pop3.timeout, Duration::from_secs(600));
-    assert_eq!((c.pop3.max_connections, c.pop3.max_errors), (1000, 10));
+    assert_eq!((c.pop3.max_connections, c.pop3.max_errors, c.pop3.max_connections_per_user_ip), (1000, 10, 10));
     assert_eq!(c.mailbox.quota, None);
     let c = parse(
         "hostname = \"mx.example.com\"\n[pop3]\ntimeout = \"30s\"\nmax_connections = 5\nmax_errors = 3\n\
+         max_connections_per_user_ip = 0\n\
          [mailbox]\nquota = \"1G\"\n",
     )
     .unwrap();
     assert_eq!(c.pop3.timeout, Duration::from_secs(30));
-    assert_eq!((c.pop3.max_connections, c.pop3.max_errors), (5, 3));
+    assert_eq!((c.pop3.max_connections, c.pop3.max_errors, c.pop3.max_connections_per_user_ip), (5, 3, 0));
     assert_eq!(c.mailbox.quota, Some(1 << 30));
     assert_eq!(parse("hostname = \"mx.example.com\"\n[mailbox]\nquota = \"unlimited\"\n").unwrap().mailbox.quota, None);
     assert_eq!(parse("hostname = \"mx.example.com\"\n[mailbox]\nquota = 5000\n").unwrap().mailbox.quota, Some(5000));
@@ -279,13 +280,15 @@ fn imap_section() {
     let c = parse("hostname = \"mx.example.com\"\n").unwrap();
     assert_eq!((c.imap.timeout, c.imap.login_timeout), (Duration::from_secs(1800), Duration::from_secs(180)));
     assert_eq!((c.imap.max_connections, c.imap.max_errors, c.imap.max_message_size), (1000, 10, 50 << 20));
+    assert_eq!(c.imap.max_connections_per_user_ip, 10);
     let c = parse(
         "hostname = \"mx.example.com\"\n[imap]\ntimeout = \"2s\"\nlogin_timeout = \"1s\"\nmax_connections = 5\n\
-         max_errors = 3\nmax_message_size = \"1M\"\n",
+         max_errors = 3\nmax_message_size = \"1M\"\nmax_connections_per_user_ip = 3\n",
     )
     .unwrap();
     assert_eq!((c.imap.timeout, c.imap.login_timeout), (Duration::from_secs(2), Duration::from_secs(1)));
     assert_eq!((c.imap.max_connections, c.imap.max_errors, c.imap.max_message_size), (5, 3, 1 << 20));
+    assert_eq!(c.imap.max_connections_per_user_ip, 3);
     for (text, key, words) in [
         ("[imap]\ntimeout = \"0s\"\n", "imap.timeout", "30 minutes"),
         ("[imap]\nlogin_timeout = 0\n", "imap.login_timeout", "greater than zero"),
