@@ -167,6 +167,13 @@ fn too_many_bad_commands_in_a_row_end_the_session() {
 #[test]
 fn huge_literals_are_refused_before_being_read() {
     let server = Server::start_with(with_sections("[imap]\nmax_message_size = \"1K\"\n"));
+    // Before login, APPEND may not announce more than any other command.
+    let mut anonymous = imaps(&server);
+    let tag = anonymous.tag();
+    anonymous.raw(format!("{tag} APPEND INBOX {{100000}}\r\n").as_bytes());
+    let line = anonymous.line().unwrap();
+    assert!(line.starts_with(&format!("{tag} BAD [TOOBIG] Literal of 100000 octets")), "{line}");
+    anonymous.login("bob@example.com", "bob-secret").expect("OK");
     let mut c = logged_in(&server);
     let caps = c.cmd("CAPABILITY").expect("OK");
     assert!(caps.untagged[0].ends_with(" APPENDLIMIT=1024"), "{caps:?}");

@@ -13,7 +13,8 @@ pub struct Limits {
     pub max_line: usize,
     /// Largest literal in commands other than APPEND, and largest such command in total.
     pub max_literal: u64,
-    /// Largest APPEND message (advertised as APPENDLIMIT, RFC 7889).
+    /// Largest APPEND message (advertised as APPENDLIMIT, RFC 7889), after login; before,
+    /// APPEND is held to `max_literal` like every other command.
     pub max_append: u64,
 }
 
@@ -80,6 +81,8 @@ pub struct Framer {
     /// The end of the current line while discarding (enough to see a literal header).
     tail: Vec<u8>,
     state: State,
+    /// After login: APPEND may carry a message of up to `max_append`.
+    authenticated: bool,
 }
 
 const TAIL: usize = 32;
@@ -97,7 +100,13 @@ impl Framer {
             discard: false,
             tail: Vec::new(),
             state: State::Line,
+            authenticated: false,
         }
+    }
+
+    /// The client has logged in: from now on APPEND may carry a whole message.
+    pub fn set_authenticated(&mut self) {
+        self.authenticated = true;
     }
 
     /// The limits in force.
@@ -116,7 +125,7 @@ impl Framer {
 
     /// Drops everything buffered (after STARTTLS, RFC 3501 6.2.1: nothing pipelined survives).
     pub fn clear(&mut self) {
-        *self = Framer::new(self.limits);
+        *self = Framer { authenticated: self.authenticated, ..Framer::new(self.limits) };
     }
 
     /// Takes one raw line (for SASL responses and IDLE's DONE), without its line end.
@@ -222,10 +231,17 @@ impl Framer {
             }
             return refused;
         }
-        let append = self.is_append();
-        let limit = if append { self.limits.max_append } else { self.limits.max_literal };
-        let total = if append { size } else { size.saturating_add(self.cmd.len() as u64) };
-        if total > limit {
+        // Before login nothing may buffer more than `max_literal`: an APPEND there is refused
+        // anyway, and must not make an anonymous client's command grow to APPENDLIMIT.
+        let append = self.authenticated && self.is_append();
+        let (limit, slack) = match append {
+            // Room for the mailbox name, flags and date beside the message.
+            true => (self.limits.max_append, self.limits.max_line as u64),
+            false => (self.limits.max_literal, 0),
+        };
+        // The command in total, not each literal alone: many literals cannot add up past it.
+        let total = size.saturating_add(self.cmd.len() as u64);
+        if size > limit || total > limit.saturating_add(slack) {
             let tag = self.tag();
             let why = Refusal::LiteralTooBig { size, limit, append };
             self.discard = true;
@@ -335,18 +351,61 @@ mod tests {
         assert_eq!(f.poll(), Frame::Command(b"t2 NOOP\r\n".to_vec()));
     }
 
+    fn logged_in() -> Framer {
+        let mut f = framer();
+        f.set_authenticated();
+        f
+    }
+
     #[test]
     fn append_has_its_own_limit() {
-        let mut f = framer();
+        let mut f = logged_in();
         f.feed(b"A1 append INBOX {900}\r\n");
         assert_eq!(f.poll(), Frame::Continue);
-        let mut f = framer();
+        let mut f = logged_in();
         f.feed(b"A1 APPEND INBOX {1001}\r\n");
         let why = Refusal::LiteralTooBig { size: 1001, limit: 1000, append: true };
         assert_eq!(f.poll(), Frame::Refused { tag: Some("A1".into()), why });
-        let mut f = framer();
+        let mut f = logged_in();
         f.feed(b"A1 APPEND INBOX {99999999999999999999999}\r\n");
         assert!(matches!(f.poll(), Frame::Refused { why: Refusal::LiteralTooBig { size: u64::MAX, .. }, .. }));
+    }
+
+    #[test]
+    fn before_login_append_is_held_to_the_small_limit() {
+        let mut f = framer();
+        f.feed(b"A1 APPEND INBOX {51}\r\nA2 NOOP\r\n");
+        let why = Refusal::LiteralTooBig { size: 51, limit: 50, append: false };
+        assert_eq!(f.poll(), Frame::Refused { tag: Some("A1".into()), why });
+        assert_eq!(f.poll(), Frame::Command(b"A2 NOOP\r\n".to_vec()));
+        // STARTTLS clears the framer but not the login (it cannot come after one anyway).
+        let mut f = logged_in();
+        f.clear();
+        f.feed(b"A1 APPEND INBOX {900}\r\n");
+        assert_eq!(f.poll(), Frame::Continue);
+    }
+
+    #[test]
+    fn literals_of_one_append_cannot_add_up_past_the_limit() {
+        let mut f = logged_in();
+        let mut refused = None;
+        // Each literal is under the limit; together they would be ten times it.
+        f.feed(b"A1 APPEND INBOX");
+        for _ in 0..10 {
+            f.feed(b" {400+}\r\n");
+            f.feed(&[b'x'; 400]);
+            while let frame @ Frame::Refused { .. } = f.poll() {
+                refused.get_or_insert(frame);
+            }
+        }
+        f.feed(b"\r\nA2 NOOP\r\n");
+        let refused = refused.expect("the command was refused once it passed the limit");
+        assert!(matches!(
+            refused,
+            Frame::Refused { why: Refusal::LiteralTooBig { size: 400, limit: 1000, append: true }, .. }
+        ));
+        assert_eq!(f.poll(), Frame::Command(b"A2 NOOP\r\n".to_vec()));
+        assert!(f.cmd.len() <= 1100, "the refused command was not kept: {}", f.cmd.len());
     }
 
     #[test]

@@ -641,6 +641,7 @@ impl<M: Mailboxes> Session<M> {
             Ok((user, backend)) => {
                 self.user = Some(user);
                 self.backend = Some(backend);
+                self.framer.set_authenticated();
                 let code = format!("CAPABILITY {}", self.capabilities());
                 self.status(&tag, Status::Ok, Some(&code), "Logged in");
             }
