@@ -16,6 +16,7 @@ mod init;
 mod intake;
 mod limits;
 mod local;
+mod memory;
 mod passwd;
 mod pickup;
 mod policy;
@@ -139,19 +140,6 @@ fn finish(result: Result<(), String>) -> ExitCode {
     }
 }
 
-/// Every password check allocates argon2's 19 MiB working memory on a blocking thread. glibc
-/// serves large blocks with mmap and unmaps them when freed, but after the first such free it
-/// raises its mmap threshold past that size, so later ones came from per-thread heaps that
-/// keep the memory: an idle daemon grew by 19 MiB per blocking thread that ever checked a
-/// password (113 MiB after the benchmark's logins). A fixed threshold keeps the first behaviour.
-fn return_large_frees_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; called before any other thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
 fn serve(cfg: carrier_config::Config) -> Result<(), String> {
     use std::io::IsTerminal;
     // Colours only on a terminal: logs in files and the journal stay plain text for grep.
@@ -168,7 +156,7 @@ fn serve(cfg: carrier_config::Config) -> Result<(), String> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| format!("cannot create {}: {e}", cfg.data_dir.display()))?;
         server::first_run_account(&cfg)?;
     }
-    return_large_frees_to_the_system();
+    memory::return_large_frees_to_the_system();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

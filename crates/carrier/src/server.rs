@@ -143,6 +143,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     }
     tokio::spawn(control::serve(server.clone(), control));
     tokio::spawn(pickup::run(server.clone()));
+    tokio::spawn(crate::memory::trim_periodically());
     info!("carrier {} ready as {}", env!("CARGO_PKG_VERSION"), server.cfg.hostname);
     run_until_stopped(&server).await;
     info!("shutting down");
