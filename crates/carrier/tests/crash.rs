@@ -168,3 +168,37 @@ fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(server.messages("example.com", "alice").len(), 1, "alice must not get a second copy");
 }
+
+/// Message files in a user's Maildir (new/ and cur/), without reading them.
+fn files_of(server: &Server, local: &str) -> usize {
+    let dir = server.maildir("example.com", local);
+    ["new", "cur"].iter().map(|d| std::fs::read_dir(dir.join(d)).map_or(0, |r| r.count())).sum()
+}
+
+#[test]
+fn a_kill_in_the_middle_of_local_delivery_delivers_each_recipient_once() {
+    const USERS: usize = 12;
+    let users: Vec<(String, String)> = (0..USERS).map(|i| (format!("u{i}@example.com"), "pw".into())).collect();
+    let mut server = Server::start_with(common::Options { users: users.clone(), ..Default::default() });
+    let rcpts: Vec<&str> = users.iter().map(|(address, _)| address.as_str()).collect();
+    // 8 MiB per copy: each takes a while to write and sync, so the kill lands between copies.
+    let line = "x".repeat(990) + "\r\n";
+    let body = format!("Subject: big\r\n\r\n{}", line.repeat(8 * 1024));
+    server.send_mail("alice@example.com", &rcpts, &body).expect(250);
+    let delivered = |server: &Server| (0..USERS).filter(|i| files_of(server, &format!("u{i}")) > 0).count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while delivered(&server) == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing was delivered:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    server.kill9();
+    let at_kill = delivered(&server);
+    server.spawn();
+    server.wait_queue_empty(Duration::from_secs(60));
+    for i in 0..USERS {
+        let copies = server.messages("example.com", &format!("u{i}"));
+        assert_eq!(copies.len(), 1, "u{i} has {} copies (the kill came after {at_kill} of {USERS})", copies.len());
+        assert!(copies[0].len() > 8 * 1024 * 990, "u{i}'s copy is whole");
+    }
+    eprintln!("the kill came after {at_kill} of {USERS} copies");
+}
