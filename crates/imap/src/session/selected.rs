@@ -2,7 +2,7 @@
 //! the commands of the Selected state except FETCH.
 
 use super::Session;
-use crate::backend::{FlagOp, Mailboxes, MessageMeta};
+use crate::backend::{FlagOp, Mailboxes, MessageMeta, Snapshot};
 use crate::flags::{self, Flags};
 use crate::parser::sequence::compress;
 use crate::parser::{SearchKey, SearchProgram, SelectParams, SequenceSet, StoreMode};
@@ -121,11 +121,16 @@ impl<M: Mailboxes> Session<M> {
     }
 
     pub(super) fn select(&mut self, tag: &str, name: &str, read_only: bool, params: SelectParams) -> bool {
-        // RFC 3501 6.3.1: a SELECT closes the current mailbox, even when it fails.
-        self.selected = None;
-        if params.qresync.is_some() {
-            self.bad(Some(tag), "QRESYNC is not supported");
+        if params.qresync.is_some() && !self.qresync {
+            // RFC 7162 3.2.5: BAD, and a command that is BAD does not run: the mailbox stays selected.
+            self.bad(Some(tag), "The QRESYNC parameter needs ENABLE QRESYNC first (RFC 7162 3.2.5)");
             return false;
+        }
+        // RFC 3501 6.3.1: a SELECT closes the current mailbox, even when it fails; RFC 7162
+        // 3.2.11: [CLOSED] ends its responses (sent whether or not QRESYNC is enabled, as
+        // Dovecot does: a server advertising CONDSTORE must send it).
+        if self.selected.take().is_some() {
+            response::status(&mut self.out, None, Status::Ok, Some("CLOSED"), "Previous mailbox closed");
         }
         let Some(backend) = self.backend.as_mut() else { return false };
         let snap = match backend.select(name, read_only) {
@@ -136,6 +141,21 @@ impl<M: Mailboxes> Session<M> {
             }
         };
         self.condstore |= params.condstore;
+        let uidvalidity = snap.uidvalidity;
+        self.open_view(name, read_only, snap);
+        if let Some(q) = params.qresync.filter(|q| q.uidvalidity == uidvalidity) {
+            // RFC 7162 3.2.5.1: only when the UIDVALIDITY matches; else a plain SELECT.
+            self.resync(&q);
+        }
+        let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+        let text = if read_only { "EXAMINE completed" } else { "SELECT completed" };
+        self.status(tag, Status::Ok, Some(code), text);
+        false
+    }
+
+    /// The untagged responses of SELECT/EXAMINE (RFC 3501 6.3.1, RFC 7162 3.1.2.1); the
+    /// snapshot becomes the view.
+    fn open_view(&mut self, name: &str, read_only: bool, snap: Snapshot) {
         let mut keywords = snap.keywords.clone();
         for meta in &snap.messages {
             for f in meta.flags.iter().filter(|f| !f.starts_with('\\')) {
@@ -163,21 +183,32 @@ impl<M: Mailboxes> Session<M> {
             msgs: snap.messages.into_iter().map(|meta| Msg { meta, expunged: false }).collect(),
             keywords,
         });
-        let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
-        let text = if read_only { "EXAMINE completed" } else { "SELECT completed" };
-        self.status(tag, Status::Ok, Some(code), text);
-        false
     }
 
     /// CLOSE (expunging silently, RFC 3501 6.4.2) or UNSELECT (RFC 3691).
-    pub(super) fn close(&mut self, expunge: bool) -> bool {
-        if let (Some(sel), Some(backend)) = (self.selected.take(), self.backend.as_mut()) {
-            if expunge && !sel.read_only {
-                // Failures are not reported: the mailbox is closed either way.
-                let _ = backend.expunge(&sel.name, None);
-            }
+    pub(super) fn close(&mut self, tag: &str, expunge: bool) -> bool {
+        // RFC 7162 3.2.8: with QRESYNC, CLOSE reports the HIGHESTMODSEQ its expunges reached;
+        // only when this session reported every earlier change, or the client, resyncing from
+        // that value later, would never learn of them.
+        let report = expunge && self.qresync && self.up_to_date();
+        let (Some(sel), Some(backend)) = (self.selected.take(), self.backend.as_mut()) else { return true };
+        if expunge && !sel.read_only {
+            // Failures are not reported: the mailbox is closed either way.
+            let _ = backend.expunge(&sel.name, None);
         }
-        true
+        let Some(st) = backend.status(&sel.name).ok().filter(|_| report) else { return true };
+        self.status(tag, Status::Ok, Some(&format!("HIGHESTMODSEQ {}", st.highest_modseq)), "CLOSE completed");
+        false
+    }
+
+    /// Whether the client has been told every change of the selected mailbox.
+    fn up_to_date(&mut self) -> bool {
+        let (Some(sel), Some(backend)) = (self.selected.as_ref(), self.backend.as_mut()) else { return false };
+        let pending = sel.msgs.iter().any(|m| m.expunged);
+        !pending
+            && backend
+                .changes(&sel.name, sel.highest_modseq, sel.read_only)
+                .is_ok_and(|c| c.highest_modseq <= sel.highest_modseq)
     }
 
     /// Brings the view up to date and reports changes: flag updates (FETCH), new messages
@@ -221,12 +252,7 @@ impl<M: Mailboxes> Session<M> {
             }
         }
         if allow_expunge {
-            for i in (0..sel.msgs.len()).rev() {
-                if sel.msgs[i].expunged {
-                    sel.msgs.remove(i);
-                    self.out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
-                }
-            }
+            report_expunges(sel, &mut self.out, self.qresync);
         }
         if added > 0 {
             let recent = sel.msgs.iter().filter(|m| m.meta.recent).count();
@@ -251,7 +277,14 @@ impl<M: Mailboxes> Session<M> {
                         sel.msgs[i].expunged = true;
                     }
                 }
-                true
+                if !self.qresync {
+                    return true;
+                }
+                // RFC 7162 3.2.7: the HIGHESTMODSEQ after the expunges, all of them reported.
+                self.sync(true);
+                let highest = self.selected.as_ref().map_or(0, |s| s.highest_modseq);
+                self.status(tag, Status::Ok, Some(&format!("HIGHESTMODSEQ {highest}")), "EXPUNGE completed");
+                false
             }
             Err(e) => {
                 self.store_error(tag, &e, false);
@@ -434,10 +467,30 @@ fn has_modseq(key: &SearchKey) -> bool {
     }
 }
 
-/// `* n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])`.
+/// Reports the view's expunged messages and drops them: `* n EXPUNGE`, highest number
+/// first, or once QRESYNC is enabled one `* VANISHED uids` (RFC 7162 3.2.10).
+fn report_expunges(sel: &mut Selected, out: &mut Vec<u8>, vanished: bool) {
+    if vanished {
+        let gone: Vec<u32> = sel.msgs.iter().filter(|m| m.expunged).map(|m| m.meta.uid).collect();
+        if !gone.is_empty() {
+            sel.msgs.retain(|m| !m.expunged);
+            out.extend_from_slice(format!("* VANISHED {}\r\n", compress(&gone)).as_bytes());
+        }
+        return;
+    }
+    for i in (0..sel.msgs.len()).rev() {
+        if sel.msgs[i].expunged {
+            sel.msgs.remove(i);
+            out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+        }
+    }
+}
+
+/// `* n FETCH ([UID u] FLAGS (...) [MODSEQ (m)])`: UID for UID commands and, like MODSEQ,
+/// whenever CONDSTORE is enabled (RFC 7162 3.2.4).
 pub(super) fn fetch_flags(seq: usize, meta: &MessageMeta, condstore: bool, uid: bool) -> Vec<u8> {
     let mut line = format!("* {seq} FETCH (").into_bytes();
-    if uid {
+    if uid || condstore {
         line.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());
     }
     line.extend_from_slice(b"FLAGS ");
