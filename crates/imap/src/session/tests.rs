@@ -3,6 +3,8 @@
 use super::*;
 use crate::memory::MemoryStore;
 
+mod qresync;
+
 const MSG1: &[u8] = b"From: Alice <alice@example.com>\nTo: bob@example.com\nSubject: Hello\n\
 Date: Mon, 7 Feb 1994 21:52:25 -0800\nMessage-ID: <1@example.com>\n\nHi Bob,\nsee you.\n";
 const MSG2: &[u8] = b"From: carol@example.org\r\nSubject: Second\r\n\r\nbody two\r\n";
