@@ -12,6 +12,7 @@
 mod fetch;
 mod mailbox;
 mod qresync;
+mod select;
 mod selected;
 mod uidset;
 
