@@ -152,9 +152,11 @@ impl<M: Mailboxes> Session<M> {
             if flags_changed {
                 // RFC 3501 6.4.5: a \Seen set by the fetch is reported; RFC 7162 3.2.4: with
                 // its UID and MODSEQ once CONDSTORE is enabled.
-                let condstore = self.condstore;
-                let implied = [(true, FetchAttr::Flags), (condstore, FetchAttr::Uid), (condstore, FetchAttr::ModSeq)];
-                for (_, attr) in implied.into_iter().filter(|(wanted, _)| *wanted) {
+                let mut implied = vec![FetchAttr::Flags];
+                if self.condstore {
+                    implied.extend([FetchAttr::Uid, FetchAttr::ModSeq]);
+                }
+                for attr in implied {
                     if !attrs.contains(&attr) {
                         attrs.push(attr);
                     }

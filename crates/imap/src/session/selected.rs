@@ -105,7 +105,7 @@ impl<M: Mailboxes> Session<M> {
     }
 
     /// Brings the view up to date and reports changes: flag updates (FETCH), new messages
-    /// (EXISTS, RECENT) and, when allowed, expunges (EXPUNGE, highest number first).
+    /// (EXISTS, RECENT) and, when allowed, expunges (EXPUNGE or VANISHED).
     pub(super) fn sync(&mut self, allow_expunge: bool) {
         let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return };
         let Ok(changes) = backend.changes(&sel.name, sel.highest_modseq, sel.read_only) else { return };
