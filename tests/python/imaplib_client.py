@@ -128,7 +128,7 @@ M = imaplib.IMAP4_SSL("127.0.0.1", imaps_port, ssl_context=ctx, timeout=20)
 advertised = set(M.capabilities)
 for cap in ("IMAP4REV1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "CHILDREN",
             "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
-            "CONDSTORE", "STATUS=SIZE", "AUTH=PLAIN"):
+            "CONDSTORE", "QRESYNC", "STATUS=SIZE", "AUTH=PLAIN"):
     check(cap in advertised, f"capability {cap} in {advertised}")
 check(any(c.startswith("APPENDLIMIT=") for c in advertised), advertised)
 ok(M.login("bob", "bob-secret"), "LOGIN with the bare name")
@@ -370,6 +370,67 @@ N.send(b"DONE\r\n")
 line = N.readline()
 check(line.startswith(tag + b" OK"), f"IDLE ended: {line}")
 check(N.logout()[0] == "BYE", "second LOGOUT")
+
+# QRESYNC (RFC 7162 3.2): a client that comes back learns in its SELECT what it missed.
+# imaplib has no QRESYNC of its own: ENABLE is enable(), the rest goes through
+# _simple_command and uid(), and VANISHED lands in untagged_responses.
+for subject in ("qresync a", "qresync b", "qresync c"):
+    deliver(subject, "For the QRESYNC checks.")
+wait_messages(M, "INBOX", 4)
+ok(M.noop(), "the first session learns of them")
+ua, ub, uc = [int(u) for u in uids_of(M, ["SUBJECT", "qresync"])]
+
+
+def qresync_login():
+    c = imaplib.IMAP4_SSL("127.0.0.1", imaps_port, ssl_context=ctx, timeout=20)
+    ok(c.login("bob@example.com", "bob-secret"), "LOGIN for QRESYNC")
+    ok(c.enable("QRESYNC"), "ENABLE QRESYNC")
+    same(c.untagged_responses.pop("ENABLED", []), [b"QRESYNC"], "ENABLED")
+    return c
+
+
+Q = qresync_login()
+ok(Q.select("INBOX"), "SELECT before going away")
+validity, seen = int(Q.response("UIDVALIDITY")[1][0]), int(Q.response("HIGHESTMODSEQ")[1][0])
+known = ",".join(u.decode() for u in ok(Q.uid("SEARCH", "ALL"), "UID SEARCH ALL")[0].split())
+check(Q.logout()[0] == "BYE", "LOGOUT before the changes")
+ok(M.uid("STORE", str(ua), "+FLAGS.SILENT", "(\\Flagged)"), "flag one while the client is away")
+ok(M.uid("STORE", str(ub), "+FLAGS.SILENT", "(\\Deleted)"), "delete another")
+ok(M.uid("EXPUNGE", str(ub)), "UID EXPUNGE while the client is away")
+Q = qresync_login()
+refused(lambda: Q._simple_command("SELECT", "INBOX", "(QRESYNC (0 1))"), "UIDVALIDITY cannot be 0", "QRESYNC with UIDVALIDITY 0")
+# The Maildir index keeps no record of expunges: without the known UIDs, every absent UID
+# below UIDNEXT is reported (RFC 7162 3.2.5.1 allows it); with them, exactly what went.
+typ, data = Q._simple_command("EXAMINE", "INBOX", f"(QRESYNC ({validity} {seen}))")
+vanished = Q.untagged_responses.pop("VANISHED", [b""])[0]
+Q.untagged_responses.pop("READ-ONLY", None)  # imaplib did not send this EXAMINE itself
+Q.untagged_responses.pop("FETCH", None)
+check(typ == "OK" and vanished.startswith(b"(EARLIER) 1:") and vanished.endswith(f",{ub}".encode()), vanished)
+typ, data = Q._simple_command("SELECT", "INBOX", f"(QRESYNC ({validity} {seen} {known}))")
+check(typ == "OK", f"SELECT (QRESYNC): {typ} {data}")
+Q.untagged_responses.pop("CLOSED", None)
+Q.state = "SELECTED"  # imaplib only knows a SELECT made by select()
+same(Q.untagged_responses.pop("VANISHED", []), [f"(EARLIER) {ub}".encode()], "VANISHED (EARLIER) in SELECT")
+changed = Q.untagged_responses.pop("FETCH", [])
+check(len(changed) == 1 and re.search(rf"UID {ua} FLAGS \(\\Flagged\) MODSEQ \(\d+\)".encode(), changed[0]), f"changed: {changed}")
+typ, data = Q.uid("FETCH", known, f"(FLAGS) (CHANGEDSINCE {seen} VANISHED)")
+check(typ == "OK" and len([d for d in data if d]) == 1, f"UID FETCH VANISHED: {typ} {data}")
+same(Q.untagged_responses.pop("VANISHED", []), [f"(EARLIER) {ub}".encode()], "VANISHED (EARLIER) in UID FETCH")
+typ, data = Q.uid("FETCH", f"{uc}:*", f"(FLAGS) (CHANGEDSINCE {seen} VANISHED)")
+check(typ == "OK" and "VANISHED" not in Q.untagged_responses, f"VANISHED only within the UID set: {Q.untagged_responses}")
+# Once QRESYNC is on, every expunge is a VANISHED: its own, and another session's.
+ok(Q.uid("STORE", str(ua), "+FLAGS.SILENT", "(\\Deleted)"), "delete in the QRESYNC session")
+Q.untagged_responses.pop("HIGHESTMODSEQ", None)
+typ, data = Q.expunge()
+check(typ == "OK" and Q.untagged_responses.pop("VANISHED", []) == [str(ua).encode()], f"EXPUNGE as VANISHED: {typ} {data}")
+check(Q.response("HIGHESTMODSEQ")[1][0] is not None, "EXPUNGE reports its HIGHESTMODSEQ")
+ok(M.uid("STORE", str(uc), "+FLAGS.SILENT", "(\\Deleted)"), "delete in the first session")
+ok(M.uid("EXPUNGE", str(uc)), "UID EXPUNGE in the first session")
+ok(Q.noop(), "NOOP in the QRESYNC session")
+same(Q.untagged_responses.pop("VANISHED", []), [str(uc).encode()], "another session's expunge as VANISHED")
+ok(Q.select("INBOX"), "SELECT again")
+check("CLOSED" in Q.untagged_responses, f"[CLOSED] when SELECT closes a mailbox: {Q.untagged_responses}")
+check(Q.logout()[0] == "BYE", "QRESYNC LOGOUT")
 
 # RENAME INBOX moves its messages into a new mailbox; INBOX stays, empty.
 ok(M.unselect() if hasattr(M, "unselect") else M._simple_command("UNSELECT"), "UNSELECT")

@@ -131,7 +131,9 @@ fn meta(m: &Message) -> MessageMeta {
 }
 
 /// The UID ranges below `uidnext` that hold no message: the index keeps no record of
-/// expunges, and the session ignores UIDs it does not know (the trait allows this).
+/// expunges, and the session ignores UIDs it does not know (the trait allows this). For
+/// QRESYNC this makes VANISHED (EARLIER) name every such UID, as RFC 7162 3.2.5.1 and 3.2.6
+/// allow; the client's known UIDs and sequence match data narrow it.
 fn gaps(uids: impl Iterator<Item = u32>, uidnext: u32) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     let mut next = 1;
@@ -236,7 +238,13 @@ impl Mailboxes for ImapStore {
                 uidnext: snap.uidnext,
                 highest_modseq: snap.highestmodseq.max(1),
                 updated: snap.messages.iter().filter(|m| m.modseq > since).map(meta).collect(),
-                expunged: gaps(snap.messages.iter().map(|m| m.uid), snap.uidnext),
+                // Every expunge raises HIGHESTMODSEQ (RFC 7162 3.2), so none happened after
+                // `since` unless it is below; a resyncing client is not told of old gaps.
+                expunged: if snap.highestmodseq > since {
+                    gaps(snap.messages.iter().map(|m| m.uid), snap.uidnext)
+                } else {
+                    Vec::new()
+                },
             }))
         })?;
         changes.ok_or_else(|| {
@@ -364,6 +372,8 @@ mod tests {
         assert_eq!(other.expunge("INBOX", None).unwrap(), [1]);
         let ch = s.changes("INBOX", ch.highest_modseq, false).unwrap();
         assert_eq!(ch.expunged, [(1, 1)]);
+        // Nothing after the HIGHESTMODSEQ of the expunge: no gap is reported (for QRESYNC).
+        assert_eq!(s.changes("INBOX", ch.highest_modseq, false).unwrap().expunged, []);
         assert_eq!(s.fetch("INBOX", 1), Err(imap::StoreError::Expunged));
         assert_eq!(s.fetch("INBOX", 2).unwrap(), b"Subject: two\n\nbody\n");
     }

@@ -412,3 +412,165 @@ fn one_user_from_one_address_may_hold_only_so_many_sessions() {
     }
     again.cmd("SELECT INBOX").expect("OK");
 }
+
+/// Logged in with QRESYNC enabled (RFC 7162 3.2.3).
+fn qresync_client(server: &Server) -> Imap {
+    let mut c = logged_in(server);
+    let r = c.cmd("ENABLE QRESYNC").expect("OK");
+    assert_eq!(r.untagged, ["* ENABLED QRESYNC"]);
+    c
+}
+
+/// A number from a response code in SELECT's untagged lines: `[UIDVALIDITY n]`.
+fn code_value(r: &common::imap::Response, code: &str) -> u64 {
+    let line = r.lines(&format!("OK [{code} "))[0];
+    line[code.len() + 5..].split(']').next().unwrap().parse().unwrap()
+}
+
+/// The resynchronisation lines of a SELECT: VANISHED and FETCH.
+fn resync_lines(r: &common::imap::Response) -> Vec<String> {
+    r.untagged.iter().filter(|l| l.starts_with("* VANISHED") || l.contains(" FETCH (")).cloned().collect()
+}
+
+#[test]
+fn a_qresync_session_sees_other_sessions_expunges_as_vanished() {
+    let server = server_with_mail(Options::default());
+    let mut q = qresync_client(&server);
+    q.cmd("SELECT INBOX").expect("OK");
+    let mut other = selected(&server);
+    other.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").expect("OK");
+    // The other session did not enable QRESYNC: EXPUNGE as before.
+    assert_eq!(other.cmd("EXPUNGE").expect("OK").untagged, ["* 1 EXPUNGE"]);
+    let r = q.cmd("NOOP").expect("OK");
+    assert_eq!(r.untagged, ["* VANISHED 1"], "RFC 7162 3.2.10");
+    assert_eq!(q.cmd("FETCH 1 UID").expect("OK").untagged, ["* 1 FETCH (UID 2)"]);
+    // During IDLE too, with UID and MODSEQ in the flag change (RFC 7162 3.2.4).
+    let tag = q.tag();
+    q.raw(format!("{tag} IDLE\r\n").as_bytes());
+    assert_eq!(q.line().unwrap(), "+ idling");
+    other.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").expect("OK");
+    let flagged = q.line().unwrap();
+    assert!(flagged.starts_with("* 1 FETCH (UID 2 FLAGS (\\Deleted \\Recent) MODSEQ ("), "{flagged}");
+    other.cmd("EXPUNGE").expect("OK");
+    assert_eq!(q.line().unwrap(), "* VANISHED 2");
+    q.raw(b"DONE\r\n");
+    q.read(&tag).expect("OK");
+    // Its own EXPUNGE: VANISHED and the HIGHESTMODSEQ reached (RFC 7162 3.2.7).
+    deliver(&server, BODY_1, 3);
+    q.cmd("NOOP").expect("OK");
+    q.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").expect("OK");
+    let r = q.cmd("EXPUNGE").expect("OK");
+    assert_eq!(r.untagged, ["* VANISHED 3"]);
+    let status = q.cmd("STATUS INBOX (HIGHESTMODSEQ)").expect("OK");
+    let highest = status.untagged[0].trim_start_matches("* STATUS INBOX (HIGHESTMODSEQ ").trim_end_matches(')');
+    assert_eq!(r.done, format!("OK [HIGHESTMODSEQ {highest}] EXPUNGE completed"));
+    // Selecting again first closes INBOX (RFC 7162 3.2.11).
+    let r = q.cmd("EXAMINE INBOX").expect("OK");
+    assert_eq!(r.untagged[0], "* OK [CLOSED] Previous mailbox closed");
+}
+
+#[test]
+fn a_reconnecting_client_resyncs_with_select_qresync() {
+    let server = server_with_mail(Options::default());
+    deliver(&server, "Subject: third\r\n\r\nthree\r\n", 3);
+    let mut c = qresync_client(&server);
+    let first = c.cmd("SELECT INBOX").expect("OK");
+    let (validity, seen) = (code_value(&first, "UIDVALIDITY"), code_value(&first, "HIGHESTMODSEQ"));
+    c.cmd("LOGOUT").expect("OK");
+    // Meanwhile another client flags UID 2, expunges UID 1, and mail arrives (UID 4).
+    let mut other = selected(&server);
+    other.cmd("STORE 2 +FLAGS.SILENT (\\Flagged)").expect("OK");
+    other.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").expect("OK");
+    other.cmd("EXPUNGE").expect("OK");
+    deliver(&server, "Subject: fourth\r\n\r\nfour\r\n", 4);
+    // RFC 7162 3.2.5.1: exactly what changed after `seen`.
+    let mut c = qresync_client(&server);
+    let r = c.cmd(&format!("SELECT INBOX (QRESYNC ({validity} {seen}))")).expect("OK");
+    let now = c.cmd("FETCH 1:* (UID FLAGS MODSEQ)").expect("OK");
+    let modseq =
+        |seq: usize| now.untagged[seq - 1].rsplit_once("MODSEQ (").unwrap().1.trim_end_matches("))").to_string();
+    assert_eq!(
+        resync_lines(&r),
+        [
+            "* VANISHED (EARLIER) 1".to_string(),
+            format!("* 1 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ({}))", modseq(1)),
+            format!("* 3 FETCH (UID 4 FLAGS (\\Recent) MODSEQ ({}))", modseq(3)),
+        ],
+        "{r:?}"
+    );
+    assert!(modseq(2).parse::<u64>().unwrap() <= seen, "UID 3 did not change: {now:?}");
+    // Known UIDs 1:3 leave UID 4 out; message 1 is no longer UID 1, so the sequence match
+    // data does not narrow the VANISHED (RFC 7162 3.2.5.2).
+    let r = c.cmd(&format!("EXAMINE INBOX (QRESYNC ({validity} {seen} 1:3 (1:3 1:3)))")).expect("OK");
+    assert_eq!(
+        resync_lines(&r)[..2],
+        ["* VANISHED (EARLIER) 1", &format!("* 1 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ({}))", modseq(1))]
+    );
+    assert_eq!(resync_lines(&r).len(), 2, "{r:?}");
+    // Up to date: nothing to tell, though UID 1 is a gap the index keeps no record of.
+    let highest = code_value(&r, "HIGHESTMODSEQ");
+    let r = c.cmd(&format!("SELECT INBOX (QRESYNC ({validity} {highest}))")).expect("OK");
+    assert_eq!(resync_lines(&r), Vec::<String>::new());
+    // UID FETCH VANISHED (RFC 7162 3.2.6): within the UID set only.
+    let r = c.cmd(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {seen} VANISHED)")).expect("OK");
+    assert_eq!(r.untagged[0], "* VANISHED (EARLIER) 1");
+    assert_eq!(r.untagged.len(), 3, "{r:?}");
+    let r = c.cmd(&format!("UID FETCH 2:* (FLAGS) (CHANGEDSINCE {seen} VANISHED)")).expect("OK");
+    assert!(!r.untagged.iter().any(|l| l.starts_with("* VANISHED")), "{r:?}");
+}
+
+#[test]
+fn a_uidvalidity_mismatch_resyncs_nothing() {
+    let server = server_with_mail(Options::default());
+    let mut c = qresync_client(&server);
+    let first = c.cmd("SELECT INBOX").expect("OK");
+    let validity = code_value(&first, "UIDVALIDITY");
+    c.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").expect("OK");
+    c.cmd("EXPUNGE").expect("OK");
+    // RFC 7162 3.2.5.1: another UIDVALIDITY means the client's cache is useless.
+    let r = c.cmd(&format!("SELECT INBOX (QRESYNC ({} 1))", validity + 1)).expect("OK");
+    assert_eq!(resync_lines(&r), Vec::<String>::new(), "{r:?}");
+    assert_eq!(r.done, "OK [READ-WRITE] SELECT completed");
+    // The same after the index is rebuilt with a new UIDVALIDITY.
+    c.cmd("LOGOUT").expect("OK");
+    std::fs::remove_file(server.maildir("example.com", "bob").join("carrier-index")).unwrap();
+    let mut c = qresync_client(&server);
+    let r = c.cmd(&format!("SELECT INBOX (QRESYNC ({validity} 1 1:2))")).expect("OK");
+    assert_ne!(code_value(&r, "UIDVALIDITY"), validity);
+    assert_eq!(resync_lines(&r), Vec::<String>::new(), "{r:?}");
+    assert_eq!(r.lines("1 EXISTS").len(), 1, "{r:?}");
+}
+
+#[test]
+fn malformed_qresync_commands_get_bad_and_the_session_goes_on() {
+    let server = server_with_mail(Options::default());
+    let mut c = selected(&server);
+    for (command, reason) in [
+        ("SELECT INBOX (QRESYNC (1 1))", "BAD The QRESYNC parameter needs ENABLE QRESYNC first (RFC 7162 3.2.5)"),
+        (
+            "UID FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)",
+            "BAD The VANISHED modifier needs ENABLE QRESYNC first (RFC 7162 3.2.6)",
+        ),
+    ] {
+        assert_eq!(c.cmd(command).expect("BAD").done, reason, "{command}");
+    }
+    // Those did not run: INBOX is still selected.
+    assert_eq!(c.cmd("FETCH 2 UID").expect("OK").untagged, ["* 2 FETCH (UID 2)"]);
+    let mut c = qresync_client(&server);
+    for (command, reason) in [
+        ("SELECT INBOX (QRESYNC (0 1))", "The QRESYNC UIDVALIDITY cannot be 0"),
+        ("SELECT INBOX (QRESYNC (1 0))", "The QRESYNC mod-sequence must be at least 1"),
+        ("SELECT INBOX (QRESYNC (1 1 2:*))", "'*' is not allowed in the QRESYNC known UIDs"),
+        (
+            "SELECT INBOX (QRESYNC (1 1 1:2 (1:2 3)))",
+            "The QRESYNC sequence match data pairs 2 message numbers with 1 UIDs",
+        ),
+        ("SELECT INBOX (QRESYNC (one 1))", "Expected a number, found 'o'"),
+        ("UID FETCH 1 FLAGS (VANISHED)", "VANISHED needs UID FETCH with CHANGEDSINCE"),
+    ] {
+        let r = c.cmd(command).expect("BAD");
+        assert!(r.done.starts_with(&format!("BAD Error in IMAP command: {reason}")), "{command}: {r:?}");
+    }
+    let r = c.cmd("SELECT INBOX (QRESYNC (1 1 1:2 (1:2 3:4)))").expect("OK");
+    assert_eq!(r.lines("2 EXISTS").len(), 1, "{r:?}");
+}

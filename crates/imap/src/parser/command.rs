@@ -2,6 +2,7 @@
 
 use super::fetch::{self, FetchAttr, FetchModifiers};
 use super::lexer::{Cursor, ParseError, Parsed, bad};
+use super::qresync::{self, Qresync};
 use super::search::{self, SearchProgram};
 use super::sequence::SequenceSet;
 use crate::datetime::DateTime;
@@ -81,19 +82,8 @@ pub struct ListArgs {
 pub struct SelectParams {
     /// (CONDSTORE).
     pub condstore: bool,
-    /// (QRESYNC (uidvalidity modseq [known-uids])).
+    /// (QRESYNC (uidvalidity modseq [known-uids] [seq-match-data])).
     pub qresync: Option<Qresync>,
-}
-
-/// QRESYNC select parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Qresync {
-    /// The client's last known UIDVALIDITY.
-    pub uidvalidity: u32,
-    /// The client's last known HIGHESTMODSEQ.
-    pub modseq: u64,
-    /// UIDs the client knows.
-    pub known_uids: Option<SequenceSet>,
 }
 
 /// The commands.
@@ -395,22 +385,10 @@ fn select_params(c: &mut Cursor) -> Parsed<SelectParams> {
         let w = c.word("a SELECT parameter")?;
         match w.as_str() {
             "CONDSTORE" => p.condstore = true,
+            "QRESYNC" if p.qresync.is_some() => return bad("QRESYNC is given twice"),
             "QRESYNC" => {
                 c.sp()?;
-                c.expect(b'(', "'('")?;
-                let uidvalidity = c.nz_number()?;
-                c.sp()?;
-                let modseq = c.number64()?;
-                let mut known_uids = None;
-                if c.eat(b' ') {
-                    known_uids = Some(SequenceSet::parse(c)?);
-                    if c.eat(b' ') {
-                        // seq-match-data is an optimisation the server may ignore; check its form.
-                        c.list(false, |c| SequenceSet::parse(c))?;
-                    }
-                }
-                c.expect(b')', "')'")?;
-                p.qresync = Some(Qresync { uidvalidity, modseq, known_uids });
+                p.qresync = Some(qresync::parse(c)?);
             }
             _ => return bad(format!("Unknown SELECT parameter {w}")),
         }
@@ -558,7 +536,7 @@ fn message_command(c: &mut Cursor, name: &str, uid: bool) -> Parsed<Kind> {
             let modifiers = fetch::parse_modifiers(c)?;
             if modifiers.vanished && (!uid || modifiers.changed_since.is_none()) {
                 // RFC 7162 3.2.6
-                return bad("VANISHED needs UID FETCH with CHANGEDSINCE");
+                return bad("VANISHED needs UID FETCH with CHANGEDSINCE (RFC 7162 3.2.6)");
             }
             Kind::Fetch { uid, set, items, modifiers }
         }

@@ -5,6 +5,7 @@ pub mod command;
 pub mod fetch;
 pub mod framer;
 pub mod lexer;
+pub mod qresync;
 pub mod search;
 pub mod sequence;
 
@@ -12,5 +13,6 @@ pub use command::{Command, Kind, ListArgs, Malformed, SelectParams, StatusItem, 
 pub use fetch::{FetchAttr, FetchModifiers, Section, SectionText};
 pub use framer::{Frame, Framer, Limits, Refusal};
 pub use lexer::ParseError;
+pub use qresync::{Qresync, SeqMatch};
 pub use search::{SearchKey, SearchProgram, SearchReturn};
 pub use sequence::{SeqNum, SequenceSet};

@@ -68,8 +68,9 @@ impl<M: Mailboxes> Session<M> {
         items: &[FetchAttr],
         modifiers: &FetchModifiers,
     ) -> FetchStep {
-        if modifiers.vanished {
-            self.bad(Some(tag), "VANISHED needs QRESYNC, which is not supported");
+        if modifiers.vanished && !self.qresync {
+            // RFC 7162 3.2.6
+            self.bad(Some(tag), "The VANISHED modifier needs ENABLE QRESYNC first (RFC 7162 3.2.6)");
             return FetchStep::Done(false);
         }
         self.enable_condstore(modifiers.changed_since.is_some() || items.contains(&FetchAttr::ModSeq));
@@ -82,6 +83,9 @@ impl<M: Mailboxes> Session<M> {
             items.push(FetchAttr::ModSeq);
         }
         let Some(idx) = self.resolve_or_bad(tag, set, uid) else { return FetchStep::Done(false) };
+        if let Some(since) = modifiers.changed_since.filter(|_| modifiers.vanished) {
+            self.vanished_fetch(set, since);
+        }
         let Some(sel) = self.selected.as_ref() else { return FetchStep::Done(true) };
         let pending = PendingFetch {
             tag: tag.to_string(),
@@ -145,9 +149,18 @@ impl<M: Mailboxes> Session<M> {
                 }
             }
             let mut attrs = p.items.clone();
-            // RFC 3501 6.4.5: a \Seen set by the fetch is reported.
-            if flags_changed && !attrs.contains(&FetchAttr::Flags) {
-                attrs.push(FetchAttr::Flags);
+            if flags_changed {
+                // RFC 3501 6.4.5: a \Seen set by the fetch is reported; RFC 7162 3.2.4: with
+                // its UID and MODSEQ once CONDSTORE is enabled.
+                let mut implied = vec![FetchAttr::Flags];
+                if self.condstore {
+                    implied.extend([FetchAttr::Uid, FetchAttr::ModSeq]);
+                }
+                for attr in implied {
+                    if !attrs.contains(&attr) {
+                        attrs.push(attr);
+                    }
+                }
             }
             render(&mut self.out, i + 1, &sel.msgs[i].meta, &attrs, message.as_deref());
         }

@@ -11,7 +11,10 @@
 
 mod fetch;
 mod mailbox;
+mod qresync;
+mod select;
 mod selected;
+mod uidset;
 
 use crate::backend::{Mailboxes, StoreError};
 use crate::parser::{self, Command, Frame, Framer, Kind, Limits, Refusal};
@@ -125,6 +128,8 @@ pub struct Session<M: Mailboxes> {
     selected: Option<Selected>,
     /// CONDSTORE is enabled (RFC 7162 3.1: by ENABLE or a CONDSTORE-enabling command).
     condstore: bool,
+    /// QRESYNC is enabled (RFC 7162 3.2.3): expunges are reported with VANISHED.
+    qresync: bool,
     bad_in_a_row: u32,
     auth_failures: u32,
 }
@@ -146,6 +151,7 @@ impl<M: Mailboxes> Session<M> {
             user: None,
             selected: None,
             condstore: false,
+            qresync: false,
             bad_in_a_row: 0,
             auth_failures: 0,
         };
@@ -264,6 +270,7 @@ impl<M: Mailboxes> Session<M> {
                 "LIST-STATUS",
                 "ESEARCH",
                 "CONDSTORE",
+                "QRESYNC",
                 "STATUS=SIZE",
             ]
             .map(String::from),
@@ -513,8 +520,8 @@ impl<M: Mailboxes> Session<M> {
             }
             Kind::Status { mailbox, items } => self.status_cmd(tag, &mailbox, &items),
             Kind::Append { mailbox, flags, date, message } => self.append(tag, &mailbox, &flags, date, &message),
-            Kind::Close => self.close(true),
-            Kind::Unselect => self.close(false),
+            Kind::Close => self.close(tag, true),
+            Kind::Unselect => self.close(tag, false),
             Kind::Expunge { uids } => self.expunge(tag, uids.as_ref()),
             Kind::Search { uid, program } => self.search(tag, uid, &program),
             Kind::Store { uid, set, unchanged_since, mode, silent, flags } => {
@@ -528,11 +535,16 @@ impl<M: Mailboxes> Session<M> {
 
     fn enable(&mut self, caps: &[String]) {
         // RFC 5161 3.1: only extensions we know are enabled; others are ignored.
-        let mut enabled = Vec::new();
+        let mut enabled: Vec<&str> = Vec::new();
         for cap in caps {
-            if cap == "CONDSTORE" && !enabled.contains(&cap.as_str()) {
-                self.condstore = true;
-                enabled.push(cap.as_str());
+            match cap.as_str() {
+                "CONDSTORE" => self.condstore = true,
+                // RFC 7162 3.2.3: QRESYNC implies CONDSTORE, which is listed only when asked for.
+                "QRESYNC" => (self.condstore, self.qresync) = (true, true),
+                _ => continue,
+            }
+            if !enabled.contains(&cap.as_str()) {
+                enabled.push(cap);
             }
         }
         let mut line = b"* ENABLED".to_vec();

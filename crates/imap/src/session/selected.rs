@@ -1,11 +1,12 @@
 //! The selected mailbox: the session's view (sequence numbers ↔ UIDs), its updates, and
-//! the commands of the Selected state except FETCH.
+//! the commands of the Selected state except FETCH, CLOSE and UNSELECT.
 
 use super::Session;
+use super::select::write_flags;
 use crate::backend::{FlagOp, Mailboxes, MessageMeta};
 use crate::flags::{self, Flags};
 use crate::parser::sequence::compress;
-use crate::parser::{SearchKey, SearchProgram, SelectParams, SequenceSet, StoreMode};
+use crate::parser::{SearchKey, SearchProgram, SequenceSet, StoreMode};
 use crate::response::{self, Status};
 use crate::search::{self, Bounds, Candidate, Lazy};
 
@@ -46,23 +47,6 @@ impl Selected {
         let max = self.max_uid();
         Ok((0..self.msgs.len()).filter(|&i| set.contains(self.msgs[i].meta.uid, max)).collect())
     }
-}
-
-/// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` for the system flags and `keywords`.
-fn write_flags(out: &mut Vec<u8>, keywords: &[String], read_only: bool) {
-    let mut all: Vec<&str> = flags::SYSTEM.to_vec();
-    all.extend(keywords.iter().map(String::as_str));
-    out.extend_from_slice(b"* FLAGS ");
-    response::atom_list(out, all.iter().copied());
-    out.extend_from_slice(b"\r\n");
-    let mut permanent = if read_only { Vec::new() } else { all };
-    if !read_only {
-        permanent.push("\\*");
-    }
-    let mut code = b"PERMANENTFLAGS ".to_vec();
-    response::atom_list(&mut code, permanent);
-    let code = String::from_utf8_lossy(&code).into_owned();
-    response::status(out, None, Status::Ok, Some(&code), "Flags permitted");
 }
 
 /// RFC 3501 7.2.6: a keyword the client was not told about is announced with a new FLAGS
@@ -120,68 +104,8 @@ impl<M: Mailboxes> Session<M> {
         result.map_err(|why| self.bad(Some(tag), &why)).ok()
     }
 
-    pub(super) fn select(&mut self, tag: &str, name: &str, read_only: bool, params: SelectParams) -> bool {
-        // RFC 3501 6.3.1: a SELECT closes the current mailbox, even when it fails.
-        self.selected = None;
-        if params.qresync.is_some() {
-            self.bad(Some(tag), "QRESYNC is not supported");
-            return false;
-        }
-        let Some(backend) = self.backend.as_mut() else { return false };
-        let snap = match backend.select(name, read_only) {
-            Ok(s) => s,
-            Err(e) => {
-                self.store_error(tag, &e, false);
-                return false;
-            }
-        };
-        self.condstore |= params.condstore;
-        let mut keywords = snap.keywords.clone();
-        for meta in &snap.messages {
-            for f in meta.flags.iter().filter(|f| !f.starts_with('\\')) {
-                if !keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
-                    keywords.push(f.to_string());
-                }
-            }
-        }
-        let out = &mut self.out;
-        write_flags(out, &keywords, read_only);
-        let recent = snap.messages.iter().filter(|m| m.recent).count();
-        out.extend_from_slice(format!("* {} EXISTS\r\n* {recent} RECENT\r\n", snap.messages.len()).as_bytes());
-        if let Some(i) = snap.messages.iter().position(|m| !m.flags.contains(flags::SEEN)) {
-            response::status(out, None, Status::Ok, Some(&format!("UNSEEN {}", i + 1)), "First unseen");
-        }
-        response::status(out, None, Status::Ok, Some(&format!("UIDVALIDITY {}", snap.uidvalidity)), "UIDs valid");
-        response::status(out, None, Status::Ok, Some(&format!("UIDNEXT {}", snap.uidnext)), "Predicted next UID");
-        let code = format!("HIGHESTMODSEQ {}", snap.highest_modseq);
-        response::status(out, None, Status::Ok, Some(&code), "Highest");
-        self.selected = Some(Selected {
-            name: name.to_string(),
-            read_only,
-            uidnext: snap.uidnext,
-            highest_modseq: snap.highest_modseq,
-            msgs: snap.messages.into_iter().map(|meta| Msg { meta, expunged: false }).collect(),
-            keywords,
-        });
-        let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
-        let text = if read_only { "EXAMINE completed" } else { "SELECT completed" };
-        self.status(tag, Status::Ok, Some(code), text);
-        false
-    }
-
-    /// CLOSE (expunging silently, RFC 3501 6.4.2) or UNSELECT (RFC 3691).
-    pub(super) fn close(&mut self, expunge: bool) -> bool {
-        if let (Some(sel), Some(backend)) = (self.selected.take(), self.backend.as_mut()) {
-            if expunge && !sel.read_only {
-                // Failures are not reported: the mailbox is closed either way.
-                let _ = backend.expunge(&sel.name, None);
-            }
-        }
-        true
-    }
-
     /// Brings the view up to date and reports changes: flag updates (FETCH), new messages
-    /// (EXISTS, RECENT) and, when allowed, expunges (EXPUNGE, highest number first).
+    /// (EXISTS, RECENT) and, when allowed, expunges (EXPUNGE or VANISHED).
     pub(super) fn sync(&mut self, allow_expunge: bool) {
         let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return };
         let Ok(changes) = backend.changes(&sel.name, sel.highest_modseq, sel.read_only) else { return };
@@ -221,12 +145,7 @@ impl<M: Mailboxes> Session<M> {
             }
         }
         if allow_expunge {
-            for i in (0..sel.msgs.len()).rev() {
-                if sel.msgs[i].expunged {
-                    sel.msgs.remove(i);
-                    self.out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
-                }
-            }
+            report_expunges(sel, &mut self.out, self.qresync);
         }
         if added > 0 {
             let recent = sel.msgs.iter().filter(|m| m.meta.recent).count();
@@ -251,7 +170,14 @@ impl<M: Mailboxes> Session<M> {
                         sel.msgs[i].expunged = true;
                     }
                 }
-                true
+                if !self.qresync {
+                    return true;
+                }
+                // RFC 7162 3.2.7: the HIGHESTMODSEQ after the expunges, all of them reported.
+                self.sync(true);
+                let highest = self.selected.as_ref().map_or(0, |s| s.highest_modseq);
+                self.status(tag, Status::Ok, Some(&format!("HIGHESTMODSEQ {highest}")), "EXPUNGE completed");
+                false
             }
             Err(e) => {
                 self.store_error(tag, &e, false);
@@ -434,10 +360,30 @@ fn has_modseq(key: &SearchKey) -> bool {
     }
 }
 
-/// `* n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])`.
+/// Reports the view's expunged messages and drops them: `* n EXPUNGE`, highest number
+/// first, or once QRESYNC is enabled one `* VANISHED uids` (RFC 7162 3.2.10).
+fn report_expunges(sel: &mut Selected, out: &mut Vec<u8>, vanished: bool) {
+    if vanished {
+        let gone: Vec<u32> = sel.msgs.iter().filter(|m| m.expunged).map(|m| m.meta.uid).collect();
+        if !gone.is_empty() {
+            sel.msgs.retain(|m| !m.expunged);
+            out.extend_from_slice(format!("* VANISHED {}\r\n", compress(&gone)).as_bytes());
+        }
+        return;
+    }
+    for i in (0..sel.msgs.len()).rev() {
+        if sel.msgs[i].expunged {
+            sel.msgs.remove(i);
+            out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+        }
+    }
+}
+
+/// `* n FETCH ([UID u] FLAGS (...) [MODSEQ (m)])`: UID for UID commands and, like MODSEQ,
+/// whenever CONDSTORE is enabled (RFC 7162 3.2.4).
 pub(super) fn fetch_flags(seq: usize, meta: &MessageMeta, condstore: bool, uid: bool) -> Vec<u8> {
     let mut line = format!("* {seq} FETCH (").into_bytes();
-    if uid {
+    if uid || condstore {
         line.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());
     }
     line.extend_from_slice(b"FLAGS ");

@@ -3,6 +3,8 @@
 use super::*;
 use crate::memory::MemoryStore;
 
+mod qresync;
+
 const MSG1: &[u8] = b"From: Alice <alice@example.com>\nTo: bob@example.com\nSubject: Hello\n\
 Date: Mon, 7 Feb 1994 21:52:25 -0800\nMessage-ID: <1@example.com>\n\nHi Bob,\nsee you.\n";
 const MSG2: &[u8] = b"From: carol@example.org\r\nSubject: Second\r\n\r\nbody two\r\n";
@@ -64,7 +66,7 @@ impl T {
 }
 
 const CAPS: &str = "LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE SPECIAL-USE \
-CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE STATUS=SIZE APPENDLIMIT=1000";
+CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC STATUS=SIZE APPENDLIMIT=1000";
 
 #[test]
 fn greeting_and_capabilities() {
@@ -210,7 +212,11 @@ fn select_and_examine() {
     assert!(out.contains("* OK [PERMANENTFLAGS ()] Flags permitted\r\n* 2 EXISTS\r\n* 0 RECENT\r\n"), "{out}");
     assert!(out.ends_with("e OK [READ-ONLY] EXAMINE completed\r\n"));
     assert_eq!(t.send("f STORE 1 +FLAGS (\\Seen)\r\n"), "f NO [CANNOT] The mailbox is read-only (EXAMINE)\r\n");
-    assert_eq!(t.send("g SELECT nope\r\n"), "g NO [NONEXISTENT] Mailbox does not exist\r\n");
+    // RFC 7162 3.2.11: the failed SELECT still closed INBOX.
+    assert_eq!(
+        t.send("g SELECT nope\r\n"),
+        "* OK [CLOSED] Previous mailbox closed\r\ng NO [NONEXISTENT] Mailbox does not exist\r\n"
+    );
     assert_eq!(t.s.state(), State::Authenticated);
 }
 
@@ -301,7 +307,7 @@ fn store_and_condstore() {
     );
     assert_eq!(
         t.send("5 STORE 1:2 (UNCHANGEDSINCE 6) +FLAGS (\\Answered)\r\n"),
-        "* 2 FETCH (FLAGS (\\Flagged $Work \\Answered \\Recent) MODSEQ (8))\r\n5 OK [MODIFIED 1] Conditional STORE failed for some messages\r\n"
+        "* 2 FETCH (UID 2 FLAGS (\\Flagged $Work \\Answered \\Recent) MODSEQ (8))\r\n5 OK [MODIFIED 1] Conditional STORE failed for some messages\r\n"
     );
     assert_eq!(
         t.send("6 FETCH 1:* (FLAGS) (CHANGEDSINCE 7)\r\n"),
@@ -473,7 +479,7 @@ fn misc_commands() {
     t.send("s SELECT INBOX\r\n");
     assert_eq!(
         t.send("4 STORE 1 +FLAGS (\\Deleted)\r\n"),
-        "* 1 FETCH (FLAGS (\\Deleted \\Recent) MODSEQ (4))\r\n4 OK STORE completed\r\n"
+        "* 1 FETCH (UID 1 FLAGS (\\Deleted \\Recent) MODSEQ (4))\r\n4 OK STORE completed\r\n"
     );
     assert_eq!(t.send("5 UNSELECT\r\n"), "5 OK UNSELECT completed\r\n");
     t.send("s SELECT INBOX\r\n");

@@ -166,7 +166,7 @@ fn malformed_commands() {
         ("a  NOOP\r\n", Some("a"), "Expected a command name, found a space"),
         ("a UID FROB 1\r\n", Some("a"), "Unknown UID command FROB"),
         ("a FETCH 0 FLAGS\r\n", Some("a"), "Invalid sequence set: 0 is not a message number or UID"),
-        ("a FETCH 1 (FLAGS) (VANISHED)\r\n", Some("a"), "VANISHED needs UID FETCH with CHANGEDSINCE"),
+        ("a FETCH 1 (FLAGS) (VANISHED)\r\n", Some("a"), "VANISHED needs UID FETCH with CHANGEDSINCE (RFC 7162 3.2.6)"),
         (
             "a STORE 1 FLAGZ x\r\n",
             Some("a"),
