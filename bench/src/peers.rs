@@ -132,7 +132,8 @@ impl Carrier {
                  imap = [\"{CARRIER_IP}:{IMAP_PORT}\"]\n\n\
                  [relay]\nnetworks = [\"127.0.0.0/8\"]\nsmarthost = \"{SINK_IP}:{SMTP_PORT}\"\n\n\
                  [submission]\nplaintext_loopback = true\n\n\
-                 [smtp]\nmax_connections = 5000\n\n[pop3]\nmax_connections = 5000\n",
+                 [smtp]\nmax_connections = 5000\n\n[pop3]\nmax_connections = 5000\n\
+                 max_connections_per_user_ip = 2000\n\n[imap]\nmax_connections_per_user_ip = 2000\n",
                 data = dir.join("data").display()
             ),
         )?;
