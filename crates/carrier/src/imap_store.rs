@@ -258,6 +258,10 @@ impl Mailboxes for ImapStore {
         self.call(|s| s.mailbox(name, None)?.read(uid))
     }
 
+    fn fetch_header(&mut self, name: &str, uid: u32) -> StoreResult<Vec<u8>> {
+        self.call(|s| s.mailbox(name, None)?.read_header(uid))
+    }
+
     fn store(
         &mut self,
         name: &str,

@@ -574,3 +574,36 @@ fn malformed_qresync_commands_get_bad_and_the_session_goes_on() {
     let r = c.cmd("SELECT INBOX (QRESYNC (1 1 1:2 (1:2 3:4)))").expect("OK");
     assert_eq!(r.lines("2 EXISTS").len(), 1, "{r:?}");
 }
+
+#[test]
+fn header_items_of_a_large_message_match_its_whole_form() {
+    let server = Server::start_with(Options::default());
+    // An 800 KB attachment in base64 lines of 76 characters.
+    let attachment: String =
+        "QUJD".repeat(200_000).as_bytes().chunks(76).map(|l| format!("{}\r\n", String::from_utf8_lossy(l))).collect();
+    let message = format!(
+        "From: Alice <alice@example.org>\r\nTo: bob@example.com\r\nSubject: the big one\r\n\
+         Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{attachment}--b--\r\n"
+    );
+    deliver(&server, &message, 1);
+    let mut c = selected(&server);
+    let heads = c.cmd("FETCH 1 (ENVELOPE RFC822.HEADER BODY.PEEK[HEADER.FIELDS (SUBJECT DATE)])").expect("OK");
+    let whole = c.cmd("FETCH 1 BODY.PEEK[]").expect("OK");
+    let whole = &whole.untagged[0];
+    let header_end = whole.find("\r\n\r\n").unwrap() + 4;
+    let literal_start = whole.find("}\r\n").unwrap() + 3;
+    let header = &whole[literal_start..header_end];
+    let line = &heads.untagged[0];
+    assert!(line.contains(&format!("RFC822.HEADER {{{}}}\r\n{header}", header.len())), "{line}");
+    assert!(line.contains(
+        "ENVELOPE (\"Tue, 1 Dec 2026 10:00:00 +0000\" \"the big one\" ((\"Alice\" NIL \"alice\" \"example.org\"))"
+    ));
+    let fields = "Subject: the big one\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\n\r\n";
+    assert!(line.contains(&format!("BODY[HEADER.FIELDS (SUBJECT DATE)] {{{}}}\r\n{fields}", fields.len())), "{line}");
+    let found = c.cmd("SEARCH SUBJECT \"big one\" FROM alice SENTON 1-Dec-2026").expect("OK");
+    assert_eq!(found.untagged, ["* SEARCH 1"]);
+    let found = c.cmd("SEARCH BODY \"see attached\"").expect("OK");
+    assert_eq!(found.untagged, ["* SEARCH 1"]);
+}

@@ -184,6 +184,14 @@ pub trait Mailboxes {
     fn changes(&mut self, name: &str, since: u64, read_only: bool) -> StoreResult<Changes>;
     /// A message's bytes (LF or CRLF line ends); `Expunged` when it is gone.
     fn fetch(&mut self, name: &str, uid: u32) -> StoreResult<Vec<u8>>;
+    /// The message's header up to and including the empty line that ends it (the whole
+    /// message if it has none), for items and search keys that need no more. A store that
+    /// can read less than the whole file should.
+    fn fetch_header(&mut self, name: &str, uid: u32) -> StoreResult<Vec<u8>> {
+        let mut msg = self.fetch(name, uid)?;
+        msg.truncate(crate::structure::header_len(&msg));
+        Ok(msg)
+    }
     /// Changes flags of these UIDs (absent ones are skipped); with `unchanged_since`, only
     /// messages whose modseq is not above it (RFC 7162 3.1.3).
     fn store(

@@ -34,6 +34,8 @@ struct Account {
     subscriptions: BTreeSet<String>,
     next_uidvalidity: u32,
     now: DateTime,
+    /// Whole messages read (header-only reads are not counted), for tests.
+    whole_reads: usize,
 }
 
 /// One user's mailboxes in memory.
@@ -56,9 +58,21 @@ impl MemoryStore {
             subscriptions: BTreeSet::new(),
             next_uidvalidity: 1000,
             now: DateTime { unix: 1_700_000_000, offset: 0 },
+            whole_reads: 0,
         };
         account.add_mailbox("INBOX", &[]);
         MemoryStore { account: Arc::new(Mutex::new(account)) }
+    }
+
+    /// How many times a whole message was read (FETCH or SEARCH content).
+    pub fn whole_reads(&self) -> usize {
+        self.lock().whole_reads
+    }
+
+    fn message(&self, name: &str, uid: u32) -> StoreResult<Vec<u8>> {
+        let mut account = self.lock();
+        let mb = account.mailbox(name)?;
+        mb.messages.iter().find(|m| m.meta.uid == uid).map(|m| m.bytes.clone()).ok_or(StoreError::Expunged)
     }
 
     fn lock(&self) -> MutexGuard<'_, Account> {
@@ -291,9 +305,15 @@ impl Mailboxes for MemoryStore {
     }
 
     fn fetch(&mut self, name: &str, uid: u32) -> StoreResult<Vec<u8>> {
-        let mut account = self.lock();
-        let mb = account.mailbox(name)?;
-        mb.messages.iter().find(|m| m.meta.uid == uid).map(|m| m.bytes.clone()).ok_or(StoreError::Expunged)
+        let msg = self.message(name, uid)?;
+        self.lock().whole_reads += 1;
+        Ok(msg)
+    }
+
+    fn fetch_header(&mut self, name: &str, uid: u32) -> StoreResult<Vec<u8>> {
+        let mut msg = self.message(name, uid)?;
+        msg.truncate(crate::structure::header_len(&msg));
+        Ok(msg)
     }
 
     fn store(

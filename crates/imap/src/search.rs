@@ -42,28 +42,45 @@ pub struct Bounds {
     pub max_uid: u32,
 }
 
-/// The message's content, loaded on first use (only header, body and sent-date keys need it).
-pub struct Lazy<F: FnMut() -> Option<Vec<u8>>> {
+/// The message's content, loaded on first use (only header, body and sent-date keys need
+/// it), and only its header while header and sent-date keys are all that ask.
+pub struct Lazy<F: FnMut(bool) -> Option<Vec<u8>>> {
     load: F,
-    loaded: Option<Option<(Vec<u8>, Part)>>,
+    header: Option<Option<(Vec<u8>, Part)>>,
+    whole: Option<Option<(Vec<u8>, Part)>>,
 }
 
-impl<F: FnMut() -> Option<Vec<u8>>> Lazy<F> {
-    /// `load` returns the message bytes (any line ends), `None` if it is gone.
+/// The message in CRLF form and its structure.
+fn parsed(raw: Vec<u8>) -> (Vec<u8>, Part) {
+    let msg = structure::crlf(&raw).into_owned();
+    let root = structure::parse(&msg);
+    (msg, root)
+}
+
+impl<F: FnMut(bool) -> Option<Vec<u8>>> Lazy<F> {
+    /// `load(header_only)` returns the message bytes (any line ends), or with `header_only`
+    /// at least its header (see [`crate::Mailboxes::fetch_header`]); `None` if it is gone.
     pub fn new(load: F) -> Lazy<F> {
-        Lazy { load, loaded: None }
+        Lazy { load, header: None, whole: None }
     }
 
+    /// The whole message.
     fn get(&mut self) -> Option<(&[u8], &Part)> {
-        if self.loaded.is_none() {
-            let parsed = (self.load)().map(|raw| {
-                let msg = structure::crlf(&raw).into_owned();
-                let root = structure::parse(&msg);
-                (msg, root)
-            });
-            self.loaded = Some(parsed);
+        if self.whole.is_none() {
+            self.whole = Some((self.load)(false).map(parsed));
         }
-        self.loaded.as_ref()?.as_ref().map(|(m, p)| (m.as_slice(), p))
+        self.whole.as_ref()?.as_ref().map(|(m, p)| (m.as_slice(), p))
+    }
+
+    /// The message with at least its top-level header, which is all `root.fields` reads.
+    fn head(&mut self) -> Option<(&[u8], &Part)> {
+        if self.whole.is_some() {
+            return self.get();
+        }
+        if self.header.is_none() {
+            self.header = Some((self.load)(true).map(parsed));
+        }
+        self.header.as_ref()?.as_ref().map(|(m, p)| (m.as_slice(), p))
     }
 }
 
@@ -80,7 +97,7 @@ pub fn needs_content(key: &SearchKey) -> bool {
 }
 
 /// Whether the message matches.
-pub fn matches<F: FnMut() -> Option<Vec<u8>>>(
+pub fn matches<F: FnMut(bool) -> Option<Vec<u8>>>(
     key: &SearchKey,
     m: &Candidate,
     b: Bounds,
@@ -108,7 +125,7 @@ pub fn matches<F: FnMut() -> Option<Vec<u8>>>(
         SentBefore(d) => sent_day(content).is_some_and(|s| s < *d),
         SentOn(d) => sent_day(content).is_some_and(|s| s == *d),
         SentSince(d) => sent_day(content).is_some_and(|s| s >= *d),
-        Header(name, s) => content.get().is_some_and(|(msg, root)| header_contains(msg, root, name, s)),
+        Header(name, s) => content.head().is_some_and(|(msg, root)| header_contains(msg, root, name, s)),
         Body(s) => content.get().is_some_and(|(msg, root)| body_contains(msg, root, &fold(s))),
         Text(s) => content.get().is_some_and(|(msg, root)| {
             let needle = fold(s);
@@ -117,8 +134,8 @@ pub fn matches<F: FnMut() -> Option<Vec<u8>>>(
     }
 }
 
-fn sent_day<F: FnMut() -> Option<Vec<u8>>>(content: &mut Lazy<F>) -> Option<i64> {
-    let (msg, root) = content.get()?;
+fn sent_day<F: FnMut(bool) -> Option<Vec<u8>>>(content: &mut Lazy<F>) -> Option<i64> {
+    let (msg, root) = content.head()?;
     let date = root.field(msg, "Date")?;
     DateTime::parse_rfc5322(&String::from_utf8_lossy(&date)).map(|d| d.day())
 }
@@ -337,8 +354,37 @@ PGI+Ym9sZDwvYj4=\n--z--\n";
             size: MSG.len() as u64,
             modseq: 7,
         };
-        let mut lazy = Lazy::new(|| Some(MSG.to_vec()));
+        // Header-only loads get only the header, as a Maildir store gives them.
+        let mut lazy = Lazy::new(|header_only| match header_only {
+            true => Some(MSG[..structure::header_len(MSG)].to_vec()),
+            false => Some(MSG.to_vec()),
+        });
         matches(&program.key, &m, Bounds { exists: 5, max_uid: 50 }, &mut lazy)
+    }
+
+    /// Which loads a search made: `true` for a header-only one.
+    fn loads(criteria: &str) -> Vec<bool> {
+        let program = parse_program(&mut Cursor::new(format!(" {criteria}\r\n").as_bytes())).unwrap();
+        let flags = Flags::default();
+        let internal_date = DateTime::parse_imap("08-Feb-1994 05:52:25 +0000").unwrap();
+        let m = Candidate { seq: 1, uid: 1, flags: &flags, recent: false, internal_date, size: 1, modseq: 1 };
+        let mut calls = Vec::new();
+        let mut lazy = Lazy::new(|header_only| {
+            calls.push(header_only);
+            Some(MSG.to_vec())
+        });
+        matches(&program.key, &m, Bounds { exists: 1, max_uid: 1 }, &mut lazy);
+        calls
+    }
+
+    #[test]
+    fn header_keys_read_only_the_header() {
+        assert_eq!(loads("SUBJECT nothing FROM nobody"), [true], "one header load serves every header key");
+        assert_eq!(loads("HEADER X-Nope x SENTBEFORE 1-Jan-2030"), [true]);
+        assert_eq!(loads("BODY nothing"), [false]);
+        assert_eq!(loads("TEXT nothing SUBJECT x"), [false], "once whole, header keys use it");
+        assert_eq!(loads("OR SUBJECT x BODY y"), [true, false]);
+        assert!(loads("SEEN UNSEEN").is_empty());
     }
 
     #[test]
@@ -386,7 +432,7 @@ PGI+Ym9sZDwvYj4=\n--z--\n";
             size: 0,
             modseq: 1,
         };
-        let mut lazy = Lazy::new(|| None);
+        let mut lazy = Lazy::new(|_| None);
         let key = SearchKey::Body(String::new());
         assert!(!matches(&key, &m, Bounds { exists: 1, max_uid: 1 }, &mut lazy));
         assert!(needs_content(&SearchKey::Not(Box::new(key))));

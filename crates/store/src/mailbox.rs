@@ -203,9 +203,24 @@ impl Mailbox {
 
     /// A message's content as stored (LF line ends; see [`crate::to_crlf`] for the wire).
     pub fn read(&mut self, uid: u32) -> Result<Vec<u8>, StoreError> {
+        self.read_with(uid, read_sized)
+    }
+
+    /// A message's header as stored, up to and including the blank line that ends it (the
+    /// whole message if it has none). Reads only as far as that line, so a client listing
+    /// subjects does not read every attachment.
+    pub fn read_header(&mut self, uid: u32) -> Result<Vec<u8>, StoreError> {
+        self.read_with(uid, |path, _| read_header(path))
+    }
+
+    fn read_with(
+        &mut self,
+        uid: u32,
+        read: impl Fn(&std::path::Path, u64) -> io::Result<Vec<u8>>,
+    ) -> Result<Vec<u8>, StoreError> {
         for attempt in 0..2 {
             let Some(m) = self.snapshot.get(uid) else { return Err(StoreError::Expunged(uid)) };
-            match read_sized(&self.place.dir.join(&m.file), m.size) {
+            match read(&self.place.dir.join(&m.file), m.size) {
                 Ok(bytes) => return Ok(bytes),
                 // Renamed by a flag change elsewhere, or expunged: look again once.
                 Err(e) if e.kind() == io::ErrorKind::NotFound && attempt == 0 => {
@@ -377,6 +392,43 @@ fn from_unix(secs: i64) -> SystemTime {
 /// says it is all there (a regular file gives everything up to the end in one read), so a
 /// FETCH or RETR costs open, read and close instead of also a stat and a second read. A file
 /// changed since it was indexed is simply read to its end.
+/// The first bytes of the file up to and including its first empty line (`\n` or `\r\n`
+/// alone, RFC 5322 2.1), read in growing chunks; the whole file if it has no empty line.
+fn read_header(path: &std::path::Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut buf = Vec::new();
+    let mut chunk = 16 * 1024;
+    loop {
+        let start = buf.len();
+        let got = (&mut file).take(chunk as u64).read_to_end(&mut buf)?;
+        // Look again from the start of the last line read before, which may end here.
+        let from = buf[..start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if let Some(end) = header_end(&buf, from) {
+            buf.truncate(end);
+            return Ok(buf);
+        }
+        if got < chunk {
+            return Ok(buf);
+        }
+        chunk *= 2;
+    }
+}
+
+/// Where the header ends: just after the first line that is empty, looking at lines that
+/// start at or after `from` (a line start).
+fn header_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut line = from;
+    while let Some(lf) = bytes[line..].iter().position(|&b| b == b'\n') {
+        let end = line + lf + 1;
+        if matches!(&bytes[line..end], b"\n" | b"\r\n") {
+            return Some(end);
+        }
+        line = end;
+    }
+    None
+}
+
 fn read_sized(path: &std::path::Path, size: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
@@ -404,7 +456,39 @@ fn read_sized(path: &std::path::Path, size: u64) -> io::Result<Vec<u8>> {
 
 #[cfg(test)]
 mod read_tests {
-    use super::read_sized;
+    use super::{read_header, read_sized};
+
+    #[test]
+    fn a_header_read_stops_at_the_first_empty_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m");
+        let big_field = format!("X-Long: {}\n", "a".repeat(40_000)); // past the first 16 KiB chunk
+        let attachment = "b".repeat(1_000_000);
+        for (header, rest) in [
+            ("Subject: x\n\n".to_string(), format!("body\n\n{attachment}")),
+            ("Subject: x\r\nTo: y\r\n\r\n".to_string(), format!("body\r\n{attachment}")),
+            ("\n".to_string(), "no header at all\n".to_string()),
+            (format!("Subject: x\n{big_field}\n"), attachment.clone()),
+            // The blank line straddles the first chunk boundary.
+            (format!("X-Pad: {}\n\n", "p".repeat(16 * 1024 - 9)), "body\n".into()),
+            (format!("X-Pad: {}\n\r\n", "p".repeat(16 * 1024 - 9)), "body\n".into()),
+        ] {
+            std::fs::write(&path, format!("{header}{rest}")).unwrap();
+            let got = read_header(&path).unwrap();
+            assert_eq!(got.len(), header.len(), "{:?}", &header[..header.len().min(40)]);
+            assert_eq!(got, header.as_bytes());
+        }
+        // Without an empty line the whole message is header.
+        for whole in ["Subject: only a header\n".to_string(), format!("X-Big: {}\n", "c".repeat(70_000)), String::new()]
+        {
+            std::fs::write(&path, &whole).unwrap();
+            assert_eq!(read_header(&path).unwrap(), whole.as_bytes());
+        }
+        // A line of spaces is not empty (RFC 5322 2.1: the header ends at an empty line).
+        std::fs::write(&path, "Subject: x\n \nTo: y\n\nbody").unwrap();
+        assert_eq!(read_header(&path).unwrap(), b"Subject: x\n \nTo: y\n\n");
+        assert!(read_header(&dir.path().join("gone")).is_err());
+    }
 
     #[test]
     fn a_sized_read_gets_the_whole_file_whatever_the_index_says() {

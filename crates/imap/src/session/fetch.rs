@@ -10,11 +10,34 @@ use crate::structure::{self, Part, bodystructure, envelope, section};
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
+/// How much of a message an item needs; ordered, so a FETCH loads the most any item needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Need {
+    /// Only the index (flags, dates, sizes, UID, MODSEQ).
+    Nothing,
+    /// The top-level header (what mail clients list mailboxes with).
+    Header,
+    /// The whole message.
+    Whole,
+}
+
+fn need(attr: &FetchAttr) -> Need {
+    use SectionText::{Header, HeaderFields, HeaderFieldsNot};
+    match attr {
+        FetchAttr::Flags | FetchAttr::InternalDate | FetchAttr::Rfc822Size | FetchAttr::Uid | FetchAttr::ModSeq => {
+            Need::Nothing
+        }
+        FetchAttr::Envelope | FetchAttr::Rfc822Header => Need::Header,
+        FetchAttr::Section {
+            section: Section { part, text: Some(Header | HeaderFields(_) | HeaderFieldsNot(_)) },
+            ..
+        } if part.is_empty() => Need::Header,
+        _ => Need::Whole,
+    }
+}
+
 fn needs_content(attr: &FetchAttr) -> bool {
-    !matches!(
-        attr,
-        FetchAttr::Flags | FetchAttr::InternalDate | FetchAttr::Rfc822Size | FetchAttr::Uid | FetchAttr::ModSeq
-    )
+    need(attr) > Need::Nothing
 }
 
 /// Items that set \Seen (RFC 3501 6.4.5: BODY[...] without PEEK, RFC822, RFC822.TEXT).
@@ -36,7 +59,7 @@ pub(super) struct PendingFetch {
     changed_since: Option<u64>,
     idx: Vec<usize>,
     next: usize,
-    content: bool,
+    content: Need,
     seen: bool,
     gone: bool,
 }
@@ -90,7 +113,7 @@ impl<M: Mailboxes> Session<M> {
         let pending = PendingFetch {
             tag: tag.to_string(),
             uid,
-            content: items.iter().any(needs_content),
+            content: items.iter().map(need).max().unwrap_or(Need::Nothing),
             seen: !sel.read_only && items.iter().any(sets_seen),
             items,
             changed_since: modifiers.changed_since,
@@ -121,8 +144,13 @@ impl<M: Mailboxes> Session<M> {
                 continue;
             }
             let uid_i = sel.msgs[i].meta.uid;
-            let message = if p.content {
-                match backend.fetch(&sel.name, uid_i) {
+            let loaded = match p.content {
+                Need::Nothing => None,
+                Need::Header => Some(backend.fetch_header(&sel.name, uid_i)),
+                Need::Whole => Some(backend.fetch(&sel.name, uid_i)),
+            };
+            let message = if let Some(loaded) = loaded {
+                match loaded {
                     Ok(raw) => Some(raw),
                     Err(StoreError::Expunged) => {
                         p.gone = true;

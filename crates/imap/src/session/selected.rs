@@ -208,7 +208,10 @@ impl<M: Mailboxes> Session<M> {
                 size: m.meta.size,
                 modseq: m.meta.modseq,
             };
-            let mut lazy = Lazy::new(|| backend.fetch(&sel.name, m.meta.uid).ok());
+            let mut lazy = Lazy::new(|header_only| match header_only {
+                true => backend.fetch_header(&sel.name, m.meta.uid).ok(),
+                false => backend.fetch(&sel.name, m.meta.uid).ok(),
+            });
             if search::matches(&program.key, &c, bounds, &mut lazy) {
                 hits.push(if uid { m.meta.uid } else { c.seq });
                 modseqs.push(m.meta.modseq);

@@ -543,3 +543,24 @@ fn lsub_and_childinfo_name_parents_only_for_children_they_would_not_list() {
         "* LIST (\\HasNoChildren \\Subscribed) \"/\" a/b\r\n6 OK LIST completed\r\n"
     );
 }
+
+#[test]
+fn header_items_and_keys_read_only_the_header() {
+    let mut t = T::selected();
+    let before = t.store.whole_reads();
+    let out = t.send("f1 FETCH 1:2 (ENVELOPE RFC822.HEADER BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[HEADER])\r\n");
+    assert!(out.contains("BODY[HEADER.FIELDS (Subject)] {18}\r\nSubject: Hello\r\n\r\n"), "{out}");
+    assert!(out.contains("\"Hello\" ((\"Alice\" NIL \"alice\" \"example.com\"))"), "{out}");
+    assert!(out.ends_with("f1 OK FETCH completed\r\n"), "{out}");
+    assert_eq!(t.send("f2 SEARCH SUBJECT second FROM carol\r\n"), "* SEARCH 2\r\nf2 OK SEARCH completed\r\n");
+    assert_eq!(t.store.whole_reads(), before, "header items and header keys read no body");
+    // Anything beyond the top-level header reads the message.
+    for (command, reads) in [("f3 FETCH 1 BODY.PEEK[TEXT]\r\n", 1), ("f4 FETCH 1 BODY.PEEK[1.MIME]\r\n", 1)] {
+        let n = t.store.whole_reads();
+        t.send(command);
+        assert_eq!(t.store.whole_reads(), n + reads, "{command}");
+    }
+    let n = t.store.whole_reads();
+    t.send("f5 SEARCH BODY see\r\n");
+    assert_eq!(t.store.whole_reads(), n + 2, "a body search reads each message");
+}

@@ -15,6 +15,21 @@ pub use mime::{Content, Part, parse};
 
 use std::borrow::Cow;
 
+/// Length of a stored message's header, up to and including its first empty line (`LF` or
+/// `CRLF` alone: after [`crlf`] that is where [`parse`] ends the header); the whole message
+/// if it has no empty line.
+pub fn header_len(msg: &[u8]) -> usize {
+    let mut line = 0;
+    while let Some(lf) = msg[line..].iter().position(|&b| b == b'\n') {
+        let end = line + lf + 1;
+        if matches!(&msg[line..end], b"\n" | b"\r\n") {
+            return end;
+        }
+        line = end;
+    }
+    msg.len()
+}
+
 /// The message with every bare LF turned into CRLF (a bare CR is left alone).
 pub fn crlf(msg: &[u8]) -> Cow<'_, [u8]> {
     let bare = msg.iter().enumerate().any(|(i, &b)| b == b'\n' && (i == 0 || msg[i - 1] != b'\r'));
@@ -40,6 +55,28 @@ pub fn crlf_size(msg: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_ends_where_parse_ends_it() {
+        for msg in [
+            &b"Subject: a\nTo: b\n\nbody\n\nmore"[..],
+            b"Subject: a\r\n\r\nbody",
+            b"Subject: a\n\r\nbody",
+            b"\nbody only",
+            b"Subject: a\n \nTo: b\n\nbody",
+            b"Subject: only a header\n",
+            b"Subject: no line end",
+            b"",
+            b"Subject: a\r\r\nX: b\n\nbody",
+        ] {
+            let len = header_len(msg);
+            let whole = crlf(msg);
+            let head = crlf(&msg[..len]);
+            let (a, b) = (parse(&whole), parse(&head));
+            assert_eq!(whole[a.header.clone()], head[b.header.clone()], "{:?}", String::from_utf8_lossy(msg));
+            assert_eq!(b.header.end, head.len(), "nothing after the header: {:?}", String::from_utf8_lossy(msg));
+        }
+    }
 
     #[test]
     fn line_ends() {
