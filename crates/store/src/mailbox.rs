@@ -210,7 +210,7 @@ impl Mailbox {
     /// whole message if it has none). Reads only as far as that line, so a client listing
     /// subjects does not read every attachment.
     pub fn read_header(&mut self, uid: u32) -> Result<Vec<u8>, StoreError> {
-        self.read_with(uid, |path, _| read_header(path))
+        self.read_with(uid, read_header)
     }
 
     fn read_with(
@@ -392,10 +392,20 @@ fn from_unix(secs: i64) -> SystemTime {
 /// says it is all there (a regular file gives everything up to the end in one read), so a
 /// FETCH or RETR costs open, read and close instead of also a stat and a second read. A file
 /// changed since it was indexed is simply read to its end.
+/// Up to this size a message is read whole (one read call) and cut: cheaper than reading it
+/// in pieces.
+const READ_WHOLE_BELOW: u64 = 64 * 1024;
+
 /// The first bytes of the file up to and including its first empty line (`\n` or `\r\n`
-/// alone, RFC 5322 2.1), read in growing chunks; the whole file if it has no empty line.
-fn read_header(path: &std::path::Path) -> io::Result<Vec<u8>> {
+/// alone, RFC 5322 2.1); the whole file if it has no empty line. A large file (by its indexed
+/// `size`) is read in growing chunks until that line.
+fn read_header(path: &std::path::Path, size: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
+    if size < READ_WHOLE_BELOW {
+        let mut msg = read_sized(path, size)?;
+        msg.truncate(header_end(&msg, 0).unwrap_or(msg.len()));
+        return Ok(msg);
+    }
     let mut file = fs::File::open(path)?;
     let mut buf = Vec::new();
     let mut chunk = 16 * 1024;
@@ -474,20 +484,25 @@ mod read_tests {
             (format!("X-Pad: {}\n\r\n", "p".repeat(16 * 1024 - 9)), "body\n".into()),
         ] {
             std::fs::write(&path, format!("{header}{rest}")).unwrap();
-            let got = read_header(&path).unwrap();
-            assert_eq!(got.len(), header.len(), "{:?}", &header[..header.len().min(40)]);
-            assert_eq!(got, header.as_bytes());
+            // Both ways: read whole and cut (small by the index), and read in chunks.
+            for indexed in [0, 1 << 20] {
+                let got = read_header(&path, indexed).unwrap();
+                assert_eq!(got.len(), header.len(), "{:?}", &header[..header.len().min(40)]);
+                assert_eq!(got, header.as_bytes());
+            }
         }
         // Without an empty line the whole message is header.
         for whole in ["Subject: only a header\n".to_string(), format!("X-Big: {}\n", "c".repeat(70_000)), String::new()]
         {
             std::fs::write(&path, &whole).unwrap();
-            assert_eq!(read_header(&path).unwrap(), whole.as_bytes());
+            for indexed in [0, 1 << 20] {
+                assert_eq!(read_header(&path, indexed).unwrap(), whole.as_bytes());
+            }
         }
         // A line of spaces is not empty (RFC 5322 2.1: the header ends at an empty line).
         std::fs::write(&path, "Subject: x\n \nTo: y\n\nbody").unwrap();
-        assert_eq!(read_header(&path).unwrap(), b"Subject: x\n \nTo: y\n\n");
-        assert!(read_header(&dir.path().join("gone")).is_err());
+        assert_eq!(read_header(&path, 30).unwrap(), b"Subject: x\n \nTo: y\n\n");
+        assert!(read_header(&dir.path().join("gone"), 1 << 20).is_err());
     }
 
     #[test]
