@@ -120,11 +120,13 @@ impl Client {
                     let result = self.login(mechanism, login, password).await;
                     self.session.login(result);
                 }
-                Event::Retrieve { uid, .. } => {
+                Event::Retrieve { uid, lines } => {
                     // One file, almost always in the page cache: reading it in place costs less
                     // than the hop to a blocking thread, which dominated a fetchmail-style
                     // RETR loop. block_in_place still lets the runtime move other work away.
+                    // `TOP n 0` (clients listing headers) reads no further than the header.
                     let result = match self.mailbox.as_mut() {
+                        Some(m) if lines == Some(0) => tokio::task::block_in_place(|| m.read_header(uid)),
                         Some(m) => tokio::task::block_in_place(|| m.read(uid)),
                         None => Err(StoreError::NotAllowed("no mailbox is open".into())),
                     };

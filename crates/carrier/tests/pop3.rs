@@ -61,6 +61,10 @@ fn every_command_over_pop3s() {
     assert!(lines[0].starts_with("Return-Path: <alice@example.org>"), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("Received: from client.example")));
     assert_eq!(&lines[lines.len() - 2..], ["Hello Bob.", "..leading dot"]);
+    // TOP n 0: the header and the empty line after it, exactly as in RETR.
+    let (_, head) = c.multi("TOP 1 0");
+    let blank = lines.iter().position(|l| l.is_empty()).unwrap();
+    assert_eq!(head, lines[..=blank]);
     let (_, top) = c.multi("TOP 2 1");
     assert_eq!(top.last().unwrap(), "line 1");
     assert_eq!(top[top.len() - 2], "");
