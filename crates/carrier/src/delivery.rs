@@ -84,7 +84,7 @@ struct Runner {
     ctx: Context,
     agent: Agent,
     local_slots: Semaphore,
-    remote_slots: Semaphore,
+    remote_slots: Arc<Semaphore>,
     destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -96,7 +96,7 @@ pub fn start(ctx: Context) -> Agent {
         ctx,
         agent: agent.clone(),
         local_slots: Semaphore::new(LOCAL_SLOTS),
-        remote_slots: Semaphore::new(REMOTE_SLOTS),
+        remote_slots: Arc::new(Semaphore::new(REMOTE_SLOTS)),
         destinations: Mutex::default(),
     });
     tokio::spawn(schedule(runner, rx));
@@ -172,6 +172,7 @@ impl Timetable {
 
 /// Every queued message, now.
 fn flush(runner: &Arc<Runner>) {
+    runner.ctx.relay.resume_all();
     let runner = runner.clone();
     tokio::spawn(async move {
         let spool = runner.ctx.spool.clone();
@@ -268,7 +269,7 @@ impl Runner {
         let _slot = self.local_slots.acquire().await;
         let message = match self.load(id).await {
             Ok(m) => m,
-            Err(f) => return self.all(indexes, f, "local"),
+            Err(f) => return all(indexes, f, "local"),
         };
         let known: Vec<bool> = {
             let dir = self.ctx.accounts.lock();
@@ -292,12 +293,10 @@ impl Runner {
     }
 
     /// Groups the recipients by destination; each group is one transaction, all in parallel.
+    /// A group waits for a connection slot of its destination before it takes one of the
+    /// relay's slots and loads the message: messages piling up for one slow or dead
+    /// destination hold neither, so they cannot stall mail to every other destination.
     async fn deliver_remote(&self, id: &QueueId, env: &Envelope, indexes: Vec<usize>) -> Vec<Result1> {
-        let _slot = self.remote_slots.acquire().await;
-        let message = match self.load(id).await {
-            Ok(m) => Arc::new(m),
-            Err(f) => return self.all(indexes, f, "none"),
-        };
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for i in indexes {
             groups.entry(self.ctx.relay.destination(&env.recipients[i].address)).or_default().push(i);
@@ -305,8 +304,11 @@ impl Runner {
         let mut tasks = JoinSet::new();
         for (destination, indexes) in groups {
             let limit = self.destination_limit(&destination);
+            let slots = self.remote_slots.clone();
+            let (spool, id2) = (self.ctx.spool.clone(), id.clone());
+            let received = self.received(id, env, &indexes);
             let job = GroupJob {
-                bytes: self.with_received(id, env, &indexes, &message),
+                bytes: Vec::new(),
                 recipients: indexes.iter().map(|&i| env.recipients[i].address.clone()).collect(),
                 indexes,
                 sender: env.sender.clone(),
@@ -317,7 +319,13 @@ impl Runner {
             let relay = self.ctx.relay.clone();
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                job.run(&relay).await
+                let _slot = slots.acquire_owned().await;
+                match load(spool, id2).await {
+                    Ok(message) => {
+                        GroupJob { bytes: [received.into_bytes(), message].concat(), ..job }.run(&relay).await
+                    }
+                    Err(f) => all(job.indexes, f, "none"),
+                }
             });
         }
         let mut out = Vec::new();
@@ -355,14 +363,14 @@ impl Runner {
         results
     }
 
-    /// Our Received: field before the message (RFC 5321 4.4: every hop adds one).
-    fn with_received(&self, id: &QueueId, env: &Envelope, indexes: &[usize], message: &[u8]) -> Vec<u8> {
+    /// Our Received: field, to go before the message (RFC 5321 4.4: every hop adds one).
+    fn received(&self, id: &QueueId, env: &Envelope, indexes: &[usize]) -> String {
         let id_text = id.to_string();
         let single = match indexes {
             [only] => Some(env.recipients[*only].orig.as_str()),
             _ => None,
         };
-        let field = trace::received(&Trace {
+        trace::received(&Trace {
             helo: &env.helo,
             client_name: &env.client_name,
             client_ip: env.client_ip,
@@ -371,11 +379,7 @@ impl Runner {
             id: &id_text,
             recipient: single,
             time: env.received,
-        });
-        let mut bytes = Vec::with_capacity(field.len() + message.len());
-        bytes.extend_from_slice(field.as_bytes());
-        bytes.extend_from_slice(message);
-        bytes
+        })
     }
 
     fn destination_limit(&self, destination: &str) -> Arc<Semaphore> {
@@ -388,18 +392,7 @@ impl Runner {
 
     /// The message bytes, or why they could not be read.
     async fn load(&self, id: &QueueId) -> Result<Vec<u8>, Failure> {
-        let (spool, id2) = (self.ctx.spool.clone(), id.clone());
-        self.blocking(move || spool.load(&id2))
-            .await
-            .map(|(_, message)| message)
-            .map_err(|e| Failure::temporary("4.3.0", format!("cannot read the queue file: {e}")))
-    }
-
-    fn all(&self, indexes: Vec<usize>, f: Failure, relay: &str) -> Vec<Result1> {
-        indexes
-            .into_iter()
-            .map(|index| Result1 { index, outcome: f.clone().into_outcome(), relay: relay.into(), recorded: false })
-            .collect()
+        load(self.ctx.spool.clone(), id.clone()).await
     }
 
     /// Turns outcomes into statuses, bounces failures, records, removes a finished message,
@@ -601,6 +594,22 @@ impl Runner {
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
         tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(io::Error::other(e.to_string())))
     }
+}
+
+/// The message bytes of a queued message, or why they could not be read.
+async fn load(spool: Spool, id: QueueId) -> Result<Vec<u8>, Failure> {
+    let read = tokio::task::spawn_blocking(move || spool.load(&id)).await;
+    let read = read.unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
+    read.map(|(_, message)| message)
+        .map_err(|e| Failure::temporary("4.3.0", format!("cannot read the queue file: {e}")))
+}
+
+/// The same outcome for each of these recipients.
+fn all(indexes: Vec<usize>, f: Failure, relay: &str) -> Vec<Result1> {
+    indexes
+        .into_iter()
+        .map(|index| Result1 { index, outcome: f.clone().into_outcome(), relay: relay.into(), recorded: false })
+        .collect()
 }
 
 fn tries_of(status: &Status) -> u32 {

@@ -324,8 +324,11 @@ fn the_queue_can_be_listed_shown_deleted_and_flushed() {
     let (_, empty, _) = server.cli(&["queue", "list"], "");
     assert_eq!(empty, "Mail queue is empty\n");
     server.send_mail("alice@example.com", &["x@later.example"], MESSAGE).expect(250);
+    server.wait_log("stat=Deferred: connect to", 1);
+    // No host of later.example answered: the next message does not knock again for now
+    // (Postfix's "delivery temporarily suspended").
     server.send_mail("alice@example.com", &["y@later.example"], MESSAGE).expect(250);
-    server.wait_log("stat=Deferred: connect to", 2);
+    server.wait_log("stat=Deferred: delivery temporarily suspended: connect to", 1);
     let ids = server.queued_ids("alice@example.com");
     assert_eq!(ids.len(), 2, "{}", server.log());
 
@@ -402,4 +405,65 @@ fn the_sender_is_warned_once_of_a_delay() {
     assert_eq!(server.messages("example.com", "alice").len(), 1, "warned only once");
     let sink = Sink::start(&format!("127.0.0.2:{port}"));
     assert_eq!(sink.wait(1).len(), 1, "{}", server.log());
+}
+
+#[test]
+fn a_destination_whose_hosts_do_not_answer_is_suspended_until_retry_or_flush() {
+    let dns = FakeDns::start();
+    let (sink, port) = sink_at("127.0.0.2");
+    sink.script(|s| s.greeting = Some("421 4.3.2 Service not available, try later".into()));
+    mx_at(&dns, "busy.example", "127.0.0.2");
+    let server = Server::start_with(Options {
+        relay_networks: vec!["127.0.0.0/8".into()],
+        sections: format!("{}\n[delivery]\nremote_port = {port}\nretry = [\"1h\"]\n", dns.config()),
+        ..Options::default()
+    });
+    server.send_mail("alice@example.com", &["a@busy.example"], MESSAGE).expect(250);
+    server.wait_log("stat=Deferred: host mx.busy.example[127.0.0.2] said: 421 4.3.2", 1);
+    assert_eq!(sink.connections(), 1);
+    // Until the first retry, other messages to it are deferred without a connection.
+    for rcpt in ["b@busy.example", "c@busy.example"] {
+        server.send_mail("alice@example.com", &[rcpt], MESSAGE).expect(250);
+    }
+    server.wait_log("stat=Deferred: delivery temporarily suspended: host mx.busy.example[127.0.0.2] said: 421", 2);
+    assert_eq!(sink.connections(), 1, "a suspended destination is not tried");
+    // A flush tries it again at once (the administrator may have fixed something).
+    sink.script(|s| s.greeting = None);
+    let (code, _, err) = server.cli(&["queue", "flush"], "");
+    assert_eq!(code, 0, "{err}");
+    let mut to: Vec<String> = sink.wait(3).into_iter().flat_map(|d| d.to).collect();
+    to.sort();
+    assert_eq!(to, ["a@busy.example", "b@busy.example", "c@busy.example"], "{}", server.log());
+}
+
+#[test]
+fn mail_piling_up_for_a_dead_destination_does_not_hold_up_other_mail() {
+    let dns = FakeDns::start();
+    let (port, mut listeners) = common_port(&["127.0.0.2", "127.0.0.3"]);
+    let alive = Sink::on(listeners.remove(0));
+    // dead.example's MX accepts connections and never says a word.
+    let silent = listeners.remove(0);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming() {
+            held.push(conn);
+        }
+    });
+    mx_at(&dns, "alive.example", "127.0.0.2");
+    mx_at(&dns, "dead.example", "127.0.0.3");
+    let server = relay_server(&dns, port, "");
+    // More messages than the relay has slots: before, those waiting for one of dead.example's
+    // ten connections kept every slot, and nothing else went out until its timeouts.
+    let mut c = server.connect();
+    c.cmd("EHLO client.example").expect(250);
+    for i in 0..80 {
+        c.cmd("MAIL FROM:<alice@example.com>").expect(250);
+        c.cmd(&format!("RCPT TO:<m{i}@dead.example>")).expect(250);
+        c.cmd("DATA").expect(354);
+        c.data(MESSAGE).expect(250);
+    }
+    server.wait_log("connect from", 1);
+    server.send_mail("alice@example.com", &["someone@alive.example"], MESSAGE).expect(250);
+    let got = alive.wait(1);
+    assert_eq!(got.len(), 1, "mail for alive.example waited behind dead.example:\n{}", server.log());
 }

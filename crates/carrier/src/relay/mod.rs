@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::info;
 
 /// Addresses tried for one delivery before giving up for now (Postfix's smtp_mx_address_limit).
@@ -85,6 +85,19 @@ pub struct Relay {
     smarthost: Option<Smarthost>,
     opportunistic: Arc<rustls::ClientConfig>,
     pool: Pool,
+    /// Destinations none of whose hosts could be reached, until when (Postfix's dead
+    /// destinations): other messages to them are deferred at once instead of each waiting
+    /// out the same connect timeouts.
+    suspended: Mutex<HashMap<String, Suspension>>,
+    /// How long a destination stays suspended: the first retry interval.
+    suspend_for: Duration,
+}
+
+/// Why and until when a destination is not tried.
+struct Suspension {
+    until: Instant,
+    relay: Option<Peer>,
+    failure: Failure,
 }
 
 struct Smarthost {
@@ -113,7 +126,39 @@ impl Relay {
             smarthost,
             opportunistic: tls::insecure_client_config(),
             pool: Pool::default(),
+            suspended: Mutex::default(),
+            suspend_for: cfg.delivery.retry[0],
         }
+    }
+
+    /// Tries suspended destinations again with the next message (`carrier queue flush`:
+    /// the administrator may have fixed the network).
+    pub fn resume_all(&self) {
+        self.suspended.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Postfix's "delivery temporarily suspended": the failure that suspended `destination`,
+    /// while it lasts.
+    fn suspension(&self, destination: &str) -> Option<(Option<Peer>, Failure)> {
+        let mut suspended = self.suspended.lock().unwrap_or_else(|e| e.into_inner());
+        let s = suspended.get(destination)?;
+        if s.until <= Instant::now() {
+            suspended.remove(destination);
+            return None;
+        }
+        let mut failure = s.failure.clone();
+        failure.text = format!("delivery temporarily suspended: {}", failure.text);
+        Some((s.relay.clone(), failure))
+    }
+
+    fn suspend(&self, destination: &str, relay: Option<Peer>, failure: Failure) {
+        let mut suspended = self.suspended.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if suspended.len() > 1000 {
+            suspended.retain(|_, s| s.until > now);
+        }
+        let until = now + self.suspend_for;
+        suspended.insert(destination.to_string(), Suspension { until, relay, failure });
     }
 
     /// The destination a recipient belongs to: its domain, or everything to the smarthost.
@@ -126,6 +171,9 @@ impl Relay {
 
     /// Delivers `msg` to its recipients, all of one destination, trying its hosts in order.
     pub async fn deliver(&self, destination: &str, msg: &Message<'_>) -> Attempt {
+        if let Some((relay, failure)) = self.suspension(destination) {
+            return all(relay, msg, failure);
+        }
         let (hops, policy, auth, port) = match self.plan(destination).await {
             Ok(plan) => plan,
             Err(failure) => return all(None, msg, failure),
@@ -143,11 +191,15 @@ impl Relay {
             addresses.extend(hop.addrs.into_iter().map(|ip| (hop.name.clone(), ip)));
         }
         addresses.truncate(MAX_ADDRESSES);
+        let mut reached = false;
         for (name, ip) in addresses {
             let peer = Peer { name, ip, port };
             let setup = Setup { helo: &self.me.hostname, tls: &policy, auth: auth.as_ref() };
             let mut conn = match self.connect(peer.clone(), &setup).await {
-                Ok(conn) => conn,
+                Ok(conn) => {
+                    reached = true;
+                    conn
+                }
                 Err(f) if f.permanent => return all(Some(peer), msg, f),
                 Err(f) => {
                     last = Some((Some(peer), f));
@@ -168,6 +220,10 @@ impl Relay {
             }
         }
         let (relay, failure) = last.unwrap_or((None, Failure::temporary("4.4.1", "no host to try")));
+        if !reached {
+            // No host answered: the next messages would only wait out the same timeouts.
+            self.suspend(destination, relay.clone(), failure.clone());
+        }
         all(relay, msg, failure)
     }
 
