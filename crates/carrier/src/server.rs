@@ -27,6 +27,8 @@ pub struct Server {
     pub delivery: delivery::Agent,
     /// Limits concurrent SMTP connections.
     pub connections: Arc<Semaphore>,
+    /// KiB of message content all SMTP sessions may hold (`smtp.max_message_memory`).
+    pub message_memory: Arc<Semaphore>,
     /// Limits concurrent POP3 connections.
     pub pop3_connections: Arc<Semaphore>,
     /// Limits concurrent IMAP connections.
@@ -118,6 +120,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     });
     let server = Arc::new(Server {
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
+        message_memory: Arc::new(Semaphore::new((cfg.smtp.max_message_memory / 1024) as usize)),
         pop3_connections: Arc::new(Semaphore::new(cfg.pop3.max_connections)),
         imap_connections: Arc::new(Semaphore::new(cfg.imap.max_connections)),
         store,

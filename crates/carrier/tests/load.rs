@@ -149,3 +149,52 @@ fn imap_stays_responsive_while_a_mailbox_is_flooded() {
     let fetch = imap.cmd("FETCH 1:* (UID)").expect("OK");
     assert_eq!(fetch.lines("").iter().filter(|l| l.contains("FETCH")).count(), total, "{:?}", fetch.untagged.len());
 }
+
+/// `n` octets of message content in lines of 1,000 (CRLF included).
+fn content(n: usize) -> String {
+    let line = "x".repeat(998) + "\r\n";
+    let mut body = "Subject: big\r\n\r\n".to_string();
+    while body.len() + line.len() <= n {
+        body.push_str(&line);
+    }
+    body
+}
+
+fn start_transaction(c: &mut common::Client, to: &str) {
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd("MAIL FROM:<alice@example.com>").expect(250);
+    c.cmd(&format!("RCPT TO:<{to}>")).expect(250);
+}
+
+#[test]
+fn messages_arriving_at_once_cannot_take_more_memory_than_allowed() {
+    let sections = "[smtp]\nmax_message_size = \"1M\"\nmax_message_memory = \"1M\"\n";
+    let server = Server::start_with(Options { sections: sections.into(), ..Options::default() });
+    let big = content(900_000);
+    // A holds 900 KB: its first BDAT chunk is answered only once the server has read it all.
+    let mut a = server.connect();
+    start_transaction(&mut a, "bob@example.com");
+    a.raw(format!("BDAT {}\r\n{big}", big.len()).as_bytes());
+    a.reply().expect(250);
+    // B's message does not fit beside it: read to the end, refused for now, nothing stored.
+    let mut b = server.connect();
+    start_transaction(&mut b, "bob@example.com");
+    b.cmd("DATA").expect(354);
+    let refused = b.data(&big).expect_status(452, "4.3.1");
+    assert!(refused.text.contains("try again later"), "{}", refused.text);
+    // Nor by BDAT.
+    b.cmd("MAIL FROM:<alice@example.com>").expect(250);
+    b.cmd("RCPT TO:<bob@example.com>").expect(250);
+    b.raw(format!("BDAT {} LAST\r\n{big}", big.len()).as_bytes());
+    b.reply().expect_status(452, "4.3.1");
+    server.wait_log("(smtp.max_message_memory); refusing the one from unknown[127.0.0.1] with 452 4.3.1", 2);
+    // A finishes; its memory is free again, and B's retry in the same session is accepted.
+    a.cmd("BDAT 0 LAST").expect(250);
+    b.cmd("MAIL FROM:<alice@example.com>").expect(250);
+    b.cmd("RCPT TO:<bob@example.com>").expect(250);
+    b.cmd("DATA").expect(354);
+    b.data(&big).expect(250);
+    let delivered = server.wait_messages("example.com", "bob", 2);
+    assert_eq!(delivered.len(), 2, "exactly the two accepted messages arrived");
+    assert!(delivered.iter().all(|m| m.len() > 880_000), "both whole");
+}

@@ -168,6 +168,9 @@ pub struct Smtp {
     pub max_connections_per_ip: usize,
     /// New connections per minute from one address (0: no limit); relay networks are exempt.
     pub connection_rate_limit: usize,
+    /// Octets of messages being received that all SMTP sessions together may hold in memory;
+    /// past it a message is refused with 452 4.3.1 and its client retries later.
+    pub max_message_memory: u64,
     /// Idle time allowed between commands (RFC 5321 4.5.3.2.7).
     pub timeout: Duration,
     /// Idle time allowed while receiving message data.
@@ -295,6 +298,7 @@ impl Default for Smtp {
             max_connections_per_ip: 50,
             // Off, as Postfix's smtpd_client_connection_rate_limit.
             connection_rate_limit: 0,
+            max_message_memory: 512 * 1024 * 1024,
             timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
             greet_pause: Duration::ZERO,

@@ -143,6 +143,7 @@ struct RawSmtp {
     max_connections: Option<S<usize>>,
     max_connections_per_ip: Option<usize>,
     connection_rate_limit: Option<usize>,
+    max_message_memory: Option<S<toml::Value>>,
     timeout: Option<S<toml::Value>>,
     data_timeout: Option<S<toml::Value>>,
     greet_pause: Option<S<toml::Value>>,
@@ -544,6 +545,20 @@ fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
     }
     if let Some(v) = &raw.greet_pause {
         s.greet_pause = duration_value(ctx, v, "smtp.greet_pause")?;
+    }
+    if let Some(v) = &raw.max_message_memory {
+        s.max_message_memory = size_value(ctx, v, "smtp.max_message_memory")?;
+        if s.max_message_memory < s.max_message_size {
+            let (memory, size) = (s.max_message_memory, s.max_message_size);
+            return Err(ctx.err(
+                v.span(),
+                "smtp.max_message_memory",
+                format!(
+                    "{memory} octets is less than one message of `max_message_size` ({size}), which could then \
+                     never be received; raise it or lower `max_message_size`"
+                ),
+            ));
+        }
     }
     if s.timeout.is_zero() || s.data_timeout.is_zero() {
         return Err(ConfigError {

@@ -72,6 +72,7 @@ fn defaults() {
     assert!(!c.relay_allowed("192.0.2.1".parse().unwrap()));
     assert_eq!(c.smtp.max_message_size, 25 * 1024 * 1024);
     assert_eq!(c.smtp.max_recipients, 100);
+    assert_eq!(c.smtp.max_message_memory, 512 << 20);
     assert_eq!(c.smtp.timeout, Duration::from_secs(300));
     assert_eq!(c.delivery.remote_port, 25);
 }
@@ -80,7 +81,8 @@ fn defaults() {
 fn smtp_section_values() {
     let c = parse(
         "hostname = \"mx.example.com\"\n[smtp]\nmax_message_size = \"10M\"\nmax_recipients = 500\nmax_errors = 3\n\
-         max_connections = 20\ntimeout = 30\ndata_timeout = \"2m\"\ngreet_pause = \"500ms\"\n",
+         max_connections = 20\ntimeout = 30\ndata_timeout = \"2m\"\ngreet_pause = \"500ms\"\n\
+         max_message_memory = \"64M\"\n",
     )
     .unwrap();
     assert_eq!(c.smtp.max_message_size, 10 << 20);
@@ -88,6 +90,7 @@ fn smtp_section_values() {
     assert_eq!(c.smtp.timeout, Duration::from_secs(30));
     assert_eq!(c.smtp.data_timeout, Duration::from_secs(120));
     assert_eq!(c.smtp.greet_pause, Duration::from_millis(500));
+    assert_eq!(c.smtp.max_message_memory, 64 << 20);
 }
 
 #[test]
@@ -117,6 +120,8 @@ fn bad_values_say_what_is_expected() {
         ("[smtp]\ntimeout = \"5 minutes\"\n", "smtp.timeout", "duration"),
         ("[smtp]\nmax_message_size = \"lots\"\n", "smtp.max_message_size", "size"),
         ("[smtp]\nmax_recipients = 0\n", "smtp.max_recipients", "greater than zero"),
+        ("[smtp]\nmax_message_memory = \"10M\"\n", "smtp.max_message_memory", "raise it or lower `max_message_size`"),
+        ("[smtp]\nmax_message_memory = \"much\"\n", "smtp.max_message_memory", "size"),
         ("[relay]\nnetworks = [\"192.0.2.0/33\"]\n", "relay.networks", "network"),
         ("[listen]\nsmtp = [\"0.0.0.0\"]\n", "listen.smtp", "ip:port"),
         ("[listen]\nsmtp = [\"127.0.0.1:25\"]\nsubmission = [\"127.0.0.1:25\"]\n", "listen.submission", "also listed"),

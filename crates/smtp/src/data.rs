@@ -20,6 +20,8 @@ pub struct Content {
     line_len: usize,
     last: u8,
     too_big: bool,
+    /// The server ran out of memory for messages in progress: store nothing more, refuse.
+    shed: bool,
     long_line: bool,
     bare_newline: bool,
     nul: bool,
@@ -35,6 +37,7 @@ impl Content {
             line_len: 0,
             last: b'\n',
             too_big: false,
+            shed: false,
             long_line: false,
             bare_newline: false,
             nul: false,
@@ -50,7 +53,7 @@ impl Content {
             // Keep reading to the end so the reply comes at the right moment, but store nothing more.
             self.too_big = true;
             self.message = Vec::new();
-        } else {
+        } else if !self.shed {
             self.message.extend_from_slice(bytes);
         }
     }
@@ -92,6 +95,18 @@ impl Content {
         self.size
     }
 
+    /// Octets held in memory.
+    pub fn held(&self) -> usize {
+        self.message.len()
+    }
+
+    /// Drops what is held and stores nothing more: the server has no memory to spare for
+    /// this message. The rest is still read, and the message refused with 452 4.3.1.
+    pub fn shed(&mut self) {
+        self.shed = true;
+        self.message = Vec::new();
+    }
+
     /// The finished message, or the reply refusing it (RFC 5321 4.3.2 lists 552/554 after DATA).
     pub fn finish(self) -> Result<Vec<u8>, Reply> {
         let mut content = self;
@@ -102,6 +117,11 @@ impl Content {
         if content.too_big {
             let limit = content.max_size;
             return Err(Reply::new(552, "5.3.4", format!("Message exceeds the size limit of {limit} octets")));
+        }
+        if content.shed {
+            // RFC 5321 4.2.3 and RFC 3463 4.3.1: a temporary shortage; the client tries again.
+            let text = "Insufficient system resources: too many messages arriving at once; try again later";
+            return Err(Reply::new(452, "4.3.1", text));
         }
         if content.bare_newline || content.last == b'\r' {
             return Err(Reply::new(
@@ -130,6 +150,11 @@ pub struct DataReader {
 }
 
 impl DataReader {
+    /// The content so far (for [`Content::held`] and [`Content::shed`]).
+    pub fn content(&mut self) -> &mut Content {
+        &mut self.content
+    }
+
     /// Starts reading right after the 354 reply.
     pub fn new(max_size: u64) -> DataReader {
         DataReader { content: Content::new(max_size), line_start: true, after_crlf: true }

@@ -173,6 +173,27 @@ impl Session {
         std::mem::take(&mut self.output)
     }
 
+    /// The message content of the transaction in progress (DATA or BDAT), if any.
+    fn content(&mut self) -> Option<&mut Content> {
+        match &mut self.phase {
+            Phase::Data(reader) => Some(reader.content()),
+            _ => self.tx.as_mut()?.bdat.as_mut(),
+        }
+    }
+
+    /// Octets of message content this session holds in memory now.
+    pub fn held(&mut self) -> usize {
+        self.content().map_or(0, |c| c.held())
+    }
+
+    /// The server cannot hold more message content: the message in progress is dropped,
+    /// read to its end, and refused with 452 4.3.1; the session goes on.
+    pub fn shed(&mut self) {
+        if let Some(content) = self.content() {
+            content.shed();
+        }
+    }
+
     /// True while a message body is being received (the driver uses the data timeout).
     pub fn in_data(&self) -> bool {
         matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. } | Phase::BdatDiscard { .. })

@@ -492,3 +492,27 @@ fn overlong_sasl_response_is_refused() {
     d.send(b"AAAA\r\n");
     assert_eq!(codes(&d.send(b"NOOP\r\n")), ["250 2.0.0"]);
 }
+
+#[test]
+fn shed_content_is_refused_with_452_and_the_session_goes_on() {
+    let mut d = ready();
+    d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: x\r\n\r\nfirst half\r\n");
+    assert!(d.session.held() > 0, "DATA content is held");
+    d.session.shed();
+    assert_eq!(d.session.held(), 0, "shedding frees it");
+    let r = d.send(b"second half\r\n.\r\n");
+    assert_eq!(codes(&r), ["452 4.3.1"]);
+    assert!(r.contains("try again later"), "{r}");
+    assert!(d.messages.is_empty());
+    // The next transaction is stored normally.
+    let r = d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: y\r\n\r\nok\r\n.\r\n");
+    assert_eq!(codes(&r), ["250 2.1.0", "250 2.1.5", "354 End", "250 2.0.0"]);
+    assert_eq!(d.messages.len(), 1);
+    // BDAT content between chunks counts and can be shed too.
+    d.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nBDAT 14\r\nSubject: z\r\n\r\n");
+    assert_eq!(d.session.held(), 14);
+    d.session.shed();
+    assert_eq!(codes(&d.send(b"BDAT 4 LAST\r\nbody")), ["452 4.3.1"]);
+    assert_eq!(d.session.held(), 0);
+    assert_eq!(d.messages.len(), 1);
+}
