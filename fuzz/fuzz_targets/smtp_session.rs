@@ -27,7 +27,14 @@ fuzz_target!(|data: &[u8]| {
             decide += 1;
             let yes = input.get(decide % input.len().max(1)).is_some_and(|b| b & 1 == 0);
             match session.next_event() {
-                Event::NeedInput => break,
+                Event::NeedInput => {
+                    // As the driver does when memory for messages runs out.
+                    if !yes && session.held() > 1024 {
+                        session.shed();
+                        assert_eq!(session.held(), 0);
+                    }
+                    break;
+                }
                 Event::Close => break 'feed,
                 Event::Mail { .. } | Event::Rcpt { .. } => {
                     session.answer(if yes { Ok(()) } else { Err(Reply::new(550, "5.7.1", "no")) })
