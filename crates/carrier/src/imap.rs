@@ -93,6 +93,8 @@ struct Client {
     invalidated: Option<Arc<AtomicBool>>,
     /// Counts this session against `imap.max_connections_per_user_ip` until it ends.
     session_slot: Option<limits::Slot<limits::UserIp>>,
+    /// An APPEND's share of `smtp.max_message_memory` while it is received.
+    memory: limits::MemoryShare,
 }
 
 impl Client {
@@ -120,11 +122,26 @@ impl Client {
             bye: None,
             invalidated: None,
             session_slot: None,
+            memory: limits::MemoryShare::default(),
         }
     }
 
     fn session(&mut self) -> &mut Session<ImapStore> {
         self.session.as_mut().expect("the session is back from its blocking step")
+    }
+
+    /// Keeps the share of `smtp.max_message_memory` equal to what the command being received
+    /// holds (an APPEND's message); one that does not fit is shed: `NO [UNAVAILABLE]`.
+    fn account_memory(&mut self) {
+        let held = self.session().held();
+        if !self.memory.cover(&self.server.message_memory, held) {
+            let limit = self.server.cfg.smtp.max_message_memory;
+            let who = self.user.as_deref().unwrap_or("?");
+            warn!(
+                "imap({who}): messages being received hold {limit} octets (smtp.max_message_memory); refusing an APPEND"
+            );
+            self.session().shed();
+        }
     }
 
     /// Idle time allowed now: short before login, RFC 3501 5.4's 30 minutes after.
@@ -148,6 +165,7 @@ impl Client {
             }
             match event {
                 Event::NeedInput => {
+                    self.account_memory();
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
 use tracing::{info, warn};
 
@@ -117,8 +116,8 @@ struct Client {
     counts: Counts,
     /// MAIL FROM's SIZE= of the current transaction, for the quota check.
     declared_size: Option<u64>,
-    /// This session's share of `smtp.max_message_memory`, in KiB, while it holds content.
-    memory: Option<OwnedSemaphorePermit>,
+    /// This session's share of `smtp.max_message_memory` while it holds content.
+    memory: limits::MemoryShare,
 }
 
 #[derive(Default)]
@@ -142,40 +141,31 @@ impl Client {
             auth_plaintext: cfg.submission.plaintext_loopback && peer.ip().is_loopback(),
             max_auth_failures: cfg.submission.max_auth_failures,
         });
-        Client { server, peer, service, session, counts: Counts::default(), declared_size: None, memory: None }
+        Client {
+            server,
+            peer,
+            service,
+            session,
+            counts: Counts::default(),
+            declared_size: None,
+            memory: Default::default(),
+        }
     }
 
     /// Keeps this session's share of `smtp.max_message_memory` equal to the message content
     /// it holds. When the share cannot grow, the message is shed: read to its end and refused
     /// with 452 4.3.1, so that many large messages arriving at once cannot exhaust memory.
     fn account_memory(&mut self) {
-        let held = self.session.held();
-        if held == 0 {
-            self.memory = None;
+        if self.memory.cover(&self.server.message_memory, self.session.held()) {
             return;
         }
-        let have = self.memory.as_ref().map_or(0, |m| m.num_permits());
-        let need = held.div_ceil(1024);
-        if need <= have {
-            return;
-        }
-        let more = u32::try_from(need - have).unwrap_or(u32::MAX);
-        match self.server.message_memory.clone().try_acquire_many_owned(more) {
-            Ok(more) => match &mut self.memory {
-                Some(memory) => memory.merge(more),
-                None => self.memory = Some(more),
-            },
-            Err(_) => {
-                let limit = self.server.cfg.smtp.max_message_memory;
-                warn!(
-                    "reject: messages being received hold {limit} octets (smtp.max_message_memory); refusing the one \
-                     from unknown[{}] with 452 4.3.1, its sender will retry",
-                    self.peer.ip()
-                );
-                self.session.shed();
-                self.memory = None;
-            }
-        }
+        let limit = self.server.cfg.smtp.max_message_memory;
+        warn!(
+            "reject: messages being received hold {limit} octets (smtp.max_message_memory); refusing the one \
+             from unknown[{}] with 452 4.3.1, its sender will retry",
+            self.peer.ip()
+        );
+        self.session.shed();
     }
 
     /// Runs the session to its end; returns why it ended.

@@ -103,6 +103,37 @@ impl<K: Hash + Eq> Drop for Slot<K> {
     }
 }
 
+/// A session's share of `smtp.max_message_memory` (a semaphore of KiB), kept equal to the
+/// message content it holds: SMTP DATA and BDAT, IMAP APPEND.
+#[derive(Default)]
+pub struct MemoryShare(Option<tokio::sync::OwnedSemaphorePermit>);
+
+impl MemoryShare {
+    /// Grows (or frees) the share to cover `held` octets. False when the budget cannot: the
+    /// share is then given back and the caller sheds the content.
+    pub fn cover(&mut self, budget: &Arc<tokio::sync::Semaphore>, held: usize) -> bool {
+        if held == 0 {
+            self.0 = None;
+            return true;
+        }
+        let have = self.0.as_ref().map_or(0, |p| p.num_permits());
+        let need = held.div_ceil(1024);
+        if need <= have {
+            return true;
+        }
+        let more = u32::try_from(need - have).unwrap_or(u32::MAX);
+        match (budget.clone().try_acquire_many_owned(more), &mut self.0) {
+            (Ok(more), Some(share)) => share.merge(more),
+            (Ok(more), None) => self.0 = Some(more),
+            (Err(_), _) => {
+                self.0 = None;
+                return false;
+            }
+        }
+        true
+    }
+}
+
 /// Raises the soft limit on open files to the hard limit: every connection is a descriptor,
 /// and the usual soft limit of 1024 would cap carrier below `smtp.max_connections`. Returns
 /// the limit now in force.

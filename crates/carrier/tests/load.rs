@@ -198,3 +198,37 @@ fn messages_arriving_at_once_cannot_take_more_memory_than_allowed() {
     assert_eq!(delivered.len(), 2, "exactly the two accepted messages arrived");
     assert!(delivered.iter().all(|m| m.len() > 880_000), "both whole");
 }
+
+#[test]
+fn an_imap_append_shares_the_memory_cap_with_smtp() {
+    let sections =
+        "[smtp]\nmax_message_size = \"1M\"\nmax_message_memory = \"1M\"\n[imap]\nmax_message_size = \"1M\"\n";
+    let server = Server::start_with(Options { sections: sections.into(), ..Options::default() });
+    let big = content(900_000);
+    // An SMTP client holds 900 KB (its BDAT chunk is answered once the server has it all).
+    let mut smtp = server.connect();
+    start_transaction(&mut smtp, "bob@example.com");
+    smtp.raw(format!("BDAT {}\r\n{big}", big.len()).as_bytes());
+    smtp.reply().expect(250);
+    // An APPEND of the same size does not fit beside it: refused for now, the session goes on.
+    let mut imap = Imap::connect_tls(server.imaps_port, &server.cert_path());
+    imap.login("bob@example.com", "bob-secret").expect("OK");
+    let append = |imap: &mut Imap| {
+        let tag = imap.tag();
+        imap.raw(format!("{tag} APPEND INBOX {{{}}}\r\n", big.len()).as_bytes());
+        let go = imap.line().unwrap();
+        assert!(go.starts_with('+'), "{go}");
+        imap.raw(format!("{big}\r\n").as_bytes());
+        imap.read(&tag)
+    };
+    let refused = append(&mut imap).expect("NO");
+    assert!(refused.done.starts_with("NO [UNAVAILABLE] Too many messages arriving at once"), "{refused:?}");
+    imap.cmd("NOOP").expect("OK");
+    server.wait_log("(smtp.max_message_memory); refusing an APPEND", 1);
+    // Once the SMTP message is in, the APPEND fits.
+    smtp.cmd("BDAT 0 LAST").expect(250);
+    append(&mut imap).expect("OK");
+    server.wait_messages("example.com", "bob", 1);
+    let status = imap.cmd("STATUS INBOX (MESSAGES)").expect("OK");
+    assert_eq!(status.untagged, ["* STATUS INBOX (MESSAGES 2)"], "the SMTP message and the APPEND, nothing else");
+}

@@ -39,6 +39,8 @@ pub enum Refusal {
         /// Whether the command is APPEND (the limit is APPENDLIMIT).
         append: bool,
     },
+    /// The server had no memory to spare for the command (see [`Framer::shed`]).
+    Shed,
 }
 
 /// What the framer has for the session.
@@ -83,6 +85,8 @@ pub struct Framer {
     state: State,
     /// After login: APPEND may carry a message of up to `max_append`.
     authenticated: bool,
+    /// The refusal of a command shed while it was being read, to report at the next poll.
+    shed: Option<Frame>,
 }
 
 const TAIL: usize = 32;
@@ -101,7 +105,31 @@ impl Framer {
             tail: Vec::new(),
             state: State::Line,
             authenticated: false,
+            shed: None,
         }
+    }
+
+    /// Octets of the command being assembled, literals included (what shedding would free).
+    pub fn held(&self) -> usize {
+        self.cmd.len()
+    }
+
+    /// Drops the command being assembled: the rest of it is read and skipped like a refused
+    /// one's, and the next poll reports it refused ([`Refusal::Shed`]).
+    pub fn shed(&mut self) {
+        if self.cmd.is_empty() || self.discard {
+            return;
+        }
+        let tag = self.tag();
+        if self.state == State::Line {
+            // Keep the end of the current line, where a literal header may still come.
+            self.tail = self.cmd.split_off(self.line_start);
+            let cut = self.tail.len().saturating_sub(TAIL);
+            self.tail.drain(..cut);
+        }
+        self.cmd = Vec::new();
+        self.discard = true;
+        self.shed = Some(Frame::Refused { tag, why: Refusal::Shed });
     }
 
     /// The client has logged in: from now on APPEND may carry a whole message.
@@ -148,6 +176,9 @@ impl Framer {
 
     /// Advances as far as the buffered input allows.
     pub fn poll(&mut self) -> Frame {
+        if let Some(refused) = self.shed.take() {
+            return refused;
+        }
         loop {
             match self.state {
                 State::Literal(remaining) => {
@@ -406,6 +437,26 @@ mod tests {
         ));
         assert_eq!(f.poll(), Frame::Command(b"A2 NOOP\r\n".to_vec()));
         assert!(f.cmd.len() <= 1100, "the refused command was not kept: {}", f.cmd.len());
+    }
+
+    #[test]
+    fn a_command_shed_mid_literal_is_refused_and_its_rest_skipped() {
+        let mut f = logged_in();
+        f.feed(b"A1 APPEND INBOX {900+}\r\n");
+        f.feed(&[b'x'; 400]);
+        assert_eq!(f.poll(), Frame::NeedInput);
+        assert!(f.held() > 400);
+        f.shed();
+        assert_eq!(f.held(), 0);
+        assert_eq!(f.poll(), Frame::Refused { tag: Some("A1".into()), why: Refusal::Shed });
+        f.feed(&[b'x'; 500]);
+        f.feed(b" {3+}\r\nabc\r\nA2 NOOP\r\n");
+        assert_eq!(f.poll(), Frame::Command(b"A2 NOOP\r\n".to_vec()));
+        assert_eq!(f.held(), 0);
+        // Shedding between commands does nothing.
+        f.shed();
+        f.feed(b"A3 NOOP\r\n");
+        assert_eq!(f.poll(), Frame::Command(b"A3 NOOP\r\n".to_vec()));
     }
 
     #[test]

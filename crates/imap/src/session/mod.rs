@@ -179,6 +179,17 @@ impl<M: Mailboxes> Session<M> {
         }
     }
 
+    /// Octets of the command being received that the session holds (an APPEND's message).
+    pub fn held(&self) -> usize {
+        self.framer.held()
+    }
+
+    /// The server cannot hold more: the command being received is dropped, the rest of it
+    /// read and skipped, and refused with `NO [UNAVAILABLE]`; the session goes on.
+    pub fn shed(&mut self) {
+        self.framer.shed();
+    }
+
     /// Responses produced so far, to be written to the client.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
@@ -416,6 +427,11 @@ impl<M: Mailboxes> Session<M> {
                 let limit = self.cfg.limits.max_line;
                 self.bad(tag, &format!("[TOOBIG] Command line longer than {limit} octets"));
             }
+            // RFC 5530 UNAVAILABLE: a temporary shortage; the client tries again.
+            (Refusal::Shed, Some(tag)) => {
+                self.no(tag, Some("UNAVAILABLE"), "Too many messages arriving at once; try again later")
+            }
+            (Refusal::Shed, None) => self.bad(None, "Too many messages arriving at once; try again later"),
         }
     }
 

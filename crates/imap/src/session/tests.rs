@@ -564,3 +564,18 @@ fn header_items_and_keys_read_only_the_header() {
     t.send("f5 SEARCH BODY see\r\n");
     assert_eq!(t.store.whole_reads(), n + 2, "a body search reads each message");
 }
+
+#[test]
+fn an_append_shed_mid_literal_gets_no_unavailable_and_the_session_goes_on() {
+    let mut t = T::selected();
+    assert_eq!(t.send("a1 APPEND INBOX {50+}\r\nSubject: partial\r\n"), "");
+    assert!(t.s.held() > 20);
+    t.s.shed();
+    assert_eq!(t.s.held(), 0);
+    let out = t.send(&format!("{}\r\na2 NOOP\r\n", "x".repeat(50 - 19)));
+    assert_eq!(
+        out,
+        "a1 NO [UNAVAILABLE] Too many messages arriving at once; try again later\r\na2 OK NOOP completed\r\n"
+    );
+    assert_eq!(t.send("a3 STATUS INBOX (MESSAGES)\r\n"), "* STATUS INBOX (MESSAGES 2)\r\na3 OK STATUS completed\r\n");
+}
