@@ -228,7 +228,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         Some(d) => absolute(&base, d.get_ref()),
         None => PathBuf::from("/var/lib/carrier"),
     };
-    Ok(Config {
+    let config = Config {
         hostname,
         data_dir,
         domains,
@@ -259,7 +259,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         imap: imap(&ctx, &raw.imap)?,
         mailbox: mailbox(&ctx, &raw.mailbox)?,
         source: Some(path.to_path_buf()),
-    })
+    };
+    memory_fits(&ctx, &raw, &config)?;
+    Ok(config)
 }
 
 fn syntax_error(ctx: &Ctx, e: &toml::de::Error) -> ConfigError {
@@ -482,6 +484,24 @@ fn pop3(ctx: &Ctx, raw: &RawPop3) -> Result<Pop3, ConfigError> {
     Ok(p)
 }
 
+/// SMTP messages and IMAP APPENDs share `smtp.max_message_memory`: the largest of either must
+/// fit in it, or it could never be received.
+fn memory_fits(ctx: &Ctx, raw: &Raw, config: &Config) -> Result<(), ConfigError> {
+    let (smtp, imap) = (&config.smtp, &config.imap);
+    let (memory, size) = (smtp.max_message_memory, smtp.max_message_size.max(imap.max_message_size));
+    let keys = [&raw.smtp.max_message_memory, &raw.smtp.max_message_size, &raw.imap.max_message_size];
+    // The defaults fit, so a shortfall always comes from a key in the file.
+    let Some(key) = keys.into_iter().flatten().next().filter(|_| memory < size) else { return Ok(()) };
+    Err(ctx.err(
+        key.span(),
+        "smtp.max_message_memory",
+        format!(
+            "{memory} octets is less than one message of `max_message_size` ({size}, in [smtp] or [imap]), which \
+             could then never be received; raise it or lower `max_message_size`"
+        ),
+    ))
+}
+
 fn imap(ctx: &Ctx, raw: &RawImap) -> Result<Imap, ConfigError> {
     let mut i = Imap::default();
     for (v, key, field) in [
@@ -548,17 +568,6 @@ fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
     }
     if let Some(v) = &raw.max_message_memory {
         s.max_message_memory = size_value(ctx, v, "smtp.max_message_memory")?;
-        if s.max_message_memory < s.max_message_size {
-            let (memory, size) = (s.max_message_memory, s.max_message_size);
-            return Err(ctx.err(
-                v.span(),
-                "smtp.max_message_memory",
-                format!(
-                    "{memory} octets is less than one message of `max_message_size` ({size}), which could then \
-                     never be received; raise it or lower `max_message_size`"
-                ),
-            ));
-        }
     }
     if s.timeout.is_zero() || s.data_timeout.is_zero() {
         return Err(ConfigError {

@@ -122,6 +122,9 @@ fn bad_values_say_what_is_expected() {
         ("[smtp]\nmax_recipients = 0\n", "smtp.max_recipients", "greater than zero"),
         ("[smtp]\nmax_message_memory = \"10M\"\n", "smtp.max_message_memory", "raise it or lower `max_message_size`"),
         ("[smtp]\nmax_message_memory = \"much\"\n", "smtp.max_message_memory", "size"),
+        // The default cap (512M) must hold the largest message too, APPENDs included.
+        ("[smtp]\nmax_message_size = \"600M\"\n", "smtp.max_message_memory", "raise it or lower `max_message_size`"),
+        ("[imap]\nmax_message_size = \"1G\"\n", "smtp.max_message_memory", "in [smtp] or [imap]"),
         ("[relay]\nnetworks = [\"192.0.2.0/33\"]\n", "relay.networks", "network"),
         ("[listen]\nsmtp = [\"0.0.0.0\"]\n", "listen.smtp", "ip:port"),
         ("[listen]\nsmtp = [\"127.0.0.1:25\"]\nsubmission = [\"127.0.0.1:25\"]\n", "listen.submission", "also listed"),
