@@ -195,17 +195,17 @@ struct GroupJob {
     indexes: Vec<usize>,
     recipients: Vec<String>,
     sender: String,
-    bytes: Vec<u8>,
     eight_bit: bool,
     smtputf8: bool,
 }
 
 impl GroupJob {
-    async fn run(self, relay: &Relay) -> Vec<Result1> {
+    /// One transaction carrying `bytes` (our Received: field, then the message).
+    async fn run(self, relay: &Relay, bytes: &[u8]) -> Vec<Result1> {
         let msg = relay::Message {
             sender: &self.sender,
             recipients: self.recipients.clone(),
-            bytes: &self.bytes,
+            bytes,
             eight_bit: self.eight_bit,
             smtputf8: self.smtputf8,
         };
@@ -308,7 +308,6 @@ impl Runner {
             let (spool, id2) = (self.ctx.spool.clone(), id.clone());
             let received = self.received(id, env, &indexes);
             let job = GroupJob {
-                bytes: Vec::new(),
                 recipients: indexes.iter().map(|&i| env.recipients[i].address.clone()).collect(),
                 indexes,
                 sender: env.sender.clone(),
@@ -321,9 +320,7 @@ impl Runner {
                 let _permit = limit.acquire_owned().await;
                 let _slot = slots.acquire_owned().await;
                 match load(spool, id2).await {
-                    Ok(message) => {
-                        GroupJob { bytes: [received.into_bytes(), message].concat(), ..job }.run(&relay).await
-                    }
+                    Ok(message) => job.run(&relay, &[received.into_bytes(), message].concat()).await,
                     Err(f) => all(job.indexes, f, "none"),
                 }
             });

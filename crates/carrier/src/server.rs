@@ -27,7 +27,7 @@ pub struct Server {
     pub delivery: delivery::Agent,
     /// Limits concurrent SMTP connections.
     pub connections: Arc<Semaphore>,
-    /// KiB of message content all SMTP sessions may hold (`smtp.max_message_memory`).
+    /// KiB of message content SMTP sessions and IMAP APPENDs may hold (`smtp.max_message_memory`).
     pub message_memory: Arc<Semaphore>,
     /// Limits concurrent POP3 connections.
     pub pop3_connections: Arc<Semaphore>,

@@ -388,10 +388,6 @@ fn from_unix(secs: i64) -> SystemTime {
     }
 }
 
-/// Reads a file whose size the index already knows: one `read` of that size plus one octet
-/// says it is all there (a regular file gives everything up to the end in one read), so a
-/// FETCH or RETR costs open, read and close instead of also a stat and a second read. A file
-/// changed since it was indexed is simply read to its end.
 /// Up to this size a message is read whole (one read call) and cut: cheaper than reading it
 /// in pieces.
 const READ_WHOLE_BELOW: u64 = 64 * 1024;
@@ -439,6 +435,10 @@ fn header_end(bytes: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// Reads a file whose size the index already knows: one `read` of that size plus one octet
+/// says it is all there (a regular file gives everything up to the end in one read), so a
+/// FETCH or RETR costs open, read and close instead of also a stat and a second read. A file
+/// changed since it was indexed is simply read to its end.
 fn read_sized(path: &std::path::Path, size: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
