@@ -168,7 +168,9 @@ fn start_transaction(c: &mut common::Client, to: &str) {
 
 #[test]
 fn messages_arriving_at_once_cannot_take_more_memory_than_allowed() {
-    let sections = "[smtp]\nmax_message_size = \"1M\"\nmax_message_memory = \"1M\"\n";
+    // IMAP APPENDs share the cap, so theirs must fit in it too.
+    let sections =
+        "[smtp]\nmax_message_size = \"1M\"\nmax_message_memory = \"1M\"\n[imap]\nmax_message_size = \"1M\"\n";
     let server = Server::start_with(Options { sections: sections.into(), ..Options::default() });
     let big = content(900_000);
     // A holds 900 KB: its first BDAT chunk is answered only once the server has read it all.
