@@ -4,6 +4,7 @@
 pub mod address;
 pub mod aliases;
 pub mod directory;
+pub mod passwd;
 pub mod system;
 pub mod users;
 

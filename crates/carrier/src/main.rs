@@ -1,39 +1,17 @@
 //! carrier: one mail server in place of sendmail + dovecot.
+//!
+//! The binary is split by who runs it: `daemon/` is `carrier serve`; `cli/` are the
+//! administrator's commands; `sendmail/` is the sendmail personality any user runs. The mail
+//! path itself is the carrier-mta library.
 
-mod auth;
-mod bounce;
-mod certinfo;
-mod check;
-mod conn;
-mod control;
-mod delivery;
-mod dns;
-mod handoff;
-mod imap;
-mod imap_store;
-mod inbound;
-mod init;
-mod intake;
-mod limits;
-mod local;
-mod memory;
-mod passwd;
-mod pickup;
-mod policy;
-mod pop3;
+mod cli;
+mod daemon;
 mod privileges;
-mod queue;
-mod records;
-mod relay;
 mod sendmail;
-mod server;
-mod stats;
-mod status;
-mod sysexits;
-mod tls;
-mod users;
 
+use carrier_mta::sysexits;
 use clap::{Parser, Subcommand};
+use cli::{check, init, queue, records, status, users};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -154,12 +132,12 @@ fn serve(cfg: carrier_config::Config) -> Result<(), String> {
             cfg.data_dir.display()
         );
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| format!("cannot create {}: {e}", cfg.data_dir.display()))?;
-        server::first_run_account(&cfg)?;
+        daemon::first_run_account(&cfg)?;
     }
-    memory::return_large_frees_to_the_system();
+    daemon::return_large_frees_to_the_system();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(server::serve(cfg))
+    runtime.block_on(daemon::serve(cfg))
 }

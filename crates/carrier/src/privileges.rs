@@ -9,7 +9,7 @@
 //! group: the shadow file's own group (`shadow` on Debian, mode 0640), which grants exactly
 //! that file and follows password changes.
 
-use crate::passwd;
+use carrier_accounts::passwd;
 use carrier_config::{AuthSource, Config};
 use std::os::unix::fs::{MetadataExt, lchown};
 use std::path::Path;

@@ -4,14 +4,14 @@
 //! left in the pickup directory. Either way the exit status is 0 only once it is durable.
 
 pub mod args;
-pub mod message;
 mod stdio;
 
-use crate::handoff::Submission;
-use crate::sysexits::Failure;
-use crate::{control, passwd, pickup, queue, sysexits};
+use crate::cli::queue;
 use args::{Args, Mode};
+use carrier_accounts::passwd;
 use carrier_config::Config;
+use carrier_mta::handoff::{Submission, control, message, pickup};
+use carrier_mta::sysexits::{self, Failure};
 use carrier_smtp::address::parse_path;
 use carrier_smtp::headers;
 use carrier_smtp::trace::rfc5322_date;
@@ -86,7 +86,7 @@ fn deliver(cfg: &Config, a: &Args, name: &str) -> Result<(), Failure> {
     };
     let opts =
         message::Options { ignore_dots: a.ignore_dots, extract: a.from_headers, max_size: cfg.smtp.max_message_size };
-    let prepared = message::prepare(&input, &opts, &defaults).map_err(|p| Failure::new(p.code, p.text))?;
+    let prepared = message::prepare(&input, &opts, &defaults)?;
     for note in &prepared.notes {
         eprintln!("{name}: note: {note}");
     }

@@ -3,9 +3,9 @@
 //! the pickup directory); recipients are judged by the daemon when the message arrives.
 
 use super::{Failure, hand_over};
-use crate::handoff::Submission;
-use crate::sysexits;
 use carrier_config::Config;
+use carrier_mta::handoff::Submission;
+use carrier_mta::sysexits;
 use carrier_smtp::{BodyType, Event, Reply, Session, SessionConfig, Transaction};
 use std::io::{Read, Write};
 

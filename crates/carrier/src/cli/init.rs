@@ -1,0 +1,195 @@
+//! `carrier init --domain example.com`: a working first set-up in one command: a commented
+//! configuration, the postmaster account, a self-signed certificate, the pickup directory
+//! and a systemd unit; then what to do next.
+
+use crate::privileges;
+use carrier_accounts::passwd;
+use carrier_accounts::{UserDb, generate_password};
+use carrier_config::Config;
+use carrier_mta::handoff::pickup;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// `carrier init` options.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// The mail domain (repeat for more); the first gets the postmaster account.
+    #[arg(long = "domain", required = true, value_name = "DOMAIN")]
+    pub domains: Vec<String>,
+    /// This server's fully qualified name [default: the system's, if qualified, else mail.DOMAIN].
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Where queue, mailboxes and keys live.
+    #[arg(long, default_value = "/var/lib/carrier")]
+    pub data_dir: PathBuf,
+    /// Where to write the systemd unit.
+    #[arg(long, default_value = "/etc/systemd/system/carrier.service")]
+    pub systemd_unit: PathBuf,
+}
+
+/// The unprivileged account `serve` switches to, when it exists.
+pub const SERVICE_USER: &str = "carrier";
+
+/// Writes everything; `config` is where the configuration goes.
+pub fn run(config: &Path, opts: &Options) -> Result<(), String> {
+    if config.exists() {
+        return Err(format!(
+            "{} already exists; carrier init does not overwrite a configuration (move it away first, or edit it)",
+            config.display()
+        ));
+    }
+    for d in &opts.domains {
+        if !carrier_accounts::address::valid_domain(d) || !d.contains('.') {
+            return Err(format!("--domain {d:?} is not a domain name such as example.com"));
+        }
+    }
+    let domain = opts.domains[0].to_ascii_lowercase();
+    let hostname = match &opts.hostname {
+        Some(h) => h.clone(),
+        None => default_hostname(&domain),
+    };
+    let data_dir = std::path::absolute(&opts.data_dir).map_err(|e| format!("{}: {e}", opts.data_dir.display()))?;
+    let text = config_text(&hostname, &opts.domains, &data_dir);
+    // The file must load before it is written: init never leaves a configuration that does not.
+    let cfg = Config::parse(&text, config).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&cfg.data_dir).map_err(|e| format!("cannot create {}: {e}", cfg.data_dir.display()))?;
+    pickup::create(&cfg.data_dir).map_err(|e| format!("cannot create the pickup directory: {e}"))?;
+    let (_, source) = carrier_tls::server_config(&cfg.hostname, &cfg.data_dir, None).map_err(|e| e.to_string())?;
+    let password = postmaster(&cfg, &format!("postmaster@{domain}"))?;
+    if let Some(target) = privileges::target(&cfg)? {
+        privileges::own_data_dir(&cfg.data_dir, &target)?;
+    }
+    write_new(config, text.as_bytes(), 0o644)?;
+    let unit = unit_text(config);
+    write_new(&opts.systemd_unit, unit.as_bytes(), 0o644)?;
+    print_next_steps(&cfg, config, &opts.systemd_unit, &domain, &password, &source);
+    Ok(())
+}
+
+fn default_hostname(domain: &str) -> String {
+    let system = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_ascii_lowercase();
+    if system.ends_with(&format!(".{domain}")) { system } else { format!("mail.{domain}") }
+}
+
+/// Creates the account, or says it is there already (init after a half-finished attempt).
+fn postmaster(cfg: &Config, address: &str) -> Result<Option<String>, String> {
+    let mut users = UserDb::open(&cfg.data_dir).map_err(|e| format!("cannot open the user database: {e}"))?;
+    if users.contains(address) {
+        return Ok(None);
+    }
+    let password = generate_password();
+    users.add(address, &password).map_err(|e| e.to_string())?;
+    Ok(Some(password))
+}
+
+/// Writes a file that must not exist yet, via a temporary file and a rename.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let tmp = path.with_extension("tmp-init");
+    let result = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| fs::rename(&tmp, path));
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+fn config_text(hostname: &str, domains: &[String], data_dir: &Path) -> String {
+    let domains = domains.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(", ");
+    let user = match passwd::by_name(SERVICE_USER) {
+        Some(_) => {
+            format!("user = \"{SERVICE_USER}\"          # serve drops root for this account after binding ports")
+        }
+        None => format!(
+            "# user = \"{SERVICE_USER}\"        # create it (adduser --system --group {SERVICE_USER}), then uncomment"
+        ),
+    };
+    format!(
+        r#"# carrier configuration, written by `carrier init`. Every key: docs/config.md.
+# After a change: `carrier check`, then `systemctl restart carrier`.
+
+hostname = "{hostname}"     # this server's name: greeting, Received:, the MX target
+data_dir = "{data_dir}"     # queue, mailboxes, accounts, generated certificate
+domains = [{domains}]       # mail for these domains is delivered here
+# aliases = "/etc/aliases"  # /etc/aliases syntax; re-read when it changes
+{user}
+# auth = "system"           # log in with the host's accounts instead of `carrier user add`
+
+[listen]
+smtp = ["0.0.0.0:25", "[::]:25"]            # mail from other servers
+submission = ["0.0.0.0:587", "[::]:587"]    # mail clients: STARTTLS, then login
+smtps = ["0.0.0.0:465", "[::]:465"]         # mail clients: TLS from the start
+
+# [tls]                     # absent: the self-signed certificate in data_dir/tls
+# cert = "/etc/letsencrypt/live/{hostname}/fullchain.pem"
+# key = "/etc/letsencrypt/live/{hostname}/privkey.pem"
+
+[relay]
+networks = ["127.0.0.0/8", "::1/128"]       # may send anywhere without logging in
+# smarthost = "smtp.provider.net:587"       # send everything through your provider
+# user = "account"
+# password = "secret"
+"#,
+        data_dir = data_dir.display(),
+    )
+}
+
+fn unit_text(config: &Path) -> String {
+    let exe = exe_name();
+    format!(
+        "# Written by `carrier init`.\n[Unit]\nDescription=carrier mail server\nAfter=network-online.target\nWants=network-online.target\n\n\
+         [Service]\n# Starts as root to bind ports 25/465/587, then switches to `user` from the configuration.\n\
+         ExecStart={exe} -c {config} serve\nExecReload=/bin/kill -HUP $MAINPID\nRestart=on-failure\nRestartSec=5\n\n\
+         [Install]\nWantedBy=multi-user.target\n",
+        config = config.display(),
+    )
+}
+
+fn print_next_steps(
+    cfg: &Config,
+    config: &Path,
+    unit: &Path,
+    domain: &str,
+    password: &Option<String>,
+    source: &carrier_tls::CertSource,
+) {
+    println!("wrote {}", config.display());
+    match password {
+        Some(pw) => {
+            println!("created the account postmaster@{domain} with password {pw}");
+            println!("  (shown only this once; change it with `carrier user passwd postmaster@{domain}`)");
+        }
+        None => println!("the account postmaster@{domain} already exists; its password is unchanged"),
+    }
+    if let carrier_tls::CertSource::SelfSigned { cert, .. } = source {
+        println!("made a self-signed certificate for {} in {}", cfg.hostname, cert.display());
+    }
+    println!("pickup directory {} ready", pickup::dir(&cfg.data_dir).display());
+    println!("wrote the systemd unit {}", unit.display());
+    println!("DKIM: carrier does not sign mail yet; no key was made");
+    println!();
+    println!("next:");
+    println!("  1. publish the DNS records:          carrier -c {} dns-records", config.display());
+    println!("  2. check the set-up:                 carrier -c {} check", config.display());
+    println!("  3. start it now and at every boot:   systemctl daemon-reload && systemctl enable --now carrier");
+    println!("  4. let mail/cron use it:             ln -sf {} /usr/sbin/sendmail", exe_name());
+    println!("  5. add users:                        carrier user add alice@{domain}");
+    println!(
+        "  6. for a trusted certificate:        certbot certonly --standalone -d {}, then set [tls]",
+        cfg.hostname
+    );
+}
+
+/// This binary's path, for the unit and the sendmail symlink.
+fn exe_name() -> String {
+    std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "/usr/local/bin/carrier".into())
+}

@@ -1,0 +1,158 @@
+//! A client connection that starts in plain text and may switch to TLS (STARTTLS).
+
+use super::shared::Server;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tracing::warn;
+
+/// Accepts the next connection. Errors (EMFILE and friends) are logged and retried after a
+/// short wait rather than in a busy loop.
+pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(conn) => return conn,
+            Err(e) => {
+                warn!("accept failed on {:?}: {e}", listener.local_addr().ok());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// How a mailbox-reading listener (POP3, IMAP) takes its connections.
+#[derive(Clone)]
+pub struct Admission {
+    /// The log prefix: "pop3-login", "imap-login".
+    pub log: &'static str,
+    /// One permit per connection.
+    pub slots: Arc<Semaphore>,
+    /// The configured number of slots, for the log.
+    pub max: usize,
+    /// What a connection gets when every slot is taken, before it is closed.
+    pub busy: &'static [u8],
+    /// On 993/995: the TLS handshake comes first, within this time.
+    pub implicit_tls: Option<Duration>,
+}
+
+/// Accepts connections until the process ends; each takes a slot (else gets `busy`), runs
+/// the TLS handshake on an implicit-TLS port, then is served by `serve` on its own task.
+pub async fn serve_each<F, Fut>(server: Arc<Server>, listener: TcpListener, admission: Admission, serve: F)
+where
+    F: Fn(Arc<Server>, Conn, SocketAddr, SocketAddr) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let (tcp, peer) = accept(&listener).await;
+        let (server, admission) = (server.clone(), admission.clone());
+        tokio::spawn(async move {
+            let local = tcp.local_addr().unwrap_or(peer);
+            let Ok(_permit) = admission.slots.clone().try_acquire_owned() else {
+                warn!("{}: too many connections ({}), refused rip={}", admission.log, admission.max, peer.ip());
+                let _ = Conn::Plain(tcp).send(admission.busy, Duration::from_secs(5)).await;
+                return;
+            };
+            let conn = match admission.implicit_tls {
+                Some(limit) => match implicit_tls(tcp, &server.tls.acceptor(), limit).await {
+                    Ok(conn) => conn,
+                    Err(e) => return warn!("{}: TLS handshake failed: rip={}: {e}", admission.log, peer.ip()),
+                },
+                None => Conn::Plain(tcp),
+            };
+            serve(server, conn, peer, local).await;
+        });
+    }
+}
+
+/// RFC 8314 3.3: on an implicit-TLS port the handshake comes first; a client speaking plain
+/// text or stalling is dropped here, without affecting anyone else.
+pub async fn implicit_tls(tcp: TcpStream, acceptor: &TlsAcceptor, limit: Duration) -> io::Result<Conn> {
+    match timeout(limit, Conn::Plain(tcp).start_tls(acceptor)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out")),
+    }
+}
+
+/// Plain TCP or TLS over TCP.
+pub enum Conn {
+    /// Not encrypted.
+    Plain(TcpStream),
+    /// After STARTTLS or on an implicit-TLS port.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    /// Runs the server side of a TLS handshake on a plain connection.
+    pub async fn start_tls(self, acceptor: &TlsAcceptor) -> io::Result<Conn> {
+        match self {
+            Conn::Plain(tcp) => Ok(Conn::Tls(Box::new(acceptor.accept(tcp).await?))),
+            Conn::Tls(_) => Err(io::Error::other("TLS is already active")),
+        }
+    }
+
+    /// Writes all of `bytes`, or fails when the client does not take them within `limit`.
+    pub async fn send(&mut self, bytes: &[u8], limit: Duration) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match timeout(limit, self.write_all(bytes)).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+        }
+    }
+
+    /// True on TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Conn::Tls(_))
+    }
+
+    /// The negotiated protocol and cipher, for logs ("TLSv1.3 TLS13_AES_256_GCM_SHA384").
+    pub fn tls_summary(&self) -> Option<String> {
+        let Conn::Tls(tls) = self else { return None };
+        let (_, state) = tls.get_ref();
+        let version = state.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+        let suite = state.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+        Some(format!("{version} {suite}"))
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The daemon's side of the control socket `data_dir/control` (the protocol and the client
+//! are carrier-mta's `handoff::control`): local commands submit mail and ask for the queue,
+//! a flush and the status.
+//!
+//! The socket is open to every local user (mode 0666) because any user may send mail; the
+//! daemon learns who is calling from the kernel (SO_PEERCRED), never from the request.
+
+use super::shared::Server;
+use super::status;
+use carrier_mta::handoff::Submission;
+use carrier_mta::handoff::control::{Answer, socket_path};
+use carrier_mta::{Unknown, mailq, sysexits};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream as StdStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::time::timeout;
+use tracing::{info, warn};
+
+/// The longest request line.
+const MAX_LINE: u64 = 512;
+
+/// Binds the socket, replacing one left by a daemon that died; refuses when another daemon
+/// still answers on it (two daemons on one data_dir would share a queue).
+pub fn bind(data_dir: &Path) -> Result<UnixListener, String> {
+    let path = socket_path(data_dir);
+    if StdStream::connect(&path).is_ok() {
+        return Err(format!(
+            "another carrier daemon is already running with data_dir {} (its control socket {} answers); \
+             stop it first, or give this one another data_dir",
+            data_dir.display(),
+            path.display()
+        ));
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot remove the stale control socket {}: {e}", path.display())),
+    }
+    let listener =
+        UnixListener::bind(&path).map_err(|e| format!("cannot create the control socket {}: {e}", path.display()))?;
+    // Every local user may submit mail, as with sendmail; who they are comes from SO_PEERCRED.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("cannot open up the control socket {}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+/// Answers requests until the process ends.
+pub async fn serve(server: Arc<Server>, listener: UnixListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(handle(server.clone(), stream));
+            }
+            Err(e) => {
+                warn!("control socket: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn handle(server: Arc<Server>, stream: UnixStream) {
+    let uid = match stream.peer_cred() {
+        Ok(cred) => cred.uid(),
+        Err(e) => return warn!("control socket: cannot tell who is calling: {e}"),
+    };
+    let limit = server.cfg.smtp.timeout;
+    let (read, mut write) = stream.into_split();
+    let mut reader = AsyncBufReader::new(read);
+    loop {
+        let mut line = String::new();
+        let got = timeout(limit, (&mut reader).take(MAX_LINE).read_line(&mut line)).await;
+        let Ok(Ok(n)) = got else { return };
+        if n == 0 {
+            return;
+        }
+        let answer = match line.strip_suffix('\n') {
+            Some(request) => answer(&server, request, uid, &mut reader).await,
+            None => Answer::Err(sysexits::USAGE, "request line too long or unterminated".into()),
+        };
+        if timeout(limit, write.write_all(&answer.encode())).await.is_err() {
+            return;
+        }
+        if matches!(answer, Answer::Err(sysexits::USAGE, _)) {
+            return; // a confused client: stop reading its bytes as commands
+        }
+    }
+}
+
+async fn answer(server: &Server, request: &str, uid: u32, reader: &mut (impl AsyncReadExt + Unpin)) -> Answer {
+    let (command, arg) = request.split_once(' ').unwrap_or((request, ""));
+    match command {
+        "SUBMIT" => submit(server, arg, uid, reader).await,
+        "FLUSH" => {
+            info!("flush requested by uid {uid}");
+            server.intake.jobs().flush();
+            Answer::Ok("the queue is being retried now".into())
+        }
+        // For callers who may not read the spool themselves (mailq as an ordinary user).
+        "LIST" => match mailq::listing(server.spool()) {
+            Ok(text) => Answer::Body(text.into_bytes()),
+            Err(e) => Answer::Err(sysexits::IOERR, format!("cannot list the queue: {e}")),
+        },
+        "STATUS" => Answer::Body(status::report(server).await.into_bytes()),
+        _ => Answer::Err(sysexits::USAGE, format!("unknown request {command:?}")),
+    }
+}
+
+/// `SUBMIT <length>` followed by that many octets of [`Submission`] text.
+async fn submit(server: &Server, arg: &str, uid: u32, reader: &mut (impl AsyncReadExt + Unpin)) -> Answer {
+    let Ok(length) = arg.parse::<u64>() else {
+        return Answer::Err(sysexits::USAGE, "SUBMIT needs the payload length".into());
+    };
+    // The envelope adds a little to the message; anything far beyond the limit is refused unread.
+    if length > server.cfg.smtp.max_message_size + 1024 * 1024 {
+        let max = server.cfg.smtp.max_message_size;
+        return Answer::Err(
+            sysexits::USAGE,
+            format!("the message is larger than smtp.max_message_size ({max} octets)"),
+        );
+    }
+    let mut payload = vec![0u8; length as usize];
+    if timeout(server.cfg.smtp.data_timeout, reader.read_exact(&mut payload)).await.is_err() {
+        return Answer::Err(sysexits::USAGE, "the payload did not arrive in time".into());
+    }
+    let sub = match Submission::decode(&payload) {
+        Ok(sub) => sub,
+        Err(e) => return Answer::Err(sysexits::USAGE, format!("bad submission: {e}")),
+    };
+    match server.intake.accept(sub.into_message(uid), Unknown::Refuse).await {
+        Ok(id) => Answer::Ok(id.to_string()),
+        Err(refusal) => {
+            info!("NOQUEUE: local submission from uid {uid} refused: {}", refusal.text());
+            Answer::Err(refusal.exit, refusal.text().to_string())
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The daemon's pickup task: takes in the files `sendmail` left in the pickup directory while
+//! the daemon was down (the format is carrier-mta's `handoff::pickup`), at start and every
+//! few seconds after.
+
+use super::shared::Server;
+use carrier_mta::handoff::Submission;
+use carrier_mta::handoff::pickup::{dir, read, remove_if_stale, set_aside};
+use carrier_mta::{Unknown, sysexits};
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// How often the daemon looks for new files.
+const SCAN_EVERY: Duration = Duration::from_secs(5);
+
+/// The daemon's side: takes in what is there now, then looks again every few seconds.
+pub async fn run(server: Arc<Server>) {
+    let mut tick = tokio::time::interval(SCAN_EVERY);
+    loop {
+        tick.tick().await;
+        scan(&server).await;
+    }
+}
+
+/// Takes in every complete file in the directory.
+async fn scan(server: &Server) {
+    let dir = dir(&server.cfg.data_dir);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) => return warn!("pickup: cannot read {}: {e}", dir.display()),
+    };
+    let mut names: Vec<String> = entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    names.sort(); // oldest first: names start with the time
+    for name in names {
+        let path = dir.join(&name);
+        if name.starts_with(".tmp.") {
+            remove_if_stale(&path);
+        } else if !name.starts_with('.') {
+            take(server, &path, &name).await;
+        }
+    }
+}
+
+async fn take(server: &Server, path: &Path, name: &str) {
+    let (bytes, uid) = match read(path, server.cfg.smtp.max_message_size + 1024 * 1024) {
+        Ok(read) => read,
+        Err(e) => return set_aside(path, name, &format!("cannot be read: {e}")),
+    };
+    let sub = match Submission::decode(&bytes) {
+        Ok(sub) => sub,
+        Err(e) => return set_aside(path, name, &format!("is not a submission: {e}")),
+    };
+    match server.intake.accept(sub.into_message(uid), Unknown::Fail).await {
+        Ok(id) => {
+            info!("{id}: picked up {name} from the pickup directory");
+            // A crash before this unlink takes the file in again: a duplicate, never a loss.
+            if let Err(e) = fs::remove_file(path) {
+                warn!("pickup: cannot remove {}: {e}; it may be delivered twice", path.display());
+            }
+        }
+        Err(r) if r.exit == sysexits::TEMPFAIL => warn!("pickup: {name} stays for the next scan: {}", r.text()),
+        Err(r) => set_aside(path, name, r.text()),
+    }
+}

@@ -1,0 +1,322 @@
+//! The SMTP listeners (MTA port 25, submission 587, implicit-TLS submission 465): each drives
+//! one sans-IO [`Session`] per connection over TCP or TLS.
+
+use super::conn::{self, Conn};
+use super::shared::Server;
+use super::{limits, login};
+use carrier_mta::{Message, Origin, Unknown, policy};
+use carrier_smtp::{BodyType, Event, Mailbox, Reply, Session, SessionConfig, Transaction};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+use tracing::{info, warn};
+
+/// Read buffer while waiting for commands: small, so a thousand idle connections cost little.
+const COMMAND_BUFFER: usize = 4 * 1024;
+/// Read buffer while a message arrives: large reads keep DATA cheap.
+const DATA_BUFFER: usize = 64 * 1024;
+
+/// Which SMTP service a listener offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Port 25: mail from other servers; STARTTLS; no AUTH.
+    Smtp,
+    /// Port 587 (RFC 6409): STARTTLS, then AUTH, then mail to anywhere.
+    Submission,
+    /// Port 465 (RFC 8314): TLS from the first byte, then AUTH.
+    Smtps,
+}
+
+impl Service {
+    /// The name used in logs and in `[listen]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Smtp => "SMTP",
+            Service::Submission => "submission",
+            Service::Smtps => "smtps",
+        }
+    }
+}
+
+/// Accepts connections on one listener until the process ends.
+pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service) {
+    loop {
+        let (tcp, peer) = conn::accept(&listener).await;
+        let server = server.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = server.connections.clone().try_acquire_owned() else {
+                return refuse_busy(&server, tcp, peer).await;
+            };
+            let _slot = match admit(&server, peer.ip()) {
+                Ok(slot) => slot,
+                Err(text) => return refuse(&server, tcp, "421 4.7.0", &text).await,
+            };
+            info!("connect from unknown[{}] to {}", peer.ip(), service.name());
+            let conn = match service {
+                Service::Smtps => {
+                    let limit = server.cfg.smtp.timeout.min(Duration::from_secs(60));
+                    match conn::implicit_tls(tcp, &server.tls.acceptor(), limit).await {
+                        Ok(conn) => conn,
+                        Err(e) => return warn!("TLS handshake failed from unknown[{}] on smtps: {e}", peer.ip()),
+                    }
+                }
+                _ => Conn::Plain(tcp),
+            };
+            let mut client = Client::new(server, peer, service);
+            let end = client.run(conn).await;
+            client.log_disconnect(end);
+        });
+    }
+}
+
+/// RFC 5321 3.8 / 4.2.5: 421 when the server cannot take the connection now.
+async fn refuse_busy(server: &Server, tcp: TcpStream, peer: SocketAddr) {
+    warn!("reject: too many connections ({}), refused unknown[{}]", server.cfg.smtp.max_connections, peer.ip());
+    refuse(server, tcp, "421 4.3.2", "Too many connections, try again later").await;
+}
+
+/// The per-address limits (Postfix's anvil); relay networks are exempt.
+fn admit(server: &Server, ip: std::net::IpAddr) -> Result<Option<limits::Slot>, String> {
+    let cfg = &server.cfg.smtp;
+    if server.cfg.relay_allowed(ip) {
+        return Ok(None);
+    }
+    match server.clients.admit(ip, cfg.max_connections_per_ip, cfg.connection_rate_limit) {
+        Ok(slot) => Ok(Some(slot)),
+        Err(why) => {
+            let (text, limit) = match why {
+                limits::Refused::Concurrency(n) => (format!("{n} connections"), "max_connections_per_ip"),
+                limits::Refused::Rate(n) => (format!("{n} connections in the last minute"), "connection_rate_limit"),
+            };
+            warn!("reject: unknown[{ip}] has {text} (smtp.{limit}); refused");
+            Err(format!("Too many connections from your address ({text}), try again later"))
+        }
+    }
+}
+
+/// Sends one reply to a connection that is not taken, then closes it.
+async fn refuse(server: &Server, mut tcp: TcpStream, code: &str, text: &str) {
+    let line = format!("{code} {} {text}\r\n", server.cfg.hostname);
+    let _ = timeout(Duration::from_secs(5), tcp.write_all(line.as_bytes())).await;
+}
+
+/// One client connection.
+struct Client {
+    server: Arc<Server>,
+    peer: SocketAddr,
+    service: Service,
+    session: Session,
+    counts: Counts,
+    /// MAIL FROM's SIZE= of the current transaction, for the quota check.
+    declared_size: Option<u64>,
+    /// This session's share of `smtp.max_message_memory` while it holds content.
+    memory: limits::MemoryShare,
+}
+
+#[derive(Default)]
+struct Counts {
+    messages: u32,
+    rejected: u32,
+}
+
+impl Client {
+    fn new(server: Arc<Server>, peer: SocketAddr, service: Service) -> Client {
+        let cfg = &server.cfg;
+        let session = Session::new(SessionConfig {
+            hostname: cfg.hostname.clone(),
+            max_message_size: cfg.smtp.max_message_size,
+            max_recipients: cfg.smtp.max_recipients,
+            max_errors: cfg.smtp.max_errors,
+            starttls: true,
+            tls: service == Service::Smtps,
+            auth: service != Service::Smtp,
+            auth_required: service != Service::Smtp,
+            auth_plaintext: cfg.submission.plaintext_loopback && peer.ip().is_loopback(),
+            max_auth_failures: cfg.submission.max_auth_failures,
+        });
+        Client {
+            server,
+            peer,
+            service,
+            session,
+            counts: Counts::default(),
+            declared_size: None,
+            memory: Default::default(),
+        }
+    }
+
+    /// Keeps this session's share of `smtp.max_message_memory` equal to the message content
+    /// it holds. When the share cannot grow, the message is shed: read to its end and refused
+    /// with 452 4.3.1, so that many large messages arriving at once cannot exhaust memory.
+    fn account_memory(&mut self) {
+        if self.memory.cover(&self.server.message_memory, self.session.held()) {
+            return;
+        }
+        let limit = self.server.cfg.smtp.max_message_memory;
+        warn!(
+            "reject: messages being received hold {limit} octets (smtp.max_message_memory); refusing the one \
+             from unknown[{}] with 452 4.3.1, its sender will retry",
+            self.peer.ip()
+        );
+        self.session.shed();
+    }
+
+    /// Runs the session to its end; returns why it ended.
+    async fn run(&mut self, mut conn: Conn) -> String {
+        if let Some(end) = self.greet_pause(&mut conn).await {
+            return end;
+        }
+        let mut buf = vec![0u8; COMMAND_BUFFER];
+        loop {
+            match self.session.next_event() {
+                Event::NeedInput => {
+                    self.account_memory();
+                    if let Err(e) = self.flush(&mut conn).await {
+                        return format!("write error: {e}");
+                    }
+                    let (limit, size) = if self.session.in_data() {
+                        (self.server.cfg.smtp.data_timeout, DATA_BUFFER)
+                    } else {
+                        (self.server.cfg.smtp.timeout, COMMAND_BUFFER)
+                    };
+                    if buf.len() != size {
+                        buf = vec![0u8; size];
+                    }
+                    match timeout(limit, conn.read(&mut buf)).await {
+                        Err(_) => {
+                            self.session.timeout();
+                            let _ = self.flush(&mut conn).await;
+                            return "timeout".into();
+                        }
+                        Ok(Ok(0)) => return "lost connection".into(),
+                        Ok(Ok(n)) => self.session.feed(&buf[..n]),
+                        Ok(Err(e)) => return format!("read error: {e}"),
+                    }
+                }
+                Event::Mail { from, params } => {
+                    self.declared_size = params.size;
+                    self.mail(&from)
+                }
+                Event::Auth { mechanism, login, password } => {
+                    let result = login::authenticate(&self.server, self.peer.ip(), mechanism, login, password).await;
+                    self.session.authenticated(result);
+                }
+                Event::Rcpt { to } => self.rcpt(&to).await,
+                Event::Message(tx) => {
+                    let result = self.enqueue(tx).await;
+                    self.session.queued(result);
+                }
+                Event::StartTls => {
+                    if let Err(e) = self.flush(&mut conn).await {
+                        return format!("write error: {e}");
+                    }
+                    let acceptor = self.server.tls.acceptor();
+                    match timeout(self.server.cfg.smtp.timeout, conn.start_tls(&acceptor)).await {
+                        Ok(Ok(tls)) => {
+                            conn = tls;
+                            info!(
+                                "TLS established from unknown[{}]: {}",
+                                self.peer.ip(),
+                                conn.tls_summary().unwrap_or_default()
+                            );
+                            self.session.tls_established();
+                        }
+                        Ok(Err(e)) => return format!("TLS handshake failed: {e}"),
+                        Err(_) => return "TLS handshake timed out".into(),
+                    }
+                }
+                Event::Close => {
+                    let _ = self.flush(&mut conn).await;
+                    let _ = timeout(Duration::from_secs(5), conn.shutdown()).await;
+                    return "closed".into();
+                }
+            }
+        }
+    }
+
+    /// MAIL FROM: an authenticated user may only use their own addresses.
+    fn mail(&mut self, from: &str) {
+        let decision = match self.session.user() {
+            Some(user) => policy::check_sender(&self.server.cfg, &self.server.directory(), user, from),
+            None => Ok(()),
+        };
+        self.answer("MAIL", decision);
+    }
+
+    /// RCPT TO: local users, relay networks, or an authenticated user; then the quota.
+    async fn rcpt(&mut self, to: &Mailbox) {
+        let authenticated = self.session.user().is_some();
+        let mut decision =
+            policy::check_recipient(&self.server.cfg, &self.server.directory(), self.peer.ip(), authenticated, to);
+        if decision.is_ok() && self.server.store.quota().is_some() {
+            let mailboxes = policy::local_mailboxes(&self.server.cfg, &self.server.directory(), to);
+            let (store, address, size) = (self.server.store.clone(), to.address(), self.declared_size);
+            let check = move || policy::check_quota(&store, &address, &mailboxes, size);
+            decision = tokio::task::spawn_blocking(check).await.unwrap_or(Ok(()));
+        }
+        self.answer("RCPT", decision);
+    }
+
+    /// Passes a policy decision to the session, logging refusals as Postfix does.
+    fn answer(&mut self, stage: &str, decision: Result<(), Reply>) {
+        if let Err(reply) = &decision {
+            self.counts.rejected += 1;
+            let helo = self.session.helo_name().unwrap_or_default();
+            info!("NOQUEUE: reject: {stage} from unknown[{}]: {reply}; helo=<{helo}>", self.peer.ip());
+        }
+        self.session.answer(decision);
+    }
+
+    /// sendmail's greet_pause: clients that talk before the banner are refused.
+    async fn greet_pause(&mut self, conn: &mut Conn) -> Option<String> {
+        let pause = self.server.cfg.smtp.greet_pause;
+        // Only MTAs are made to wait: users' clients on the submission ports are not spam engines.
+        if !pause.is_zero() && self.service == Service::Smtp {
+            let mut probe = [0u8; 512];
+            match timeout(pause, conn.read(&mut probe)).await {
+                Err(_) => {}
+                Ok(Ok(0)) | Ok(Err(_)) => return Some("lost connection before greeting".into()),
+                Ok(Ok(_)) => {
+                    self.session.early_talker();
+                    let _ = self.flush(conn).await;
+                    warn!("reject: unknown[{}] talked before the greeting", self.peer.ip());
+                    return Some("pregreet".into());
+                }
+            }
+        }
+        None
+    }
+
+    async fn flush(&mut self, conn: &mut Conn) -> io::Result<()> {
+        let out = self.session.take_output();
+        conn.send(&out, self.server.cfg.smtp.timeout).await
+    }
+
+    /// Hands the message to the intake; the reply to send after DATA.
+    async fn enqueue(&mut self, tx: Transaction) -> Result<String, Reply> {
+        let msg = Message {
+            sender: tx.from,
+            recipients: tx.recipients,
+            content: tx.message,
+            origin: Origin::Smtp { ip: self.peer.ip(), helo: tx.helo, proto: tx.proto.to_string(), user: tx.user },
+            body_8bit: tx.params.body == BodyType::EightBitMime,
+            smtputf8: tx.params.smtputf8,
+        };
+        let id = self.server.intake.accept(msg, Unknown::Skip).await.map_err(|r| r.reply)?;
+        self.counts.messages += 1;
+        Ok(id.to_string())
+    }
+
+    fn log_disconnect(&self, end: String) {
+        info!(
+            "disconnect from unknown[{}] messages={} rejected={} ({end})",
+            self.peer.ip(),
+            self.counts.messages,
+            self.counts.rejected
+        );
+    }
+}

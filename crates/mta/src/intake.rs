@@ -1,0 +1,314 @@
+//! The one way into the queue. A message from an SMTP client, from a local command (the
+//! control socket or the pickup directory) or from carrier itself (a bounce) goes through the
+//! same steps: checks → recipients expanded through the aliases → envelope → durable spool →
+//! the queue runner → one log line `QID: from=<..>, size=.., nrcpts=.., proto=..`.
+//!
+//! What differs between the sources is named by [`Origin`]; every rule that depends on it is
+//! here, in one place, rather than in each listener.
+
+use crate::directory::SharedDirectory;
+use crate::jobs::Jobs;
+use crate::sysexits;
+use crate::{handoff, policy};
+use carrier_accounts::passwd;
+use carrier_config::Config;
+use carrier_smtp::address::parse_path;
+use carrier_smtp::{Reply, headers, trace};
+use carrier_spool::{Envelope, QueueId, Recipient, Spool, Status};
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tracing::{info, warn};
+
+/// More `Received:` fields than this means a mail loop (sendmail's MaxHopCount is 25,
+/// Postfix's hopcount_limit 50).
+const MAX_HOPS: usize = 30;
+
+/// Where a message comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An SMTP client; `user` when it authenticated (submission).
+    Smtp { ip: IpAddr, helo: String, proto: String, user: Option<String> },
+    /// A local command (`sendmail`) run by `uid`; `helo` and `proto` come from `sendmail -bs`.
+    Local { uid: u32, helo: Option<String>, proto: String },
+    /// A delivery status notification carrier writes itself.
+    Notification,
+}
+
+/// What to do with a recipient that resolves to no mailbox and no remote address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unknown {
+    /// Leave it out: it was accepted at RCPT, and the alias table changed since (SMTP).
+    Skip,
+    /// Refuse the whole message: the caller is still there to read the error (`sendmail`).
+    Refuse,
+    /// Queue it to be bounced to the sender: the caller is gone (a pickup file).
+    Fail,
+}
+
+/// A message offered to the queue.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The envelope sender; empty for the null sender.
+    pub sender: String,
+    /// The recipients as the sender gave them (RCPT TO, `sendmail` arguments, `-t`).
+    pub recipients: Vec<String>,
+    /// The message, CRLF line ends.
+    pub content: Vec<u8>,
+    pub origin: Origin,
+    /// The content has 8-bit octets (8BITMIME, RFC 6152).
+    pub body_8bit: bool,
+    /// The envelope has UTF-8 addresses (SMTPUTF8, RFC 6531).
+    pub smtputf8: bool,
+}
+
+/// Why a message was not queued, for both kinds of caller: an SMTP reply, and the words
+/// and sysexits code for a local command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reply: Reply,
+    /// sysexits.h code; [`sysexits::TEMPFAIL`] means "try again".
+    pub exit: u8,
+    /// No recipient was left to queue the message for.
+    pub nobody: bool,
+}
+
+impl Refusal {
+    fn new(code: u16, status: &'static str, exit: u8, text: impl Into<String>) -> Refusal {
+        Refusal { reply: Reply::new(code, status, text), exit, nobody: false }
+    }
+
+    /// What is wrong, in words.
+    pub fn text(&self) -> &str {
+        self.reply.text()
+    }
+
+    /// The refusal as a local command's failure.
+    pub fn into_failure(self) -> sysexits::Failure {
+        sysexits::Failure::new(self.exit, self.reply.text())
+    }
+}
+
+/// The queue's front door; cheap to clone.
+#[derive(Clone)]
+pub struct Intake(Arc<Inner>);
+
+struct Inner {
+    cfg: Config,
+    spool: Spool,
+    directory: Arc<SharedDirectory>,
+    jobs: Jobs,
+}
+
+impl Intake {
+    pub fn new(cfg: Config, spool: Spool, directory: Arc<SharedDirectory>, jobs: Jobs) -> Intake {
+        Intake(Arc::new(Inner { cfg, spool, directory, jobs }))
+    }
+
+    /// The queue this intake fills.
+    pub fn spool(&self) -> &Spool {
+        &self.0.spool
+    }
+
+    /// The queue runner this intake hands messages to.
+    pub fn jobs(&self) -> &Jobs {
+        &self.0.jobs
+    }
+
+    /// Checks, expands and queues a message; returns its queue id once it is durable.
+    pub async fn accept(&self, mut msg: Message, unknown: Unknown) -> Result<QueueId, Refusal> {
+        self.check(&mut msg)?;
+        let recipients = self.expand(&msg, unknown)?;
+        if recipients.is_empty() {
+            // Every recipient vanished from the alias table between RCPT and DATA.
+            let text = "Recipients no longer valid, try again later";
+            return Err(Refusal { nobody: true, ..Refusal::new(451, "4.3.0", sysexits::TEMPFAIL, text) });
+        }
+        let envelope = self.envelope(&msg, recipients);
+        let (size, nrcpts) = (msg.content.len(), envelope.recipients.len());
+        match self.0.spool.enqueue(envelope, msg.content).await {
+            Ok(id) => {
+                info!("{id}: from=<{}>, size={size}, nrcpts={nrcpts}, {}", msg.sender, log_origin(&msg.origin));
+                self.0.jobs.submit(id.clone(), false);
+                Ok(id)
+            }
+            Err(e) => {
+                warn!("NOQUEUE: cannot store message from <{}> ({}): {e}", msg.sender, log_origin(&msg.origin));
+                let mut refusal = storage_error(&e);
+                if let Origin::Local { .. } = msg.origin {
+                    // A local user may see why; a remote client is told no more than the code.
+                    refusal.reply.lines = vec![format!("the server cannot store the message now: {e}")];
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    /// The rules a message must meet before it is queued; some repair it instead.
+    fn check(&self, msg: &mut Message) -> Result<(), Refusal> {
+        // RFC 5321 6.3: a message that has made this many hops is going round in a loop.
+        let hops = headers::received_count(&msg.content);
+        if hops > MAX_HOPS {
+            let text = format!("Too many hops ({hops} Received: fields): mail loop?");
+            return Err(self.refused(msg, Refusal::new(554, "5.4.6", sysexits::DATAERR, text)));
+        }
+        match msg.origin.clone() {
+            Origin::Smtp { user: Some(user), .. } => self.submitted(&user, msg),
+            Origin::Local { uid, .. } => {
+                self.check_local(msg)?;
+                self.warn_forged_sender(msg, uid);
+                Ok(())
+            }
+            Origin::Smtp { user: None, .. } | Origin::Notification => Ok(()),
+        }
+    }
+
+    /// Logs a refusal as Postfix does and passes it on.
+    fn refused(&self, msg: &Message, refusal: Refusal) -> Refusal {
+        info!("NOQUEUE: reject: DATA from {}: {}; from=<{}>", client(&msg.origin), refusal.reply, msg.sender);
+        refusal
+    }
+
+    /// A message from an authenticated user: its From: must be the user's, and it gets the
+    /// Message-ID and Date a client forgot (RFC 6409 8.2, 8.3).
+    fn submitted(&self, user: &str, msg: &mut Message) -> Result<(), Refusal> {
+        let fields = headers::fields(&msg.content);
+        if let Err(reply) = policy::check_from_header(&self.0.cfg, &self.0.directory.lock(), user, &fields) {
+            return Err(self.refused(msg, Refusal { reply, exit: sysexits::NOPERM, nobody: false }));
+        }
+        let mut added = String::new();
+        if !headers::has(&fields, "Message-ID") {
+            added.push_str(&format!("Message-ID: <{}@{}>\r\n", QueueId::generate(), self.0.cfg.hostname));
+        }
+        if !headers::has(&fields, "Date") {
+            added.push_str(&format!("Date: {}\r\n", trace::rfc5322_date(SystemTime::now())));
+        }
+        msg.content.splice(0..0, added.into_bytes());
+        Ok(())
+    }
+
+    /// What a local command handed over: the sender, the recipients' syntax, the size and
+    /// the lines (an SMTP session checked these as they arrived).
+    fn check_local(&self, msg: &Message) -> Result<(), Refusal> {
+        let bad = |exit, text: String| Refusal::new(550, "5.5.2", exit, text);
+        if !msg.sender.is_empty() && parse_path(&format!("<{}>", msg.sender), false).is_err() {
+            return Err(bad(sysexits::DATAERR, format!("sender <{}> is not a valid address", msg.sender)));
+        }
+        if msg.recipients.is_empty() {
+            return Err(bad(sysexits::USAGE, "no recipients".into()));
+        }
+        for r in &msg.recipients {
+            if parse_path(&format!("<{r}>"), true).is_err() {
+                return Err(bad(sysexits::NOUSER, format!("<{r}> is not a valid address")));
+            }
+        }
+        let max = self.0.cfg.smtp.max_message_size;
+        if msg.content.len() as u64 > max {
+            let text = format!("the message is larger than smtp.max_message_size ({max} octets)");
+            return Err(Refusal::new(552, "5.3.4", sysexits::DATAERR, text));
+        }
+        handoff::message::check_crlf(&msg.content).map_err(|f| bad(f.code, f.text))
+    }
+
+    /// sendmail's X-Authentication-Warning: an ordinary user who set another envelope sender
+    /// with `-f` is named in the message, so the recipient can tell.
+    fn warn_forged_sender(&self, msg: &mut Message, uid: u32) {
+        // SAFETY: geteuid cannot fail.
+        let trusted = uid == 0 || uid == unsafe { libc::geteuid() };
+        let name = passwd::by_uid(uid).map_or_else(|| format!("uid{uid}"), |a| a.name);
+        let hostname = &self.0.cfg.hostname;
+        if trusted || msg.sender.eq_ignore_ascii_case(&format!("{name}@{hostname}")) {
+            return;
+        }
+        let how = if matches!(&msg.origin, Origin::Local { proto, .. } if proto == "local") { "-f" } else { "-bs" };
+        let header =
+            format!("X-Authentication-Warning: {hostname}: {name} set sender to <{}> using {how}\r\n", msg.sender);
+        msg.content.splice(0..0, header.into_bytes());
+    }
+
+    /// Resolves the recipients through the aliases into mailboxes and remote addresses,
+    /// each once.
+    fn expand(&self, msg: &Message, unknown: Unknown) -> Result<Vec<Recipient>, Refusal> {
+        let dir = self.0.directory.lock();
+        let mut out: Vec<Recipient> = Vec::new();
+        for rcpt in &msg.recipients {
+            let mut targets = policy::expand(&self.0.cfg, &dir, rcpt);
+            if targets.is_empty() {
+                match unknown {
+                    Unknown::Skip => continue,
+                    Unknown::Refuse => {
+                        let text = format!("<{rcpt}>: User unknown; nothing was sent");
+                        return Err(Refusal::new(550, "5.1.1", sysexits::NOUSER, text));
+                    }
+                    Unknown::Fail => {
+                        // Queued as it is: the queue runner finds no such mailbox and bounces
+                        // it to the sender (a status given here would not be stored).
+                        info!("<{rcpt}>: User unknown; it will be bounced to the sender");
+                        targets.push(policy::Target { address: rcpt.clone(), local: true });
+                    }
+                }
+            }
+            for target in targets {
+                if !out.iter().any(|r| r.address == target.address) {
+                    let (address, local, orig) = (target.address, target.local, rcpt.clone());
+                    out.push(Recipient { address, orig, local, status: Status::Pending });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn envelope(&self, msg: &Message, recipients: Vec<Recipient>) -> Envelope {
+        let (client_ip, client_name, helo, proto) = match &msg.origin {
+            Origin::Smtp { ip, helo, proto, .. } => (Some(*ip), "unknown".into(), helo.clone(), proto.clone()),
+            Origin::Local { uid, helo, proto } => {
+                (None, format!("uid {uid}"), helo.clone().unwrap_or_else(|| "localhost".into()), proto.clone())
+            }
+            Origin::Notification => (None, "localhost".into(), self.0.cfg.hostname.clone(), "local".into()),
+        };
+        Envelope {
+            sender: msg.sender.clone(),
+            recipients,
+            received: SystemTime::now(),
+            client_ip,
+            client_name,
+            helo,
+            proto,
+            smtputf8: msg.smtputf8,
+            body_8bit: msg.body_8bit,
+            warned: false,
+        }
+    }
+}
+
+/// The client as Postfix names it in logs.
+fn client(origin: &Origin) -> String {
+    match origin {
+        Origin::Smtp { ip, .. } => format!("unknown[{ip}]"),
+        Origin::Local { uid, .. } => format!("uid {uid}"),
+        Origin::Notification => "localhost".into(),
+    }
+}
+
+/// The end of the `QID: from=<..>` line: how the message came in.
+fn log_origin(origin: &Origin) -> String {
+    match origin {
+        Origin::Smtp { ip, helo, proto, user } => {
+            let sasl = user.as_ref().map(|u| format!(", sasl_username={u}")).unwrap_or_default();
+            format!("proto={proto}, helo=<{helo}>, relay=unknown[{ip}]{sasl}")
+        }
+        Origin::Local { uid, proto, .. } => format!("proto={proto}, uid={uid}"),
+        Origin::Notification => "proto=local".into(),
+    }
+}
+
+/// A full disk gives 452 4.3.1, never a 5xx and never corruption (RFC 3463 4.3.1: mail
+/// system full).
+pub fn storage_error(e: &io::Error) -> Refusal {
+    let reply = match e.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => Reply::new(452, "4.3.1", "Insufficient system storage"),
+        _ => Reply::new(451, "4.3.0", "Local error in processing, try again later"),
+    };
+    Refusal { reply, exit: sysexits::TEMPFAIL, nobody: false }
+}

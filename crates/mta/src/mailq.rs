@@ -1,0 +1,75 @@
+//! The queue as people read it: `mailq`'s listing (printed by `carrier queue list`, and sent
+//! by the daemon over the control socket to users who may not read the spool), and ages.
+
+use carrier_spool::{Spool, Status};
+use std::fmt::Write as _;
+use std::io;
+use std::time::{Duration, SystemTime};
+
+/// `mailq`'s text: each message with its age, size and sender, then its recipients.
+pub fn listing(spool: &Spool) -> io::Result<String> {
+    let queued = spool.list()?;
+    if queued.is_empty() {
+        return Ok("Mail queue is empty\n".into());
+    }
+    let now = SystemTime::now();
+    let mut out = format!("{:<16}{:>9}  {:<9} SENDER\n", "QUEUE ID", "SIZE", "AGE");
+    let mut total = 0;
+    for q in &queued {
+        total += q.size;
+        let age = age(now, q.envelope.received);
+        let _ = writeln!(out, "{:<16}{:>9}  {age:<9} <{}>", q.id.to_string(), q.size, q.envelope.sender);
+        for r in &q.envelope.recipients {
+            let _ = writeln!(out, "    {}: {}", r.address, state(&r.status, now));
+        }
+    }
+    let n = queued.len();
+    let _ = writeln!(out, "-- {total} octets in {n} message{}", if n == 1 { "" } else { "s" });
+    Ok(out)
+}
+
+/// A recipient's state in words.
+pub fn state(status: &Status, now: SystemTime) -> String {
+    match status {
+        Status::Pending => "pending".into(),
+        Status::Deferred { next_try, tries, error } => {
+            let when = match next_try.duration_since(now) {
+                Ok(d) => format!("next try in {}", span(d)),
+                Err(_) => "next try now".into(),
+            };
+            let s = if *tries == 1 { "" } else { "s" };
+            format!("deferred after {tries} attempt{s}, {when}: {error}")
+        }
+        Status::Delivered { detail } => format!("delivered ({detail})"),
+        Status::Failed { error } => format!("failed: {error}"),
+    }
+}
+
+/// How long ago `then` was, as [`span`] writes it.
+pub fn age(now: SystemTime, then: SystemTime) -> String {
+    span(now.duration_since(then).unwrap_or_default())
+}
+
+/// "45s", "12m", "3h 5m", "2d 4h".
+pub fn span(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s / 60 % 60),
+        _ => format!("{}d {}h", s / 86_400, s / 3600 % 24),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_for_people() {
+        assert_eq!(span(Duration::from_secs(45)), "45s");
+        assert_eq!(span(Duration::from_secs(720)), "12m");
+        assert_eq!(span(Duration::from_secs(3 * 3600 + 300)), "3h 5m");
+        assert_eq!(span(Duration::from_secs(2 * 86_400 + 4 * 3600)), "2d 4h");
+    }
+}

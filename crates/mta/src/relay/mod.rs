@@ -1,0 +1,314 @@
+//! Remote delivery: mail for other domains goes to their MX hosts, or everything through
+//! the smarthost. One call delivers one message to the recipients of one destination in a
+//! single transaction; connections are kept a few seconds for the next message.
+
+pub mod client;
+pub mod route;
+
+use crate::outcome::{Failure, Outcome};
+use carrier_config::Config;
+use client::{Connection, Credentials, Mail, OpenError, Peer, Setup, TlsPolicy};
+use hickory_resolver::TokioResolver;
+use route::{Hop, Me};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::info;
+
+/// Addresses tried for one delivery before giving up for now (Postfix's smtp_mx_address_limit).
+const MAX_ADDRESSES: usize = 5;
+/// How long an idle connection is kept for the next message to the same host.
+const KEEP_IDLE: Duration = Duration::from_secs(5);
+
+/// The result of one delivery attempt for a destination.
+pub struct Attempt {
+    /// The host that answered last, for `relay=` in the log; None when none was reached.
+    pub relay: Option<Peer>,
+    /// One per recipient, in order.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// The message and envelope to deliver.
+pub struct Message<'a> {
+    pub sender: &'a str,
+    pub recipients: Vec<String>,
+    pub bytes: &'a [u8],
+    pub eight_bit: bool,
+    pub smtputf8: bool,
+}
+
+/// The remote delivery agent's shared state.
+pub struct Relay {
+    resolver: TokioResolver,
+    me: Me,
+    smarthost: Option<Smarthost>,
+    opportunistic: Arc<rustls::ClientConfig>,
+    pool: Pool,
+    /// Destinations none of whose hosts could be reached, until when (Postfix's dead
+    /// destinations): other messages to them are deferred at once instead of each waiting
+    /// out the same connect timeouts.
+    suspended: Mutex<HashMap<String, Suspension>>,
+    /// How long a destination stays suspended: the first retry interval.
+    suspend_for: Duration,
+}
+
+/// Why and until when a destination is not tried.
+struct Suspension {
+    until: Instant,
+    relay: Option<Peer>,
+    failure: Failure,
+}
+
+struct Smarthost {
+    host: String,
+    port: u16,
+    credentials: Option<Credentials>,
+    tls: Result<Arc<rustls::ClientConfig>, String>,
+}
+
+impl Relay {
+    /// Sets up from the configuration; `listeners` are the bound SMTP addresses (loop checks).
+    pub fn new(cfg: &Config, resolver: TokioResolver, listeners: Vec<std::net::SocketAddr>) -> Relay {
+        let smarthost = cfg.relay.smarthost.as_ref().map(|s| Smarthost {
+            host: s.host.clone(),
+            port: s.port,
+            credentials: s.user.clone().zip(s.password.clone()).map(|(user, password)| Credentials { user, password }),
+            tls: carrier_tls::verifying_client_config(
+                s.ca_file.as_deref().unwrap_or(Path::new(carrier_tls::SYSTEM_CA_FILE)),
+            )
+            .map_err(|e| e.to_string()),
+        });
+        if let Some(Smarthost { tls: Err(e), .. }) = &smarthost {
+            tracing::warn!("smarthost: {e}; mail for other domains will wait in the queue");
+        }
+        Relay {
+            resolver,
+            me: Me { hostname: cfg.hostname.clone(), listeners, port: cfg.delivery.remote_port },
+            smarthost,
+            opportunistic: carrier_tls::insecure_client_config(),
+            pool: Pool::default(),
+            suspended: Mutex::default(),
+            suspend_for: cfg.delivery.retry[0],
+        }
+    }
+
+    /// Tries suspended destinations again with the next message (`carrier queue flush`:
+    /// the administrator may have fixed the network).
+    pub fn resume_all(&self) {
+        self.suspended.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Postfix's "delivery temporarily suspended": the failure that suspended `destination`,
+    /// while it lasts.
+    fn suspension(&self, destination: &str) -> Option<(Option<Peer>, Failure)> {
+        let mut suspended = self.suspended.lock().unwrap_or_else(|e| e.into_inner());
+        let s = suspended.get(destination)?;
+        if s.until <= Instant::now() {
+            suspended.remove(destination);
+            return None;
+        }
+        let mut failure = s.failure.clone();
+        failure.text = format!("delivery temporarily suspended: {}", failure.text);
+        Some((s.relay.clone(), failure))
+    }
+
+    fn suspend(&self, destination: &str, relay: Option<Peer>, failure: Failure) {
+        let mut suspended = self.suspended.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if suspended.len() > 1000 {
+            suspended.retain(|_, s| s.until > now);
+        }
+        let until = now + self.suspend_for;
+        suspended.insert(destination.to_string(), Suspension { until, relay, failure });
+    }
+
+    /// The destination a recipient belongs to: its domain, or everything to the smarthost.
+    pub fn destination(&self, address: &str) -> String {
+        match &self.smarthost {
+            Some(s) => format!("[{}]:{}", s.host, s.port),
+            None => address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase(),
+        }
+    }
+
+    /// Delivers `msg` to its recipients, all of one destination, trying its hosts in order.
+    pub async fn deliver(&self, destination: &str, msg: &Message<'_>) -> Attempt {
+        if let Some((relay, failure)) = self.suspension(destination) {
+            return all(relay, msg, failure);
+        }
+        let (hops, policy, auth, port) = match self.plan(destination).await {
+            Ok(plan) => plan,
+            Err(failure) => return all(None, msg, failure),
+        };
+        let mail = Mail {
+            sender: msg.sender,
+            recipients: &msg.recipients,
+            message: msg.bytes,
+            eight_bit: msg.eight_bit,
+            smtputf8: msg.smtputf8,
+        };
+        let mut last: Option<(Option<Peer>, Failure)> = None;
+        let mut addresses: Vec<(String, IpAddr)> = Vec::new();
+        for hop in hops {
+            addresses.extend(hop.addrs.into_iter().map(|ip| (hop.name.clone(), ip)));
+        }
+        addresses.truncate(MAX_ADDRESSES);
+        let mut reached = false;
+        for (name, ip) in addresses {
+            let peer = Peer { name, ip, port };
+            let setup = Setup { helo: &self.me.hostname, tls: &policy, auth: auth.as_ref() };
+            let mut conn = match self.connect(peer.clone(), &setup).await {
+                Ok(conn) => {
+                    reached = true;
+                    conn
+                }
+                Err(f) if f.permanent => return all(Some(peer), msg, f),
+                Err(f) => {
+                    last = Some((Some(peer), f));
+                    continue;
+                }
+            };
+            match conn.send(&mail).await {
+                Ok(outcomes) => {
+                    self.pool.keep(conn);
+                    return Attempt { relay: Some(peer), outcomes };
+                }
+                Err(f) if f.permanent => {
+                    conn.quit().await;
+                    return all(Some(peer), msg, f);
+                }
+                // A 4xx to MAIL or a lost connection: the next host may do better (RFC 5321 5.1).
+                Err(f) => last = Some((Some(peer), f)),
+            }
+        }
+        let (relay, failure) = last.unwrap_or((None, Failure::temporary("4.4.1", "no host to try")));
+        if !reached {
+            // No host answered: the next messages would only wait out the same timeouts.
+            self.suspend(destination, relay.clone(), failure.clone());
+        }
+        all(relay, msg, failure)
+    }
+
+    /// The hosts to try, the TLS policy, the credentials and the port for a destination.
+    async fn plan(&self, destination: &str) -> Result<(Vec<Hop>, TlsPolicy, Option<Credentials>, u16), Failure> {
+        let Some(s) = &self.smarthost else {
+            let hops = route::resolve(&self.resolver, destination, &self.me).await?;
+            let policy = TlsPolicy::Opportunistic { config: self.opportunistic.clone(), plain: false };
+            return Ok((hops, policy, None, self.me.port));
+        };
+        let config = s
+            .tls
+            .clone()
+            .map_err(|e| Failure::temporary("4.7.5", format!("cannot verify the smarthost's certificate: {e}")))?;
+        // RFC 8314 3.3: port 465 is TLS from the first byte; other ports use STARTTLS.
+        let policy = if s.port == 465 { TlsPolicy::Implicit(config) } else { TlsPolicy::StartTls(config) };
+        let addrs = match s.host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => self.smarthost_addresses(&s.host).await?,
+        };
+        Ok((vec![Hop { name: s.host.clone(), addrs }], policy, s.credentials.clone(), s.port))
+    }
+
+    async fn smarthost_addresses(&self, host: &str) -> Result<Vec<IpAddr>, Failure> {
+        let fqdn = format!("{}.", host.trim_end_matches('.'));
+        match self.resolver.lookup_ip(fqdn.as_str()).await {
+            Ok(lookup) => Ok(lookup.iter().collect()),
+            Err(e) => Err(Failure::temporary(
+                "4.4.3",
+                format!("cannot find the address of the smarthost {host}: {e}; check `smarthost` under [relay]"),
+            )),
+        }
+    }
+
+    /// A kept connection to `peer` that still answers RSET, or a new one. An opportunistic
+    /// TLS handshake that fails is retried once in plain text, as Postfix does.
+    async fn connect(&self, peer: Peer, setup: &Setup<'_>) -> Result<Connection, Failure> {
+        while let Some(mut conn) = self.pool.take(&peer) {
+            if conn.reset().await {
+                return Ok(conn);
+            }
+        }
+        match Connection::open(peer.clone(), setup).await {
+            Ok(conn) => {
+                log_tls(&conn, setup.tls);
+                Ok(conn)
+            }
+            Err(OpenError::Failed(f)) => Err(f),
+            Err(OpenError::TlsFailed(f)) => {
+                info!("{}; trying again without TLS", f.text);
+                let plain = TlsPolicy::Opportunistic { config: self.opportunistic.clone(), plain: true };
+                let retry = Setup { tls: &plain, ..*setup };
+                Connection::open(peer, &retry).await.map_err(|e| match e {
+                    OpenError::Failed(f) | OpenError::TlsFailed(f) => f,
+                })
+            }
+        }
+    }
+}
+
+/// Postfix's wording: "Untrusted" for unverified (MX) TLS, "Verified" for the smarthost.
+fn log_tls(conn: &Connection, policy: &TlsPolicy) {
+    match (&conn.tls, policy) {
+        (Some(tls), TlsPolicy::Opportunistic { .. }) => {
+            info!("Untrusted TLS connection established to {}: {tls}", conn.peer.describe())
+        }
+        (Some(tls), _) => info!("Verified TLS connection established to {}: {tls}", conn.peer.describe()),
+        (None, _) => {}
+    }
+}
+
+/// The same outcome for every recipient.
+fn all(relay: Option<Peer>, msg: &Message<'_>, failure: Failure) -> Attempt {
+    Attempt { relay, outcomes: msg.recipients.iter().map(|_| failure.clone().into_outcome()).collect() }
+}
+
+/// Idle connections to one peer, each with an id for its expiry timer.
+type Idle = Vec<(u64, Connection)>;
+
+/// Idle connections by peer, each closed with QUIT when not reused within `KEEP_IDLE`.
+#[derive(Default, Clone)]
+struct Pool {
+    idle: Arc<Mutex<HashMap<Peer, Idle>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Pool {
+    fn keep(&self, conn: Connection) {
+        if conn.broken {
+            return;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let peer = conn.peer.clone();
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).entry(peer.clone()).or_default().push((id, conn));
+        let pool = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(KEEP_IDLE).await;
+            if let Some(conn) = pool.remove(&peer, id) {
+                conn.quit().await;
+            }
+        });
+    }
+
+    fn take(&self, peer: &Peer) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = idle.get_mut(peer)?;
+        let conn = conns.pop().map(|(_, c)| c);
+        if conns.is_empty() {
+            idle.remove(peer);
+        }
+        conn
+    }
+
+    fn remove(&self, peer: &Peer, id: u64) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = idle.get_mut(peer)?;
+        let at = conns.iter().position(|(i, _)| *i == id)?;
+        let (_, conn) = conns.remove(at);
+        if conns.is_empty() {
+            idle.remove(peer);
+        }
+        Some(conn)
+    }
+}
