@@ -63,6 +63,22 @@ pub struct Message {
     pub smtputf8: bool,
 }
 
+impl Message {
+    /// What a local command handed over (see [`handoff`]), from the local user `uid`.
+    pub fn from_submission(sub: handoff::Submission, uid: u32) -> Message {
+        let addresses = std::iter::once(&sub.sender).chain(&sub.recipients);
+        let smtputf8 = addresses.flat_map(|a| a.chars()).any(|c| !c.is_ascii());
+        Message {
+            sender: sub.sender,
+            recipients: sub.recipients,
+            content: sub.message,
+            origin: Origin::Local { uid, helo: sub.helo, proto: sub.proto },
+            body_8bit: sub.eight_bit,
+            smtputf8,
+        }
+    }
+}
+
 /// Why a message was not queued, for both kinds of caller: an SMTP reply, and the words
 /// and sysexits code for a local command.
 #[derive(Debug, Clone, PartialEq, Eq)]

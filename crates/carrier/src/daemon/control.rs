@@ -9,7 +9,7 @@ use super::shared::Server;
 use super::status;
 use carrier_mta::handoff::Submission;
 use carrier_mta::handoff::control::{Answer, socket_path};
-use carrier_mta::{Unknown, mailq, sysexits};
+use carrier_mta::{Message, Unknown, mailq, sysexits};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream as StdStream;
@@ -132,7 +132,7 @@ async fn submit(server: &Server, arg: &str, uid: u32, reader: &mut (impl AsyncRe
         Ok(sub) => sub,
         Err(e) => return Answer::Err(sysexits::USAGE, format!("bad submission: {e}")),
     };
-    match server.intake.accept(sub.into_message(uid), Unknown::Refuse).await {
+    match server.intake.accept(Message::from_submission(sub, uid), Unknown::Refuse).await {
         Ok(id) => Answer::Ok(id.to_string()),
         Err(refusal) => {
             info!("NOQUEUE: local submission from uid {uid} refused: {}", refusal.text());

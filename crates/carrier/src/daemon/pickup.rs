@@ -5,7 +5,7 @@
 use super::shared::Server;
 use carrier_mta::handoff::Submission;
 use carrier_mta::handoff::pickup::{dir, read, remove_if_stale, set_aside};
-use carrier_mta::{Unknown, sysexits};
+use carrier_mta::{Message, Unknown, sysexits};
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -52,7 +52,7 @@ async fn take(server: &Server, path: &Path, name: &str) {
         Ok(sub) => sub,
         Err(e) => return set_aside(path, name, &format!("is not a submission: {e}")),
     };
-    match server.intake.accept(sub.into_message(uid), Unknown::Fail).await {
+    match server.intake.accept(Message::from_submission(sub, uid), Unknown::Fail).await {
         Ok(id) => {
             info!("{id}: picked up {name} from the pickup directory");
             // A crash before this unlink takes the file in again: a duplicate, never a loss.

@@ -4,25 +4,24 @@
 //! left in the pickup directory. Either way the exit status is 0 only once it is durable.
 
 pub mod args;
+mod hand_over;
 mod stdio;
 
 use crate::cli::queue;
 use args::{Args, Mode};
 use carrier_accounts::passwd;
 use carrier_config::Config;
-use carrier_mta::handoff::{Submission, control, message, pickup};
+use carrier_mta::handoff::{Submission, message};
 use carrier_mta::sysexits::{self, Failure};
 use carrier_smtp::address::parse_path;
 use carrier_smtp::headers;
 use carrier_smtp::trace::rfc5322_date;
 use carrier_spool::QueueId;
+use hand_over::hand_over;
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
-
-/// How long to wait for the daemon to store a message.
-const DAEMON_WAIT: Duration = Duration::from_secs(300);
+use std::time::SystemTime;
 
 /// Runs the personality `name` ("sendmail", "mailq", "newaliases") with its arguments;
 /// `config` is carrier's own `-c`, if it was given.
@@ -119,50 +118,6 @@ fn deliver(cfg: &Config, a: &Args, name: &str) -> Result<(), Failure> {
         eprintln!("{name}: {queued}");
     }
     Ok(())
-}
-
-/// Where a message went.
-pub enum Handed {
-    /// The daemon queued it under this id.
-    Queued(String),
-    /// The daemon was not reachable (why); the message waits in the pickup directory as `name`.
-    Pickup { name: String, why: String },
-}
-
-impl Handed {
-    /// The id or file name, for `250 Ok: queued as ...`.
-    fn id(&self) -> &str {
-        match self {
-            Handed::Queued(id) => id,
-            Handed::Pickup { name, .. } => name,
-        }
-    }
-}
-
-impl std::fmt::Display for Handed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Handed::Queued(id) => write!(f, "queued as {id}"),
-            Handed::Pickup { name, why } => write!(f, "{why}; the message waits in the pickup directory as {name}"),
-        }
-    }
-}
-
-/// Gives the submission to the daemon, or to the pickup directory when the daemon is down.
-pub fn hand_over(cfg: &Config, sub: &Submission) -> Result<Handed, Failure> {
-    let payload = sub.encode();
-    let request = format!("SUBMIT {}", payload.len());
-    let why = match control::request(&cfg.data_dir, &request, &payload, DAEMON_WAIT) {
-        Ok(control::Answer::Ok(id)) => return Ok(Handed::Queued(id)),
-        Ok(control::Answer::Err(code, text)) if code != sysexits::TEMPFAIL => return Err(Failure::new(code, text)),
-        Ok(control::Answer::Err(_, text)) => format!("the daemon cannot take it now ({text})"),
-        Ok(other) => format!("the daemon gave an unexpected answer ({other:?})"),
-        Err(e) => format!("the daemon is not running ({e})"),
-    };
-    match pickup::write(&cfg.data_dir, sub) {
-        Ok(name) => Ok(Handed::Pickup { name, why }),
-        Err(e) => Err(Failure::new(e.code, format!("{why}, and {}", e.text))),
-    }
 }
 
 /// `-f`: `<>` or an empty string is the null sender; angle brackets are optional.

@@ -2,10 +2,10 @@
 //! listeners. Each message is handed over as `sendmail` hands one over (control socket, else
 //! the pickup directory); recipients are judged by the daemon when the message arrives.
 
-use super::{Failure, hand_over};
+use super::hand_over::hand_over;
 use carrier_config::Config;
 use carrier_mta::handoff::Submission;
-use carrier_mta::sysexits;
+use carrier_mta::sysexits::{self, Failure};
 use carrier_smtp::{BodyType, Event, Reply, Session, SessionConfig, Transaction};
 use std::io::{Read, Write};
 

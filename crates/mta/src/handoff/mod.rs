@@ -19,8 +19,6 @@ pub mod control;
 pub mod message;
 pub mod pickup;
 
-use crate::intake::{Message, Origin};
-
 /// The first line of every submission.
 const MAGIC: &str = "carrier-submission 1";
 /// Protocols a submission may claim for its Received: line.
@@ -96,22 +94,6 @@ impl Submission {
         }
         sub.sender = sender.ok_or("no sender line")?;
         Ok(sub)
-    }
-}
-
-impl Submission {
-    /// The message as the intake takes it, from the local user `uid`.
-    pub fn into_message(self, uid: u32) -> Message {
-        let addresses = std::iter::once(&self.sender).chain(&self.recipients);
-        let smtputf8 = addresses.flat_map(|a| a.chars()).any(|c| !c.is_ascii());
-        Message {
-            sender: self.sender,
-            recipients: self.recipients,
-            content: self.message,
-            origin: Origin::Local { uid, helo: self.helo, proto: self.proto },
-            body_8bit: self.eight_bit,
-            smtputf8,
-        }
     }
 }
 
