@@ -1,4 +1,5 @@
-//! Who may send what to whom: the checks at RCPT time (DESIGN §1.4, §4).
+//! Who may send what to whom: the checks at MAIL and RCPT time (local domains, relay control,
+//! quotas, sender ownership) and the expansion of an accepted recipient.
 
 use carrier_accounts::{Directory, Lookup, Route};
 use carrier_config::Config;
@@ -21,7 +22,7 @@ pub fn check_recipient(
         // RFC 3463 X.4.6: routing loop detected.
         Lookup::Loop(chain) => Err(Reply::new(550, "5.4.6", format!("<{address}>: {chain}"))),
         Lookup::NotLocal if authenticated || cfg.relay_allowed(client) => Ok(()),
-        // No open relay, ever (DESIGN §4).
+        // No open relay, ever: only relay networks and authenticated users (RFC 5321 3.6.2).
         Lookup::NotLocal => Err(Reply::new(550, "5.7.1", format!("<{address}>: Relaying denied"))),
     }
 }

@@ -1,6 +1,7 @@
-//! `carrier check`: the configuration and the host, each finding with how to fix it
-//! (DESIGN §1.3). Exit 1 when anything is wrong. What cannot be checked (no network, no
-//! DNS answer) is said, not counted as wrong.
+//! `carrier check`: the configuration and the host, each finding with how to fix it (an
+//! unqualified name, a missing MX or A record, a blocked port 25, a mail loop). Exit 1 when
+//! anything is wrong. What cannot be checked (no network, no DNS answer) is said, not
+//! counted as wrong.
 
 use carrier_config::Config;
 use carrier_mta::dns;
