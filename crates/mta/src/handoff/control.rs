@@ -54,8 +54,13 @@ impl Answer {
                 Ok(Answer::Err(code.parse().map_err(|_| bad())?, text.to_string()))
             }
             "BODY" => {
-                let mut body = vec![0u8; rest.parse().map_err(|_| bad())?];
-                reader.read_exact(&mut body)?;
+                let length: u64 = rest.parse().map_err(|_| bad())?;
+                // Grown as the octets arrive, not allocated from the announced length.
+                let mut body = Vec::new();
+                reader.take(length).read_to_end(&mut body)?;
+                if body.len() as u64 != length {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the answer ended early"));
+                }
                 Ok(Answer::Body(body))
             }
             _ => Err(bad()),
@@ -89,5 +94,8 @@ mod tests {
         assert_eq!(Answer::Err(75, "two\nlines".into()).encode(), b"ERR 75 two lines\n");
         assert!(Answer::decode(&mut &b"HELLO\n"[..]).is_err());
         assert!(Answer::decode(&mut &b"OK no newline"[..]).is_err());
+        // Found by fuzzing: a huge announced length was allocated before anything arrived.
+        assert!(Answer::decode(&mut &b"BODY 8222222222222222222\nabc"[..]).is_err());
+        assert!(Answer::decode(&mut &b"BODY 5\nabc"[..]).is_err());
     }
 }
