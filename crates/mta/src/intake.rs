@@ -186,14 +186,20 @@ impl Intake {
         refusal
     }
 
-    /// A message from an authenticated user: its From: must be the user's, and it gets the
-    /// Message-ID and Date a client forgot (RFC 6409 8.2, 8.3).
+    /// A message from an authenticated user: its From: and Sender: must be the user's; it
+    /// gets the Message-ID and Date a client forgot (RFC 6409 8.2, 8.3), and a From: naming
+    /// the user when it has none (as Gmail does; RFC 5322 3.6 requires one).
     fn submitted(&self, user: &str, msg: &mut Message) -> Result<(), Refusal> {
+        let author = policy::check_author(&self.0.cfg, &self.0.directory.lock(), user, &msg.content);
+        let author = match author {
+            Ok(author) => author,
+            Err(reply) => return Err(self.refused(msg, Refusal { reply, exit: sysexits::NOPERM, nobody: false })),
+        };
         let fields = headers::fields(&msg.content);
-        if let Err(reply) = policy::check_from_header(&self.0.cfg, &self.0.directory.lock(), user, &fields) {
-            return Err(self.refused(msg, Refusal { reply, exit: sysexits::NOPERM, nobody: false }));
-        }
         let mut added = String::new();
+        if author == policy::Author::Missing {
+            added.push_str(&format!("From: <{user}>\r\n"));
+        }
         if !headers::has(&fields, "Message-ID") {
             added.push_str(&format!("Message-ID: <{}@{}>\r\n", QueueId::generate(), self.0.cfg.hostname));
         }

@@ -3,7 +3,7 @@
 
 use carrier_accounts::{Directory, Lookup, Route};
 use carrier_config::Config;
-use carrier_smtp::{Mailbox, Reply, headers};
+use carrier_smtp::{Mailbox, Reply};
 use carrier_store::Maildir;
 use std::net::IpAddr;
 
@@ -112,18 +112,178 @@ pub fn check_sender(cfg: &Config, dir: &Directory, user: &str, from: &str) -> Re
     Err(Reply::new(553, "5.7.1", format!("Sender address <{from}> is not owned by user {user}")))
 }
 
-/// The From: header of a submitted message must name the user's addresses too. After DATA the
-/// refusal is 550 (RFC 5321 4.3.2 lists no 553 there).
-pub fn check_from_header(cfg: &Config, dir: &Directory, user: &str, fields: &[(String, String)]) -> Result<(), Reply> {
-    let from = fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case("From")).flat_map(|(_, v)| headers::addresses(v));
-    for address in from {
-        if !owns(cfg, dir, user, &address) {
+/// Who a submitted message says wrote it (RFC 5322 3.6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Author {
+    /// From: and any Sender: name only addresses the user may use.
+    Owned,
+    /// There is no From: field; the submission adds one naming the user.
+    Missing,
+}
+
+/// The From: and Sender: fields of a message from an authenticated user must name exactly
+/// addresses the user may use, read with a real RFC 5322 parser (quoted strings, comments,
+/// groups, encoded words), so no quoting trick can show another user's address to the
+/// recipient. What cannot be read that way is refused. After DATA the refusal is 550 (RFC
+/// 5321 4.3.2 lists no 553 there).
+pub fn check_author(cfg: &Config, dir: &Directory, user: &str, message: &[u8]) -> Result<Author, Reply> {
+    let fields = header_fields(message)?;
+    let named = |n: &'static str| fields.iter().filter(move |(name, _)| name.eq_ignore_ascii_case(n));
+    // RFC 5322 3.6: From: occurs exactly once, Sender: at most once.
+    for (field, most) in [("From", 1), ("Sender", 1)] {
+        if named(field).count() > most {
+            return Err(Reply::new(550, "5.6.0", format!("The message has more than one {field}: field")));
+        }
+    }
+    if named("From").next().is_none() {
+        return Ok(Author::Missing);
+    }
+    for (field, value) in named("From").chain(named("Sender")) {
+        let addresses = mailbox_list(value)
+            .ok_or_else(|| Reply::new(550, "5.6.0", format!("The {field}: field names no address that can be read")))?;
+        if let Some(address) = addresses.iter().find(|a| !owns(cfg, dir, user, a)) {
             return Err(Reply::new(
                 550,
                 "5.7.1",
-                format!("From: header address <{address}> is not owned by user {user}"),
+                format!("{field}: header address <{address}> is not owned by user {user}"),
             ));
         }
     }
-    Ok(())
+    Ok(Author::Owned)
+}
+
+/// The header section's fields as (name, value with its folding). A line that is neither a
+/// field nor the continuation of one is refused: readers disagree on where such a header
+/// ends, so a From: after it could be shown or not.
+fn header_fields(message: &[u8]) -> Result<Vec<(String, String)>, Reply> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (n, line) in message.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let text = String::from_utf8_lossy(line);
+        if line[0] == b' ' || line[0] == b'\t' {
+            // RFC 5322 2.2.3: folding continues the field above.
+            if let Some((_, value)) = fields.last_mut() {
+                value.push_str("\r\n");
+                value.push_str(&text);
+                continue;
+            }
+        }
+        // RFC 5322 2.2 and 3.6.8: field-name is printable ASCII except the colon.
+        match text.split_once(':') {
+            Some((name, value)) if !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b)) => {
+                fields.push((name.to_string(), value.to_string()))
+            }
+            _ => {
+                let text =
+                    format!("Line {} of the header is not a header field; end the header with an empty line", n + 1);
+                return Err(Reply::new(550, "5.6.0", text));
+            }
+        }
+    }
+    Ok(fields)
+}
+
+/// The addr-specs of a mailbox-list or group (RFC 5322 3.4), or None when any member has no
+/// readable `local@domain` address or there is none at all.
+fn mailbox_list(value: &str) -> Option<Vec<String>> {
+    let field = format!("From:{value}\r\n\r\n");
+    let message = mail_parser::MessageParser::new().parse_headers(field.as_bytes())?;
+    let members: Vec<&mail_parser::Addr> = match message.from()? {
+        mail_parser::Address::List(list) => list.iter().collect(),
+        mail_parser::Address::Group(groups) => groups.iter().flat_map(|g| &g.addresses).collect(),
+    };
+    let addresses: Option<Vec<String>> = members
+        .iter()
+        .map(|m| {
+            let address = m.address.as_deref()?;
+            let (local, domain) = address.rsplit_once('@')?;
+            (!local.is_empty() && !domain.is_empty() && !address.contains(char::is_whitespace))
+                .then(|| address.to_string())
+        })
+        .collect();
+    addresses.filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carrier_accounts::UserDb;
+
+    /// alice and bob have accounts at example.test; the user is alice.
+    fn check(header: &str) -> Result<Author, Reply> {
+        let data = tempfile::tempdir().unwrap();
+        let cheap = argon2::Params::new(8, 1, 1, None).unwrap();
+        let mut users = UserDb::open_with(data.path(), cheap).unwrap();
+        users.add("alice@example.test", "pw").unwrap();
+        users.add("bob@example.test", "pw").unwrap();
+        let dir = Directory::new(vec!["example.test".into()], users, None);
+        let mut cfg = Config::development();
+        cfg.domains = vec!["example.test".into()];
+        let message = format!("{header}\r\nSubject: s\r\n\r\nbody\r\n");
+        check_author(&cfg, &dir, "alice@example.test", message.as_bytes())
+    }
+
+    fn refused(header: &str) -> (u16, &'static str) {
+        let reply = check(header).expect_err(header);
+        (reply.code, reply.status.unwrap())
+    }
+
+    #[test]
+    fn quoting_and_comments_cannot_hide_another_users_address() {
+        // Each of these shows bob's address to the recipient (found by independent testing).
+        for header in [
+            r#"From: "\"" <bob@example.test>"#,
+            r#"From: "a\"<alice@example.test>" <bob@example.test>"#,
+            r#"From: (a\) <alice@example.test>) bob@example.test"#,
+            "From: =?utf-8?q?alice=40example.test?= <bob@example.test>",
+            "From: Alice <alice@example.test>, bob@example.test",
+            "From: team: alice@example.test, bob@example.test;",
+            "From: Alice\r\n <bob@example.test>",
+            "From: alice@example.test\r\nSender: bob@example.test",
+        ] {
+            assert_eq!(refused(header), (550, "5.7.1"), "{header}");
+        }
+    }
+
+    #[test]
+    fn what_names_no_readable_address_is_refused() {
+        for header in [
+            "From: alice",
+            "From: <>",
+            "From: undisclosed-recipients:;",
+            "From: alice@",
+            // obs-local-part with spaces: the parser keeps them, and such an address is refused.
+            "From: bob @ example.test",
+            "From: Alice <alice@example.test>\r\nFrom: Alice <alice@example.test>",
+            "a line that is no field\r\nFrom: bob@example.test",
+            " folded before any field\r\nFrom: alice@example.test",
+        ] {
+            assert_eq!(refused(header), (550, "5.6.0"), "{header}");
+        }
+    }
+
+    #[test]
+    fn the_users_own_addresses_in_any_rfc_5322_form_are_accepted() {
+        for header in [
+            "From: alice@example.test",
+            "From: Alice <alice@example.test>",
+            r#"From: "Alice \"A\" Smith" <alice@example.test>"#,
+            "From: alice@example.test (Alice)",
+            "From: =?utf-8?q?Al=C3=AFce?= <alice@example.test>",
+            "From: Alice\r\n <alice@example.test>",
+            "From: ALICE@Example.Test",
+            "From: me: alice@example.test;",
+            "From: Alice <alice@example.test>\r\nSender: alice@example.test",
+        ] {
+            assert_eq!(check(header), Ok(Author::Owned), "{header}");
+        }
+    }
+
+    #[test]
+    fn a_message_without_from_is_told_apart() {
+        assert_eq!(check("To: bob@example.test"), Ok(Author::Missing));
+    }
 }
