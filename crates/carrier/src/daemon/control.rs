@@ -6,7 +6,7 @@
 //! daemon learns who is calling from the kernel (SO_PEERCRED), never from the request.
 
 use super::shared::Server;
-use super::status;
+use super::{limits, status};
 use carrier_mta::handoff::Submission;
 use carrier_mta::handoff::control::{Answer, socket_path};
 use carrier_mta::{Message, Unknown, mailq, sysexits};
@@ -23,6 +23,9 @@ use tracing::{info, warn};
 
 /// The longest request line.
 const MAX_LINE: u64 = 512;
+/// Connections one ordinary user may hold open at once (root and the daemon's user are not
+/// counted): a local user must not be able to hold the daemon's memory or tasks.
+const MAX_PER_UID: usize = 16;
 
 /// Binds the socket, replacing one left by a daemon that died; refuses when another daemon
 /// still answers on it (two daemons on one data_dir would share a queue).
@@ -64,12 +67,26 @@ pub async fn serve(server: Arc<Server>, listener: UnixListener) {
     }
 }
 
-async fn handle(server: Arc<Server>, stream: UnixStream) {
+async fn handle(server: Arc<Server>, mut stream: UnixStream) {
     let uid = match stream.peer_cred() {
         Ok(cred) => cred.uid(),
         Err(e) => return warn!("control socket: cannot tell who is calling: {e}"),
     };
     let limit = server.cfg.smtp.timeout;
+    // SAFETY: geteuid cannot fail.
+    let privileged = uid == 0 || uid == unsafe { libc::geteuid() };
+    let _slot = match privileged {
+        true => None,
+        false => match server.control_clients.admit(uid, MAX_PER_UID, 0) {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                warn!("control socket: uid {uid} already has {MAX_PER_UID} connections; refused");
+                let busy = Answer::Err(sysexits::TEMPFAIL, format!("uid {uid} has {MAX_PER_UID} connections open"));
+                let _ = timeout(limit, stream.write_all(&busy.encode())).await;
+                return;
+            }
+        },
+    };
     let (read, mut write) = stream.into_split();
     let mut reader = AsyncBufReader::new(read);
     loop {
@@ -123,6 +140,21 @@ async fn submit(server: &Server, arg: &str, uid: u32, reader: &mut (impl AsyncRe
             sysexits::USAGE,
             format!("the message is larger than smtp.max_message_size ({max} octets)"),
         );
+    }
+    // The payload counts against smtp.max_message_memory like a message arriving by SMTP;
+    // without room it is read and dropped, and the caller leaves it in the pickup directory.
+    let mut memory = limits::MemoryShare::default();
+    if !memory.cover(&server.message_memory, length as usize) {
+        warn!(
+            "control socket: messages being received hold smtp.max_message_memory; refusing a \
+             submission of {length} octets from uid {uid} for now"
+        );
+        let (mut payload, mut sink) = (reader.take(length), tokio::io::sink());
+        let drained = timeout(server.cfg.smtp.data_timeout, tokio::io::copy(&mut payload, &mut sink)).await;
+        if !matches!(drained, Ok(Ok(n)) if n == length) {
+            return Answer::Err(sysexits::USAGE, "the payload did not arrive in time".into());
+        }
+        return Answer::Err(sysexits::TEMPFAIL, "the server is short of memory for messages now".into());
     }
     let mut payload = vec![0u8; length as usize];
     if timeout(server.cfg.smtp.data_timeout, reader.read_exact(&mut payload)).await.is_err() {

@@ -95,6 +95,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         tls,
         throttle: limits::Throttle::default(),
         clients: limits::Limiter::default(),
+        control_clients: limits::Limiter::default(),
         user_ips: limits::Limiter::default(),
         listeners: listeners.iter().filter_map(|(l, s)| Some((s.name(), l.local_addr().ok()?))).collect(),
         delivered,

@@ -37,6 +37,8 @@ pub struct Server {
     pub throttle: Throttle,
     /// Connections per client address on the SMTP listeners.
     pub clients: limits::Limiter,
+    /// Control-socket connections per local uid.
+    pub control_clients: limits::Limiter<u32>,
     /// Logged-in POP3 and IMAP sessions per user and client address.
     pub user_ips: limits::Limiter<limits::UserIp>,
     /// What each listener serves and its bound address, for `carrier status`.
