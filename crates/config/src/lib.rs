@@ -228,8 +228,13 @@ impl Default for Submission {
 pub struct Pop3 {
     /// Idle time allowed between commands (RFC 1939 3: at least 10 minutes).
     pub timeout: Duration,
+    /// Time allowed to log in after connecting, however busy the client is meanwhile.
+    pub login_timeout: Duration,
     /// Concurrent POP3 connections.
     pub max_connections: usize,
+    /// Connections from one address that have not logged in yet (0: no limit); relay
+    /// networks are exempt.
+    pub max_connections_per_ip: usize,
     /// Logged-in sessions of one user from one address; 0 is no limit.
     pub max_connections_per_user_ip: usize,
     /// Error replies in one session before it is closed.
@@ -240,7 +245,9 @@ impl Default for Pop3 {
     fn default() -> Pop3 {
         Pop3 {
             timeout: Duration::from_secs(600),
+            login_timeout: Duration::from_secs(180),
             max_connections: 1000,
+            max_connections_per_ip: 50,
             max_connections_per_user_ip: 10,
             max_errors: 10,
         }
@@ -252,10 +259,14 @@ impl Default for Pop3 {
 pub struct Imap {
     /// Idle time allowed after login, IDLE included (RFC 3501 5.4: at least 30 minutes).
     pub timeout: Duration,
-    /// Time allowed to log in after connecting (Dovecot's imap-login also allows 3 minutes).
+    /// Time allowed to log in after connecting, however busy the client is meanwhile
+    /// (Dovecot's imap-login also allows 3 minutes).
     pub login_timeout: Duration,
     /// Concurrent IMAP connections.
     pub max_connections: usize,
+    /// Connections from one address that have not logged in yet (0: no limit); relay
+    /// networks are exempt.
+    pub max_connections_per_ip: usize,
     /// Logged-in sessions of one user from one address (Dovecot's
     /// `mail_max_userip_connections`, also 10); 0 is no limit.
     pub max_connections_per_user_ip: usize,
@@ -271,6 +282,7 @@ impl Default for Imap {
             timeout: Duration::from_secs(30 * 60),
             login_timeout: Duration::from_secs(180),
             max_connections: 1000,
+            max_connections_per_ip: 50,
             max_connections_per_user_ip: 10,
             max_errors: 10,
             max_message_size: 50 * 1024 * 1024,

@@ -48,7 +48,9 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawPop3 {
     timeout: Option<S<toml::Value>>,
+    login_timeout: Option<S<toml::Value>>,
     max_connections: Option<S<usize>>,
+    max_connections_per_ip: Option<usize>,
     max_connections_per_user_ip: Option<usize>,
     max_errors: Option<S<u32>>,
 }
@@ -59,6 +61,7 @@ struct RawImap {
     timeout: Option<S<toml::Value>>,
     login_timeout: Option<S<toml::Value>>,
     max_connections: Option<S<usize>>,
+    max_connections_per_ip: Option<usize>,
     max_connections_per_user_ip: Option<usize>,
     max_errors: Option<S<u32>>,
     max_message_size: Option<S<toml::Value>>,
@@ -468,10 +471,15 @@ fn size_value(ctx: &Ctx, v: &S<toml::Value>, key: &str) -> Result<u64, ConfigErr
 
 fn pop3(ctx: &Ctx, raw: &RawPop3) -> Result<Pop3, ConfigError> {
     let mut p = Pop3::default();
-    if let Some(v) = &raw.timeout {
-        p.timeout = duration_value(ctx, v, "pop3.timeout")?;
-        if p.timeout.is_zero() {
-            return Err(ctx.err(v.span(), "pop3.timeout", "must be greater than zero (RFC 1939 asks for 10 minutes)"));
+    for (v, key, field) in [
+        (&raw.timeout, "pop3.timeout", &mut p.timeout),
+        (&raw.login_timeout, "pop3.login_timeout", &mut p.login_timeout),
+    ] {
+        if let Some(v) = v {
+            *field = duration_value(ctx, v, key)?;
+            if field.is_zero() {
+                return Err(ctx.err(v.span(), key, "must be greater than zero (RFC 1939 asks for 10 minutes)"));
+            }
         }
     }
     if let Some(v) = &raw.max_connections {
@@ -481,6 +489,7 @@ fn pop3(ctx: &Ctx, raw: &RawPop3) -> Result<Pop3, ConfigError> {
         p.max_errors = ctx.check(v, "pop3.max_errors", |n| nonzero(*n as u64).map(|_| *n))?;
     }
     p.max_connections_per_user_ip = raw.max_connections_per_user_ip.unwrap_or(p.max_connections_per_user_ip);
+    p.max_connections_per_ip = raw.max_connections_per_ip.unwrap_or(p.max_connections_per_ip);
     Ok(p)
 }
 
@@ -529,6 +538,7 @@ fn imap(ctx: &Ctx, raw: &RawImap) -> Result<Imap, ConfigError> {
         i.max_message_size = size_value(ctx, v, "imap.max_message_size")?;
     }
     i.max_connections_per_user_ip = raw.max_connections_per_user_ip.unwrap_or(i.max_connections_per_user_ip);
+    i.max_connections_per_ip = raw.max_connections_per_ip.unwrap_or(i.max_connections_per_ip);
     Ok(i)
 }
 

@@ -1,5 +1,6 @@
 //! A client connection that starts in plain text and may switch to TLS (STARTTLS).
 
+use super::limits;
 use super::shared::Server;
 use std::io;
 use std::net::SocketAddr;
@@ -40,15 +41,25 @@ pub struct Admission {
     pub max: usize,
     /// What a connection gets when every slot is taken, before it is closed.
     pub busy: &'static [u8],
+    /// Connections not logged in yet, per client address.
+    pub prelogin: limits::Limiter,
+    /// How many of those one address may hold (0: no limit), and the setting's name.
+    pub per_ip: (usize, &'static str),
+    /// What a connection gets when its address holds `per_ip` already.
+    pub crowded: &'static [u8],
     /// On 993/995: the TLS handshake comes first, within this time.
     pub implicit_tls: Option<Duration>,
 }
 
-/// Accepts connections until the process ends; each takes a slot (else gets `busy`), runs
-/// the TLS handshake on an implicit-TLS port, then is served by `serve` on its own task.
+/// A connection's place among those not logged in yet; dropped at login.
+pub type Prelogin = Option<limits::Slot>;
+
+/// Accepts connections until the process ends; each takes a place among its address's
+/// connections not logged in yet and a slot (else gets `crowded` or `busy`), runs the TLS
+/// handshake on an implicit-TLS port, then is served by `serve` on its own task.
 pub async fn serve_each<F, Fut>(server: Arc<Server>, listener: TcpListener, admission: Admission, serve: F)
 where
-    F: Fn(Arc<Server>, Conn, SocketAddr, SocketAddr) -> Fut + Copy + Send + 'static,
+    F: Fn(Arc<Server>, Conn, SocketAddr, SocketAddr, Prelogin) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     loop {
@@ -56,10 +67,14 @@ where
         let (server, admission) = (server.clone(), admission.clone());
         tokio::spawn(async move {
             let local = tcp.local_addr().unwrap_or(peer);
+            // Per address first: one address must not be able to take every slot.
+            let prelogin = match admit(&server, &admission, peer) {
+                Ok(prelogin) => prelogin,
+                Err(()) => return refuse(tcp, &admission, admission.crowded).await,
+            };
             let Ok(_permit) = admission.slots.clone().try_acquire_owned() else {
                 warn!("{}: too many connections ({}), refused rip={}", admission.log, admission.max, peer.ip());
-                let _ = Conn::Plain(tcp).send(admission.busy, Duration::from_secs(5)).await;
-                return;
+                return refuse(tcp, &admission, admission.busy).await;
             };
             let conn = match admission.implicit_tls {
                 Some(limit) => match implicit_tls(tcp, &server.tls.acceptor(), limit).await {
@@ -68,8 +83,32 @@ where
                 },
                 None => Conn::Plain(tcp),
             };
-            serve(server, conn, peer, local).await;
+            serve(server, conn, peer, local, prelogin).await;
         });
+    }
+}
+
+/// A place among the connections of `peer`'s address that have not logged in; relay
+/// networks are exempt, as they are from SMTP's per-address limits.
+fn admit(server: &Server, admission: &Admission, peer: SocketAddr) -> Result<Prelogin, ()> {
+    let (max, key) = admission.per_ip;
+    if max == 0 || server.cfg.relay_allowed(peer.ip()) {
+        return Ok(None);
+    }
+    match admission.prelogin.admit(peer.ip(), max, 0) {
+        Ok(slot) => Ok(Some(slot)),
+        Err(_) => {
+            warn!("{}: rip={} has {max} connections not logged in ({key}); refused", admission.log, peer.ip());
+            Err(())
+        }
+    }
+}
+
+/// Says `why` and closes; on an implicit-TLS port it closes without a word, since anything
+/// said before the handshake would go out in plain text (RFC 8314 3.3).
+async fn refuse(tcp: TcpStream, admission: &Admission, why: &[u8]) {
+    if admission.implicit_tls.is_none() {
+        let _ = Conn::Plain(tcp).send(why, Duration::from_secs(5)).await;
     }
 }
 

@@ -96,6 +96,8 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         throttle: limits::Throttle::default(),
         clients: limits::Limiter::default(),
         control_clients: limits::Limiter::default(),
+        prelogin_pop3: limits::Limiter::default(),
+        prelogin_imap: limits::Limiter::default(),
         user_ips: limits::Limiter::default(),
         listeners: listeners.iter().filter_map(|(l, s)| Some((s.name(), l.local_addr().ok()?))).collect(),
         delivered,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{info, warn};
 
 /// Which POP3 service a listener offers.
@@ -45,10 +45,13 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
         slots: server.pop3_connections.clone(),
         max: server.cfg.pop3.max_connections,
         busy: b"-ERR [SYS/TEMP] Too many connections, try again later.\r\n",
+        prelogin: server.prelogin_pop3.clone(),
+        per_ip: (server.cfg.pop3.max_connections_per_ip, "pop3.max_connections_per_ip"),
+        crowded: b"-ERR [SYS/TEMP] Too many connections from your address, try again later.\r\n",
         implicit_tls: (service == Service::Pop3s).then(|| server.cfg.pop3.timeout.min(Duration::from_secs(60))),
     };
-    conn::serve_each(server, listener, admission, |server, conn, peer, local| async move {
-        let mut client = Client::new(server, peer, local, &conn);
+    conn::serve_each(server, listener, admission, |server, conn, peer, local, prelogin| async move {
+        let mut client = Client::new(server, peer, local, &conn, prelogin);
         let end = client.run(conn).await;
         client.log_disconnect(&end);
     })
@@ -66,10 +69,14 @@ struct Client {
     tls: bool,
     /// Counts this session against `pop3.max_connections_per_user_ip` until it ends.
     session_slot: Option<limits::Slot<limits::UserIp>>,
+    /// Counts it against `pop3.max_connections_per_ip` until it logs in.
+    prelogin: conn::Prelogin,
+    /// When it must have logged in (`pop3.login_timeout` after connecting).
+    login_deadline: Instant,
 }
 
 impl Client {
-    fn new(server: Arc<Server>, peer: SocketAddr, local: SocketAddr, conn: &Conn) -> Client {
+    fn new(server: Arc<Server>, peer: SocketAddr, local: SocketAddr, conn: &Conn, prelogin: conn::Prelogin) -> Client {
         let cfg = &server.cfg;
         let session = Session::new(Config {
             hostname: cfg.hostname.clone(),
@@ -79,7 +86,27 @@ impl Client {
             max_errors: cfg.pop3.max_errors,
             max_auth_failures: cfg.submission.max_auth_failures,
         });
-        Client { server, peer, local, session, user: None, mailbox: None, tls: conn.is_tls(), session_slot: None }
+        let login_deadline = Instant::now() + cfg.pop3.login_timeout;
+        Client {
+            server,
+            peer,
+            local,
+            session,
+            user: None,
+            mailbox: None,
+            tls: conn.is_tls(),
+            session_slot: None,
+            prelogin,
+            login_deadline,
+        }
+    }
+
+    /// Until when the client may stay silent: `pop3.timeout` from now once logged in; before,
+    /// the login deadline, however many bytes it sends meanwhile (a client trickling one
+    /// byte at a time must not keep a connection forever).
+    fn deadline(&self) -> Instant {
+        let idle = Instant::now() + self.server.cfg.pop3.timeout;
+        if self.user.is_some() { idle } else { idle.min(self.login_deadline) }
     }
 
     /// Runs the session to its end; returns why it ended.
@@ -91,7 +118,7 @@ impl Client {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    match timeout(self.server.cfg.pop3.timeout, conn.read(&mut buf)).await {
+                    match timeout_at(self.deadline(), conn.read(&mut buf)).await {
                         Err(_) => {
                             self.session.timeout();
                             let _ = self.flush(&mut conn).await;
@@ -106,7 +133,7 @@ impl Client {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    match timeout(self.server.cfg.pop3.timeout, conn.start_tls(&self.server.tls.acceptor())).await {
+                    match timeout_at(self.deadline(), conn.start_tls(&self.server.tls.acceptor())).await {
                         Ok(Ok(tls)) => {
                             conn = tls;
                             self.tls = true;
@@ -188,6 +215,7 @@ impl Client {
             .collect();
         info!("pop3-login: Login: user=<{user}>, method={mechanism}, {}", self.addresses());
         self.user = Some(user);
+        self.prelogin = None;
         self.mailbox = Some(mailbox);
         self.session_slot = Some(slot);
         Ok(messages)

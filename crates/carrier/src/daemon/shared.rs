@@ -37,6 +37,9 @@ pub struct Server {
     pub throttle: Throttle,
     /// Connections per client address on the SMTP listeners.
     pub clients: limits::Limiter,
+    /// POP3 and IMAP connections not logged in yet, per client address.
+    pub prelogin_pop3: limits::Limiter,
+    pub prelogin_imap: limits::Limiter,
     /// Control-socket connections per local uid.
     pub control_clients: limits::Limiter<u32>,
     /// Logged-in POP3 and IMAP sessions per user and client address.

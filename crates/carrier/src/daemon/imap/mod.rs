@@ -26,7 +26,7 @@ use std::time::Duration;
 use store::ImapStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
 use tracing::{info, warn};
 
 /// Which IMAP service a listener offers.
@@ -56,10 +56,13 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
         max: server.cfg.imap.max_connections,
         // RFC 3501 7.1.5: a BYE greeting refuses the connection.
         busy: b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+        prelogin: server.prelogin_imap.clone(),
+        per_ip: (server.cfg.imap.max_connections_per_ip, "imap.max_connections_per_ip"),
+        crowded: b"* BYE [UNAVAILABLE] Too many connections from your address, try again later\r\n",
         implicit_tls: (service == Service::Imaps).then(|| server.cfg.imap.login_timeout.min(Duration::from_secs(60))),
     };
-    conn::serve_each(server, listener, admission, |server, conn, peer, local| async move {
-        let mut client = Client::new(server, peer, local, &conn);
+    conn::serve_each(server, listener, admission, |server, conn, peer, local, prelogin| async move {
+        let mut client = Client::new(server, peer, local, &conn, prelogin);
         let end = client.run(conn).await;
         client.log_disconnect(&end);
     })
@@ -97,10 +100,14 @@ struct Client {
     session_slot: Option<limits::Slot<limits::UserIp>>,
     /// An APPEND's share of `smtp.max_message_memory` while it is received.
     memory: limits::MemoryShare,
+    /// Counts it against `imap.max_connections_per_ip` until it logs in.
+    prelogin: conn::Prelogin,
+    /// When it must have logged in (`imap.login_timeout` after connecting).
+    login_deadline: Instant,
 }
 
 impl Client {
-    fn new(server: Arc<Server>, peer: SocketAddr, local: SocketAddr, conn: &Conn) -> Client {
+    fn new(server: Arc<Server>, peer: SocketAddr, local: SocketAddr, conn: &Conn, prelogin: conn::Prelogin) -> Client {
         let cfg = &server.cfg;
         let mut session_cfg = Config::new(&cfg.hostname);
         session_cfg.tls = conn.is_tls();
@@ -110,6 +117,7 @@ impl Client {
         session_cfg.limits.max_append = cfg.imap.max_message_size;
         session_cfg.max_bad = cfg.imap.max_errors;
         session_cfg.max_auth_failures = cfg.submission.max_auth_failures;
+        let login_deadline = Instant::now() + cfg.imap.login_timeout;
         Client {
             session: Some(Session::new(session_cfg)),
             tls: conn.is_tls(),
@@ -125,6 +133,8 @@ impl Client {
             invalidated: None,
             session_slot: None,
             memory: limits::MemoryShare::default(),
+            prelogin,
+            login_deadline,
         }
     }
 
@@ -146,15 +156,20 @@ impl Client {
         }
     }
 
-    /// Idle time allowed now: short before login, RFC 3501 5.4's 30 minutes after.
-    fn idle_limit(&self) -> Duration {
-        if self.user.is_some() { self.server.cfg.imap.timeout } else { self.server.cfg.imap.login_timeout }
+    /// Until when the client may stay silent: RFC 3501 5.4's 30 minutes from now once logged
+    /// in; before, the login deadline, however many bytes it sends meanwhile (a client
+    /// trickling one byte at a time must not keep a connection forever).
+    fn deadline(&self) -> Instant {
+        match self.user {
+            Some(_) => Instant::now() + self.server.cfg.imap.timeout,
+            None => self.login_deadline,
+        }
     }
 
     /// Runs the session to its end; returns why it ended.
     async fn run(&mut self, mut conn: Conn) -> String {
         let mut buf = vec![0u8; 64 * 1024];
-        let mut deadline = Instant::now() + self.idle_limit();
+        let mut deadline = self.deadline();
         loop {
             let event = match self.step(Session::next_event).await {
                 Ok(event) => event,
@@ -175,7 +190,7 @@ impl Client {
                         Wake::Input(n) => {
                             self.bytes_in += n as u64;
                             self.session().feed(&buf[..n]);
-                            deadline = Instant::now() + self.idle_limit();
+                            deadline = self.deadline();
                         }
                         Wake::MailboxChanged => {
                             if let Err(why) = self.step(Session::mailbox_changed).await {
@@ -200,8 +215,7 @@ impl Client {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    let limit = self.server.cfg.imap.login_timeout;
-                    match timeout(limit, conn.start_tls(&self.server.tls.acceptor())).await {
+                    match timeout_at(self.deadline(), conn.start_tls(&self.server.tls.acceptor())).await {
                         Ok(Ok(tls)) => {
                             conn = tls;
                             self.tls = true;
@@ -214,7 +228,7 @@ impl Client {
                 Event::Auth { mechanism, login, password } => {
                     let result = self.login(mechanism, login, password).await;
                     self.session().authenticated(result);
-                    deadline = Instant::now() + self.idle_limit();
+                    deadline = self.deadline();
                 }
                 Event::Close => {
                     let _ = self.flush(&mut conn).await;
@@ -315,6 +329,7 @@ impl Client {
         }
         info!("imap-login: Login: user=<{user}>, method={mechanism}, {}", self.addresses());
         self.user = Some(user.clone());
+        self.prelogin = None;
         self.session_slot = Some(slot);
         self.account = Some(account.clone());
         let store = ImapStore::new(account);
