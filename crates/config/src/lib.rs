@@ -30,6 +30,9 @@ pub struct Config {
     pub user: Option<String>,
     /// Where passwords for SMTP AUTH are checked.
     pub auth: AuthSource,
+    /// Local users besides root and `user` who may list, flush and ask the status of the
+    /// queue through the daemon (Postfix's `authorized_mailq_users`); "*" is everyone.
+    pub authorized_mailq_users: Vec<String>,
     /// Listening addresses per service.
     pub listen: Listen,
     /// Certificate and key; None means a generated self-signed certificate.
@@ -352,6 +355,7 @@ impl Config {
             aliases: None,
             user: None,
             auth: AuthSource::Carrier,
+            authorized_mailq_users: Vec::new(),
             listen: Listen { smtp: vec!["127.0.0.1:2525".parse().unwrap()], ..Listen::default() },
             tls: None,
             relay: Relay::default(),

@@ -24,6 +24,8 @@ struct Raw {
     auth: Option<S<String>>,
     user: Option<S<String>>,
     #[serde(default)]
+    authorized_mailq_users: Vec<S<String>>,
+    #[serde(default)]
     listen: RawListen,
     tls: Option<S<RawTls>>,
     #[serde(default)]
@@ -246,11 +248,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         },
         user: match &raw.user {
             None => None,
-            Some(u) => Some(ctx.check(u, "user", |u| {
-                let ok = !u.is_empty() && u.len() <= 32 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-                if ok { Ok(u.clone()) } else { Err(format!("{u:?} is not a user name such as \"carrier\"")) }
-            })?),
+            Some(u) => Some(ctx.check(u, "user", |u| login_name(u))?),
         },
+        authorized_mailq_users: list(&ctx, &raw.authorized_mailq_users, "authorized_mailq_users", |u| match u {
+            "*" => Ok(u.to_string()),
+            _ => login_name(u).map_err(|e| format!("{e} (or \"*\" for everyone)")),
+        })?,
         listen: listen(&ctx, &raw.listen)?,
         tls: tls(&ctx, raw.tls.as_ref(), &base)?,
         relay: relay(&ctx, &raw.relay, &base)?,
@@ -301,6 +304,12 @@ fn system_hostname() -> Result<String, String> {
              in carrier.toml (the name this server's MX record points at)"
         )
     })
+}
+
+/// A local login name as useradd(8) accepts it.
+fn login_name(u: &str) -> Result<String, String> {
+    let ok = !u.is_empty() && u.len() <= 32 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok { Ok(u.to_string()) } else { Err(format!("{u:?} is not a user name such as \"carrier\"")) }
 }
 
 fn list<T>(ctx: &Ctx, items: &[S<String>], key: &str, f: fn(&str) -> Result<T, String>) -> Result<Vec<T>, ConfigError> {

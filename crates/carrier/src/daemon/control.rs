@@ -7,6 +7,7 @@
 
 use super::shared::Server;
 use super::{limits, status};
+use carrier_accounts::passwd;
 use carrier_mta::handoff::Submission;
 use carrier_mta::handoff::control::{Answer, socket_path};
 use carrier_mta::{Message, Unknown, mailq, sysexits};
@@ -97,7 +98,7 @@ async fn handle(server: Arc<Server>, mut stream: UnixStream) {
             return;
         }
         let answer = match line.strip_suffix('\n') {
-            Some(request) => answer(&server, request, uid, &mut reader).await,
+            Some(request) => answer(&server, request, Caller { uid, privileged }, &mut reader).await,
             None => Answer::Err(sysexits::USAGE, "request line too long or unterminated".into()),
         };
         if timeout(limit, write.write_all(&answer.encode())).await.is_err() {
@@ -109,8 +110,34 @@ async fn handle(server: Arc<Server>, mut stream: UnixStream) {
     }
 }
 
-async fn answer(server: &Server, request: &str, uid: u32, reader: &mut (impl AsyncReadExt + Unpin)) -> Answer {
+/// Who is calling, from SO_PEERCRED.
+#[derive(Clone, Copy)]
+struct Caller {
+    uid: u32,
+    /// root, or the daemon's own user.
+    privileged: bool,
+}
+
+impl Caller {
+    /// May see the queue of everyone (Postfix's `authorized_mailq_users`, here also for a
+    /// flush and the status): root, the daemon's user, and `authorized_mailq_users`.
+    fn may_see_the_queue(self, server: &Server) -> bool {
+        let users = &server.cfg.authorized_mailq_users;
+        self.privileged
+            || users.iter().any(|u| u == "*")
+            || passwd::by_uid(self.uid).is_some_and(|a| users.contains(&a.name))
+    }
+}
+
+async fn answer(server: &Server, request: &str, caller: Caller, reader: &mut (impl AsyncReadExt + Unpin)) -> Answer {
     let (command, arg) = request.split_once(' ').unwrap_or((request, ""));
+    let uid = caller.uid;
+    if matches!(command, "FLUSH" | "LIST" | "STATUS") && !caller.may_see_the_queue(server) {
+        info!("control socket: {command} refused to uid {uid} (not in authorized_mailq_users)");
+        let text = "only root, carrier's user and the users in authorized_mailq_users may see or flush the queue; \
+                    ask the administrator";
+        return Answer::Err(sysexits::NOPERM, text.into());
+    }
     match command {
         "SUBMIT" => submit(server, arg, uid, reader).await,
         "FLUSH" => {
