@@ -181,6 +181,54 @@ fn sender_and_from_header_must_belong_to_the_user() {
     assert!(msgs[0].contains("with ESMTPA id"), "{}", msgs[0]);
 }
 
+/// Sends `header` + a body as bob; the reply after DATA.
+fn submit_as_bob(c: &mut Client, header: &str) -> common::Reply {
+    c.cmd("MAIL FROM:<bob@example.com>").expect(250);
+    c.cmd("RCPT TO:<alice@example.com>").expect(250);
+    c.cmd("DATA").expect(354);
+    c.data(&format!("{header}\r\nSubject: t\r\n\r\nx\r\n"))
+}
+
+/// Issue 14.1: forms of From: that showed another user's address and were accepted.
+#[test]
+fn no_rfc_5322_form_lets_a_user_send_as_someone_else() {
+    let server = plaintext_server("");
+    let mut c = logged_in(&server, "bob@example.com", "bob-secret");
+    for header in [
+        r#"From: "\"" <alice@example.com>"#,
+        r#"From: "b\"<bob@example.com>" <alice@example.com>"#,
+        r#"From: (b\) <bob@example.com>) alice@example.com"#,
+        "From: =?utf-8?q?bob=40example.com?= <alice@example.com>",
+        "From: team: bob@example.com, alice@example.com;",
+        "From: bob@example.com,\r\n alice@example.com",
+        "From: bob@example.com\r\nSender: alice@example.com",
+    ] {
+        submit_as_bob(&mut c, header).expect_status(550, "5.7.1");
+    }
+    for header in [
+        "From: bob",
+        "From: undisclosed-recipients:;",
+        "From: bob@example.com\r\nFrom: alice@example.com",
+        "not a header line\r\nFrom: alice@example.com",
+    ] {
+        submit_as_bob(&mut c, header).expect_status(550, "5.6.0");
+    }
+    // The session goes on, and the user's own address in any form is fine.
+    submit_as_bob(&mut c, r#"From: "Bob \"B\" Example" <bob@example.com> (home)"#).expect(250);
+    submit_as_bob(&mut c, "From: =?utf-8?q?B=C3=B6b?=\r\n <BOB@example.com>").expect(250);
+    assert_eq!(server.wait_messages("example.com", "alice", 2).len(), 2);
+}
+
+/// A message without From: gets one naming the user (as Gmail does).
+#[test]
+fn a_missing_from_names_the_user() {
+    let server = plaintext_server("");
+    let mut c = logged_in(&server, "bob@example.com", "bob-secret");
+    submit_as_bob(&mut c, "To: alice@example.com").expect(250);
+    let msgs = server.wait_messages("example.com", "alice", 1);
+    assert!(msgs[0].contains("\nFrom: <bob@example.com>\n"), "{}", msgs[0]);
+}
+
 #[test]
 fn any_sender_users_may_send_as_anyone() {
     let server = plaintext_server("any_sender = [\"bob@example.com\"]\n");
