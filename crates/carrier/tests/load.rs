@@ -234,3 +234,99 @@ fn an_imap_append_shares_the_memory_cap_with_smtp() {
     let status = imap.cmd("STATUS INBOX (MESSAGES)").expect("OK");
     assert_eq!(status.untagged, ["* STATUS INBOX (MESSAGES 2)"], "the SMTP message and the APPEND, nothing else");
 }
+
+/// A TCP connection to `port` on 127.0.0.1 from the source address `from` (another loopback
+/// "host").
+fn connect_from(from: &str, port: u16) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        socket.connect(([127, 0, 0, 1], port).into()).await.unwrap()
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    stream
+}
+
+/// Issue 14.2: 1,000 connections from one address that never log in took every IMAP and POP3
+/// slot, locking everyone else out. Now each address holds at most `max_connections_per_ip`
+/// connections that have not logged in, and a second address is served.
+#[test]
+fn a_flood_from_one_address_does_not_lock_out_another() {
+    raise_open_files();
+    let server = Server::start_with(Options {
+        sections: "[imap]\nmax_connections = 1000\n[pop3]\nmax_connections = 1000\n".into(),
+        ..Options::default()
+    });
+    for (port, ok, refused) in [
+        (server.imap_port, "* OK", "* BYE [UNAVAILABLE] Too many connections from your address"),
+        (server.pop3_port, "+OK", "-ERR [SYS/TEMP] Too many connections from your address"),
+    ] {
+        let mut held = Vec::new();
+        let (mut admitted, mut turned_away) = (0, 0);
+        for i in 0..1000 {
+            let stream = connect_from("127.0.0.1", port);
+            let line = greeting(&stream);
+            match line {
+                _ if line.starts_with(ok) => admitted += 1,
+                _ if line.starts_with(refused) => turned_away += 1,
+                _ => panic!("connection {i}: {line}"),
+            }
+            held.push(stream);
+        }
+        // The default imap/pop3.max_connections_per_ip.
+        assert_eq!((admitted, turned_away), (50, 950));
+        let newcomer = connect_from("127.0.0.2", port);
+        assert!(greeting(&newcomer).starts_with(ok));
+    }
+    server.wait_log("(imap.max_connections_per_ip); refused", 1);
+    server.wait_log("(pop3.max_connections_per_ip); refused", 1);
+}
+
+/// Issue 14.2: `login_timeout` ran from the last byte received, so a client sending one byte
+/// now and then kept its connection forever. It now runs from the connection.
+#[test]
+fn a_client_trickling_bytes_is_still_cut_off_at_the_login_deadline() {
+    let server = Server::start_with(Options {
+        sections: "[imap]\nlogin_timeout = \"2s\"\n[pop3]\nlogin_timeout = \"2s\"\n".into(),
+        ..Options::default()
+    });
+    for port in [server.imap_port, server.pop3_port] {
+        let mut stream = connect_from("127.0.0.1", port);
+        greeting(&stream);
+        let mut closed = false;
+        // Ten seconds of a byte every half second: five times the deadline, as an upper bound.
+        for _ in 0..20 {
+            if std::io::Write::write_all(&mut stream, b"x").is_err() {
+                closed = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stream, &mut rest);
+        assert!(closed || rest.contains("BYE") || rest.contains("-ERR"), "still open: {rest:?}");
+    }
+}
+
+/// Issue 14.2: on 993 and 995 nothing may be said before the TLS handshake: a connection
+/// over the per-address limit is closed without a word in plain text.
+#[test]
+fn implicit_tls_ports_refuse_without_a_plain_text_word() {
+    let server = Server::start_with(Options {
+        sections: "[imap]\nmax_connections_per_ip = 2\n[pop3]\nmax_connections_per_ip = 2\n".into(),
+        ..Options::default()
+    });
+    for (plain, tls) in [(server.imap_port, server.imaps_port), (server.pop3_port, server.pop3s_port)] {
+        let held: Vec<TcpStream> = (0..2).map(|_| connect_from("127.0.0.1", plain)).collect();
+        // Greeted: both hold their places before the next connection arrives.
+        held.iter().for_each(|c| assert!(!greeting(c).is_empty()));
+        let mut extra = connect_from("127.0.0.1", tls);
+        let mut said = Vec::new();
+        // Closed at once: end of stream, not the 30-second read timeout.
+        std::io::Read::read_to_end(&mut extra, &mut said).expect("closed without a word");
+        assert!(said.is_empty(), "said before the handshake: {:?}", String::from_utf8_lossy(&said));
+    }
+}
