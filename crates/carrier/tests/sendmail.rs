@@ -226,3 +226,110 @@ fn whoami() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs `program args...` as the unprivileged user nobody, with this server's config; the
+/// test directory is opened up so that nobody can reach the config and the control socket.
+fn run_as_nobody(server: &Server, program: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    std::fs::set_permissions(server.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let out =
+        Command::new(program).args(args).env("CARRIER_CONFIG", &server.config).uid(65534).gid(65534).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// Issue 14.4: every local user could list the queue (everyone's senders and recipients),
+/// flush it and read the status through the daemon. Now only root, carrier's user and
+/// `authorized_mailq_users` may; sending stays open to all.
+#[test]
+fn only_authorized_users_may_see_the_queue_through_the_daemon() {
+    if !is_root() {
+        eprintln!("only_authorized_users_may_see_the_queue_through_the_daemon: skipped, needs root to run as nobody");
+        return;
+    }
+    let server = Server::start();
+    let mailq = server.personality("mailq");
+    let (code, _, err) = run_as_nobody(&server, &mailq, &[]);
+    assert_eq!(code, 77, "{err}");
+    assert!(err.contains("authorized_mailq_users"), "{err}");
+    let (code, _, err) = run_as_nobody(&server, std::path::Path::new(common::carrier_bin()), &["status"]);
+    assert_eq!(code, 77, "{err}");
+    let sendmail = server.personality("sendmail");
+    let (code, _, err) = run_as_nobody(&server, &sendmail, &["-q"]);
+    assert_eq!(code, 77, "{err}");
+    server.wait_log("LIST refused to uid 65534", 1);
+    // root may.
+    let (code, out, err) = server.run(&mailq, &[], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Mail queue is empty"), "{out}");
+
+    let server = Server::start_with(common::Options {
+        top: "authorized_mailq_users = [\"nobody\"]".into(),
+        ..common::Options::default()
+    });
+    let mailq = server.personality("mailq");
+    let (code, out, err) = run_as_nobody(&server, &mailq, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Mail queue is empty"), "{out}");
+}
+
+/// Issue 14.3: a local user could make the daemon buffer any number of payloads. Now one
+/// uid holds at most 16 control connections, and payloads share `smtp.max_message_memory`.
+#[test]
+fn a_local_user_cannot_exhaust_the_daemon_through_the_control_socket() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let server = Server::start_with(common::Options {
+        sections:
+            "[smtp]\nmax_message_size = \"512K\"\nmax_message_memory = \"1M\"\n[imap]\nmax_message_size = \"512K\"\n"
+                .into(),
+        ..common::Options::default()
+    });
+    let socket = server.data_dir().join("control");
+    // One submission holds 600 KB of the 1 MiB while its payload trickles in...
+    let mut first = UnixStream::connect(&socket).unwrap();
+    first.write_all(b"SUBMIT 600000\n").unwrap();
+    first.write_all(&[b'x'; 1000]).unwrap();
+    // (a settling wait so the daemon has read the request line; nothing is timed)
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // ...so a second one does not fit: it is read, dropped and answered "try again later",
+    // and sendmail would leave it in the pickup directory.
+    let mut second = UnixStream::connect(&socket).unwrap();
+    second.write_all(b"SUBMIT 600000\n").unwrap();
+    second.write_all(&vec![b'y'; 600_000]).unwrap();
+    let mut answer = [0u8; 200];
+    let n = second.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("ERR 75 the server is short of memory"), "{answer}");
+    drop(first);
+
+    if !is_root() {
+        eprintln!(
+            "a_local_user_cannot_exhaust_the_daemon_through_the_control_socket: per-uid part skipped, needs root"
+        );
+        return;
+    }
+    // nobody's 17th connection is turned away; each of the 16 is known to be held because
+    // it was answered (FLUSH is refused to nobody, which keeps the connection open).
+    let script = r#"
+import socket, sys
+held = []
+for i in range(16):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(30)
+    s.sendall(b"FLUSH\n"); assert s.recv(200).startswith(b"ERR 77"), i
+    held.append(s)
+x = socket.socket(socket.AF_UNIX); x.connect(sys.argv[1]); x.settimeout(30)
+print(x.recv(200).decode())
+"#;
+    let (code, out, err) =
+        run_as_nobody(&server, std::path::Path::new("python3"), &["-c", script, socket.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ERR 75 uid 65534 has 16 connections open"), "{out}");
+    server.wait_log("control socket: uid 65534 already has 16 connections; refused", 1);
+}

@@ -17,6 +17,10 @@ pub fn run(cfg: &Config) -> ExitCode {
             print!("{}", render(&String::from_utf8_lossy(&body), SystemTime::now()));
             ExitCode::SUCCESS
         }
+        Ok(Answer::Err(code, text)) => {
+            eprintln!("carrier: {text}");
+            ExitCode::from(code)
+        }
         Ok(other) => {
             eprintln!("carrier: the daemon gave an unexpected answer to STATUS: {other:?}");
             ExitCode::FAILURE
