@@ -267,8 +267,8 @@ fn commands_in_the_wrong_state() {
     let r = c.login("bob@example.com", "bob-secret").expect("BAD");
     assert!(r.done.contains("already logged in"), "{r:?}");
     c.cmd("SELECT INBOX").expect("OK");
-    let r = c.cmd("ENABLE CONDSTORE").expect("BAD");
-    assert!(r.done.contains("ENABLE must come before SELECT"), "{r:?}");
+    // RFC 5161 3.1 lets a server accept ENABLE after SELECT (issue 14.8).
+    c.cmd("ENABLE CONDSTORE").expect("OK");
     // Only DONE ends IDLE (RFC 2177 3).
     let tag = c.tag();
     c.raw(format!("{tag} IDLE\r\n").as_bytes());
@@ -442,7 +442,8 @@ fn a_qresync_session_sees_other_sessions_expunges_as_vanished() {
     // The other session did not enable QRESYNC: EXPUNGE as before.
     assert_eq!(other.cmd("EXPUNGE").expect("OK").untagged, ["* 1 EXPUNGE"]);
     let r = q.cmd("NOOP").expect("OK");
-    assert_eq!(r.untagged, ["* VANISHED 1"], "RFC 7162 3.2.10");
+    // RFC 7162 3.2.10; and message 1 was \Recent to q, so RECENT follows (RFC 3501 7.3.2).
+    assert_eq!(r.untagged, ["* VANISHED 1", "* 1 RECENT"]);
     assert_eq!(q.cmd("FETCH 1 UID").expect("OK").untagged, ["* 1 FETCH (UID 2)"]);
     // During IDLE too, with UID and MODSEQ in the flag change (RFC 7162 3.2.4).
     let tag = q.tag();
@@ -606,4 +607,49 @@ fn header_items_of_a_large_message_match_its_whole_form() {
     assert_eq!(found.untagged, ["* SEARCH 1"]);
     let found = c.cmd("SEARCH BODY \"see attached\"").expect("OK");
     assert_eq!(found.untagged, ["* SEARCH 1"]);
+}
+
+/// Issue 14.5-14.8 over a real socket: what the independent review's imaptest and
+/// imapclient runs found about CONDSTORE and RECENT.
+#[test]
+fn condstore_and_recent_details_the_review_found() {
+    let server = server_with_mail(Options::default());
+    let mut a = selected(&server);
+    // 14.8: ENABLE after SELECT is accepted (RFC 5161 3.1 lets servers allow it).
+    let r = a.cmd("ENABLE CONDSTORE").expect("OK");
+    assert_eq!(r.untagged, ["* ENABLED CONDSTORE"]);
+    // 14.5: a .SILENT STORE still reports the new MODSEQ (RFC 7162 3.1.3).
+    let r = a.cmd("STORE 1 +FLAGS.SILENT (\\Seen)").expect("OK");
+    assert_eq!(r.untagged.len(), 1, "{r:#?}");
+    assert!(r.untagged[0].starts_with("* 1 FETCH (UID 1 MODSEQ ("), "{r:#?}");
+    let r = a.cmd("UID STORE 2 (UNCHANGEDSINCE 1000000) +FLAGS.SILENT (\\Answered)").expect("OK");
+    assert!(r.untagged.iter().any(|l| l.starts_with("* 2 FETCH (UID 2 MODSEQ (")), "{r:#?}");
+    // 14.6: another session's +FLAGS then -FLAGS leaves the flags, but not the MODSEQ.
+    let mut b = selected(&server);
+    b.cmd("STORE 1 +FLAGS (\\Flagged)").expect("OK");
+    b.cmd("STORE 1 -FLAGS (\\Flagged)").expect("OK");
+    let r = a.cmd("NOOP").expect("OK");
+    assert!(
+        r.untagged.iter().any(|l| l.starts_with("* 1 FETCH (UID 1 FLAGS (\\Seen") && l.contains("MODSEQ")),
+        "{r:#?}"
+    );
+    // 14.7: every message is \Recent to a (the first session to see them); when b expunges
+    // one, RECENT follows the EXPUNGE.
+    deliver(&server, "Subject: third\r\n\r\nthree\r\n", 3);
+    let r = a.cmd("NOOP").expect("OK");
+    assert!(r.untagged.contains(&"* 3 RECENT".to_string()), "{r:#?}");
+    b.cmd("NOOP").expect("OK");
+    b.cmd("STORE 3 +FLAGS.SILENT (\\Deleted)").expect("OK");
+    b.cmd("EXPUNGE").expect("OK");
+    let r = a.cmd("NOOP").expect("OK");
+    assert_eq!(
+        r.untagged.iter().filter(|l| !l.contains("FETCH")).cloned().collect::<Vec<_>>(),
+        ["* 3 EXPUNGE", "* 2 RECENT"]
+    );
+    // 14.7: a re-SELECT on the same connection does not show the same messages as \Recent again.
+    deliver(&server, "Subject: fourth\r\n\r\nfour\r\n", 4);
+    let r = a.cmd("SELECT INBOX").expect("OK");
+    assert!(r.untagged.contains(&"* 1 RECENT".to_string()), "{r:#?}");
+    let r = a.cmd("SELECT INBOX").expect("OK");
+    assert!(r.untagged.contains(&"* 0 RECENT".to_string()), "{r:#?}");
 }

@@ -441,7 +441,8 @@ impl<M: Mailboxes> Session<M> {
         let allowed = match &kind {
             Kind::Capability | Kind::Noop | Kind::Logout | Kind::Id(_) => true,
             Kind::StartTls | Kind::Authenticate { .. } | Kind::Login { .. } => state == State::NotAuthenticated,
-            Kind::Enable(_) => state == State::Authenticated,
+            // RFC 5161 3.1: clients send ENABLE before SELECT, but servers need not check.
+            Kind::Enable(_) => matches!(state, State::Authenticated | State::Selected),
             Kind::Check
             | Kind::Close
             | Kind::Unselect
@@ -457,7 +458,6 @@ impl<M: Mailboxes> Session<M> {
             let why = match (state, &kind) {
                 (State::NotAuthenticated, _) => "log in first",
                 (_, Kind::StartTls | Kind::Authenticate { .. } | Kind::Login { .. }) => "already logged in",
-                (_, Kind::Enable(_)) => "ENABLE must come before SELECT (RFC 5161 3.1)",
                 _ => "no mailbox is selected",
             };
             self.bad(Some(&tag), &format!("{} is not valid in this state: {why}", kind.name()));

@@ -110,9 +110,12 @@ impl<M: Mailboxes> Session<M> {
         let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return };
         let Ok(changes) = backend.changes(&sel.name, sel.highest_modseq, sel.read_only) else { return };
         announce_keywords(sel, &mut self.out, &changes.updated);
+        // \Recent messages another session expunged: the RECENT count changes with them.
+        let mut recent_gone = false;
         for &(lo, hi) in &changes.expunged {
             let start = sel.msgs.partition_point(|m| m.meta.uid < lo);
             for m in sel.msgs[start..].iter_mut().take_while(|m| m.meta.uid <= hi) {
+                recent_gone |= m.meta.recent && !m.expunged;
                 m.expunged = true;
             }
         }
@@ -122,7 +125,9 @@ impl<M: Mailboxes> Session<M> {
             match sel.index_of(meta.uid) {
                 Some(i) => {
                     let old = &mut sel.msgs[i].meta;
-                    let changed = !old.flags.same(&meta.flags);
+                    // With CONDSTORE a new MODSEQ is news even when the flags ended where they
+                    // started (+FLAGS then -FLAGS), or the client's HIGHESTMODSEQ goes stale.
+                    let changed = !old.flags.same(&meta.flags) || (self.condstore && old.modseq != meta.modseq);
                     old.flags = meta.flags;
                     old.modseq = meta.modseq;
                     if changed {
@@ -144,8 +149,11 @@ impl<M: Mailboxes> Session<M> {
                 self.out.extend_from_slice(&line);
             }
         }
-        if allow_expunge {
-            report_expunges(sel, &mut self.out, self.qresync);
+        if allow_expunge && report_expunges(sel, &mut self.out, self.qresync) && recent_gone && added == 0 {
+            // RFC 3501 7.3.2: RECENT follows a change of the mailbox's size (with new messages
+            // it follows EXISTS below).
+            let recent = sel.msgs.iter().filter(|m| m.meta.recent).count();
+            self.out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
         }
         if added > 0 {
             let recent = sel.msgs.iter().filter(|m| m.meta.recent).count();
@@ -291,6 +299,11 @@ impl<M: Mailboxes> Session<M> {
             if !silent {
                 let line = fetch_flags(i + 1, m, self.condstore, uid);
                 self.out.extend_from_slice(&line);
+            } else if self.condstore {
+                // RFC 7162 3.1.3: with CONDSTORE the new MODSEQ is reported even for .SILENT
+                // (with the UID, as every FETCH response is once CONDSTORE is on).
+                let line = format!("* {} FETCH (UID {} MODSEQ ({}))\r\n", i + 1, m.uid, m.modseq);
+                self.out.extend_from_slice(line.as_bytes());
             }
         }
         if !stored.modified.is_empty() {
@@ -364,15 +377,17 @@ fn has_modseq(key: &SearchKey) -> bool {
 }
 
 /// Reports the view's expunged messages and drops them: `* n EXPUNGE`, highest number
-/// first, or once QRESYNC is enabled one `* VANISHED uids` (RFC 7162 3.2.10).
-fn report_expunges(sel: &mut Selected, out: &mut Vec<u8>, vanished: bool) {
+/// first, or once QRESYNC is enabled one `* VANISHED uids` (RFC 7162 3.2.10). True when
+/// there were any.
+fn report_expunges(sel: &mut Selected, out: &mut Vec<u8>, vanished: bool) -> bool {
+    let before = sel.msgs.len();
     if vanished {
         let gone: Vec<u32> = sel.msgs.iter().filter(|m| m.expunged).map(|m| m.meta.uid).collect();
         if !gone.is_empty() {
             sel.msgs.retain(|m| !m.expunged);
             out.extend_from_slice(format!("* VANISHED {}\r\n", compress(&gone)).as_bytes());
         }
-        return;
+        return sel.msgs.len() != before;
     }
     for i in (0..sel.msgs.len()).rev() {
         if sel.msgs[i].expunged {
@@ -380,6 +395,7 @@ fn report_expunges(sel: &mut Selected, out: &mut Vec<u8>, vanished: bool) {
             out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
         }
     }
+    sel.msgs.len() != before
 }
 
 /// `* n FETCH ([UID u] FLAGS (...) [MODSEQ (m)])`: UID for UID commands and, like MODSEQ,

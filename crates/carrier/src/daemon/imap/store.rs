@@ -212,6 +212,9 @@ impl Mailboxes for ImapStore {
     fn select(&mut self, name: &str, read_only: bool) -> StoreResult<Snapshot> {
         let access = if read_only { Access::ReadOnly } else { Access::ReadWrite };
         self.uidvalidity = None;
+        // RFC 3501 6.3.1: SELECT closes the selected mailbox first, and with it this session's
+        // \Recent claims: a re-SELECT does not show the same messages as \Recent again.
+        self.open = None;
         let snapshot = self.call(|s| {
             let snap = s.mailbox(name, Some(access))?.sync()?;
             Ok(Snapshot {
