@@ -110,12 +110,9 @@ impl<M: Mailboxes> Session<M> {
         let (Some(sel), Some(backend)) = (self.selected.as_mut(), self.backend.as_mut()) else { return };
         let Ok(changes) = backend.changes(&sel.name, sel.highest_modseq, sel.read_only) else { return };
         announce_keywords(sel, &mut self.out, &changes.updated);
-        // \Recent messages another session expunged: the RECENT count changes with them.
-        let mut recent_gone = false;
         for &(lo, hi) in &changes.expunged {
             let start = sel.msgs.partition_point(|m| m.meta.uid < lo);
             for m in sel.msgs[start..].iter_mut().take_while(|m| m.meta.uid <= hi) {
-                recent_gone |= m.meta.recent && !m.expunged;
                 m.expunged = true;
             }
         }
@@ -149,11 +146,15 @@ impl<M: Mailboxes> Session<M> {
                 self.out.extend_from_slice(&line);
             }
         }
-        if allow_expunge && report_expunges(sel, &mut self.out, self.qresync) && recent_gone && added == 0 {
-            // RFC 3501 7.3.2: RECENT follows a change of the mailbox's size (with new messages
-            // it follows EXISTS below).
+        let recent_before = sel.msgs.iter().filter(|m| m.meta.recent).count();
+        if allow_expunge && report_expunges(sel, &mut self.out, self.qresync) && added == 0 {
+            // RFC 3501 7.3.2: RECENT follows a change of the mailbox's size, here by expunges
+            // (this session's or another's) of \Recent messages; with new messages it follows
+            // EXISTS below. Clients keep the last count they were told, as imaptest does.
             let recent = sel.msgs.iter().filter(|m| m.meta.recent).count();
-            self.out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
+            if recent != recent_before {
+                self.out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
+            }
         }
         if added > 0 {
             let recent = sel.msgs.iter().filter(|m| m.meta.recent).count();

@@ -354,7 +354,8 @@ fn copy_move_expunge() {
     assert_eq!(t.send("3 COPY 1:2 Archive\r\n"), "3 OK [COPYUID 1001 1:2 1:2] COPY completed\r\n");
     assert_eq!(
         t.send("4 UID MOVE 2 Archive\r\n"),
-        "* OK [COPYUID 1001 2 3] Moved\r\n* 2 EXPUNGE\r\n4 OK MOVE completed\r\n"
+        // RFC 3501 7.3.2: the moved message was \Recent, so RECENT follows the size change.
+        "* OK [COPYUID 1001 2 3] Moved\r\n* 2 EXPUNGE\r\n* 1 RECENT\r\n4 OK MOVE completed\r\n"
     );
     t.store.deliver("INBOX", MSG2);
     // The new message is not known before it is announced.
@@ -364,8 +365,8 @@ fn copy_move_expunge() {
     );
     assert_eq!(t.send("5 NOOP\r\n"), "* 2 EXISTS\r\n* 2 RECENT\r\n5 OK NOOP completed\r\n");
     assert_eq!(t.send("5 STORE 1:2 +FLAGS.SILENT (\\Deleted)\r\n"), "5 OK STORE completed\r\n");
-    assert_eq!(t.send("6 UID EXPUNGE 3\r\n"), "* 2 EXPUNGE\r\n6 OK EXPUNGE completed\r\n");
-    assert_eq!(t.send("7 EXPUNGE\r\n"), "* 1 EXPUNGE\r\n7 OK EXPUNGE completed\r\n");
+    assert_eq!(t.send("6 UID EXPUNGE 3\r\n"), "* 2 EXPUNGE\r\n* 1 RECENT\r\n6 OK EXPUNGE completed\r\n");
+    assert_eq!(t.send("7 EXPUNGE\r\n"), "* 1 EXPUNGE\r\n* 0 RECENT\r\n7 OK EXPUNGE completed\r\n");
     assert_eq!(
         t.send("8 STATUS Archive (MESSAGES UIDNEXT)\r\n"),
         "* STATUS Archive (MESSAGES 3 UIDNEXT 4)\r\n8 OK STATUS completed\r\n"
@@ -385,7 +386,7 @@ fn other_sessions_changes_respect_the_expunge_rule() {
         t.send("2 FETCH 1 BODY.PEEK[]\r\n"),
         "2 NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\n"
     );
-    assert_eq!(t.send("3 NOOP\r\n"), "* 1 EXPUNGE\r\n3 OK NOOP completed\r\n");
+    assert_eq!(t.send("3 NOOP\r\n"), "* 1 EXPUNGE\r\n* 1 RECENT\r\n3 OK NOOP completed\r\n");
     assert_eq!(t.send("4 FETCH 1 UID\r\n"), "* 1 FETCH (UID 2)\r\n4 OK FETCH completed\r\n");
 }
 

@@ -181,13 +181,20 @@ fn vanished_replaces_expunge_once_enabled() {
     t.send("s SELECT INBOX\r\nc CREATE Archive\r\n");
     t.send("d STORE 1:2,4 +FLAGS.SILENT (\\Deleted)\r\n");
     // RFC 7162 3.2.10 (EXPUNGE), 3.2.7: the tagged OK has the HIGHESTMODSEQ of the expunge.
-    assert_eq!(t.send("1 UID EXPUNGE 4\r\n"), "* VANISHED 4\r\n1 OK [HIGHESTMODSEQ 10] EXPUNGE completed\r\n");
-    assert_eq!(t.send("2 EXPUNGE\r\n"), "* VANISHED 1:2\r\n2 OK [HIGHESTMODSEQ 11] EXPUNGE completed\r\n");
+    // Each expunged message was \Recent here: RECENT follows (RFC 3501 7.3.2).
+    assert_eq!(
+        t.send("1 UID EXPUNGE 4\r\n"),
+        "* VANISHED 4\r\n* 4 RECENT\r\n1 OK [HIGHESTMODSEQ 10] EXPUNGE completed\r\n"
+    );
+    assert_eq!(
+        t.send("2 EXPUNGE\r\n"),
+        "* VANISHED 1:2\r\n* 2 RECENT\r\n2 OK [HIGHESTMODSEQ 11] EXPUNGE completed\r\n"
+    );
     assert_eq!(t.send("3 EXPUNGE\r\n"), "3 OK [HIGHESTMODSEQ 11] EXPUNGE completed\r\n");
     // MOVE (RFC 6851 4.3): the source's expunge as VANISHED too.
     assert_eq!(
         t.send("4 MOVE 1 Archive\r\n"),
-        "* OK [COPYUID 1001 3 1] Moved\r\n* VANISHED 3\r\n4 OK MOVE completed\r\n"
+        "* OK [COPYUID 1001 3 1] Moved\r\n* VANISHED 3\r\n* 1 RECENT\r\n4 OK MOVE completed\r\n"
     );
     // The remaining message is number 1 now.
     assert_eq!(t.send("5 FETCH 1 UID\r\n"), "* 1 FETCH (UID 5)\r\n5 OK FETCH completed\r\n");
@@ -209,7 +216,10 @@ fn other_sessions_expunges_are_vanished_when_expunges_may_be_sent() {
     );
     assert_eq!(t.send("3 SEARCH SEEN\r\n"), "* SEARCH 2\r\n3 OK SEARCH completed\r\n");
     // A UID command may send it; numbers shift as for EXPUNGE.
-    assert_eq!(t.send("4 UID SEARCH SEEN\r\n"), "* SEARCH 2\r\n* VANISHED 1,3\r\n4 OK SEARCH completed\r\n");
+    assert_eq!(
+        t.send("4 UID SEARCH SEEN\r\n"),
+        "* SEARCH 2\r\n* VANISHED 1,3\r\n* 1 RECENT\r\n4 OK SEARCH completed\r\n"
+    );
     assert_eq!(t.send("5 FETCH 1 UID\r\n"), "* 1 FETCH (UID 2)\r\n5 OK FETCH completed\r\n");
     // At NOOP, and at once during IDLE.
     t.store.deliver("INBOX", MSG2);
