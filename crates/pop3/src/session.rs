@@ -9,7 +9,7 @@
 
 use crate::body;
 use crate::command::{self, Command};
-use carrier_smtp::sasl::{self, PlainError};
+use carrier_sasl::{self as sasl, PlainError};
 
 /// RFC 2449 4: a command line is at most 255 octets including CRLF.
 pub const MAX_LINE: usize = 255;
@@ -493,7 +493,7 @@ impl Session {
         }
         match initial {
             // RFC 5034 4: "=" is an empty initial response.
-            Some(response) => self.plain(if response == "=" { "" } else { &response }),
+            Some(response) => self.plain(if response == "=" { b"" } else { response.as_bytes() }),
             None => {
                 self.output.extend_from_slice(b"+ \r\n");
                 self.phase = Phase::AuthResponse;
@@ -509,16 +509,10 @@ impl Session {
             self.error("[AUTH] Authentication cancelled.");
             return None;
         }
-        match std::str::from_utf8(line) {
-            Ok(text) => self.plain(text),
-            Err(_) => {
-                self.error("Cannot decode the response: not valid base64 of UTF-8 text.");
-                None
-            }
-        }
+        self.plain(line)
     }
 
-    fn plain(&mut self, response: &str) -> Option<Event> {
+    fn plain(&mut self, response: &[u8]) -> Option<Event> {
         let Some(decoded) = sasl::decode_base64(response) else {
             self.error("Cannot decode the response: not valid base64 of UTF-8 text.");
             return None;

@@ -2,9 +2,6 @@
 //! commands of a transaction and the message's wire form (RFC 5321). The relay agent
 //! drives these over TCP or TLS.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
 /// RFC 5321 4.5.3.1.5 allows reply lines of 512 octets; real servers send longer ones, so
 /// accept up to this much before calling the peer broken.
 const MAX_REPLY_LINE: usize = 4096;
@@ -205,12 +202,12 @@ pub fn rcpt_to(address: &str) -> String {
 
 /// `AUTH PLAIN` with the initial response (RFC 4616, RFC 4954 4).
 pub fn auth_plain(user: &str, password: &str) -> String {
-    format!("AUTH PLAIN {}\r\n", STANDARD.encode(format!("\0{user}\0{password}")))
+    format!("AUTH PLAIN {}\r\n", carrier_sasl::plain_response(user, password))
 }
 
 /// One line of an AUTH LOGIN exchange: the user name or the password, base64.
 pub fn auth_login_line(value: &str) -> String {
-    format!("{}\r\n", STANDARD.encode(value))
+    format!("{}\r\n", carrier_sasl::encode_base64(value))
 }
 
 /// The message as sent after DATA: CRLF line ends, a leading dot doubled (RFC 5321

@@ -1,11 +1,9 @@
-//! SASL for SMTP AUTH (RFC 4954): the PLAIN (RFC 4616) and LOGIN exchanges, sans-IO.
+//! SASL for SMTP AUTH (RFC 4954): the PLAIN (RFC 4616) and LOGIN exchanges, sans-IO. The
+//! rules shared with POP3 and IMAP (base64, PLAIN's identities) are carrier-sasl's.
 
 use crate::reply::Reply;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
-/// RFC 4954 4: a client response line may be up to 12288 octets.
-pub const MAX_RESPONSE: usize = 12_288;
+pub use carrier_sasl::MAX_RESPONSE;
+use carrier_sasl::{PlainError, decode_base64, parse_plain};
 
 /// What the exchange needs next.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,7 +86,7 @@ impl Exchange {
         if line == "*" {
             return Step::Fail(Reply::new(501, "5.0.0", "Authentication cancelled"));
         }
-        let Some(decoded) = decode_base64(line) else {
+        let Some(decoded) = decode_base64(line.as_bytes()) else {
             return Step::Fail(Reply::new(501, "5.5.2", "Cannot decode the response: not valid base64 of UTF-8 text"));
         };
         match std::mem::replace(&mut self.state, State::Plain) {
@@ -100,32 +98,6 @@ impl Exchange {
             State::LoginPassword(login) => Step::Done { mechanism: "LOGIN", login, password: decoded },
         }
     }
-}
-
-/// Decodes one base64 response line into UTF-8 text (shared with POP3 and IMAP AUTH).
-pub fn decode_base64(line: &str) -> Option<String> {
-    let bytes = STANDARD.decode(line.trim()).ok()?;
-    String::from_utf8(bytes).ok()
-}
-
-/// Why a PLAIN response was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlainError {
-    /// Not `authzid NUL authcid NUL passwd`.
-    Malformed,
-    /// An authorization identity other than the user: acting for others is not supported.
-    OtherIdentity,
-}
-
-/// RFC 4616 2: message = [authzid] NUL authcid NUL passwd; returns (login, password).
-/// Shared by the SMTP, POP3 and IMAP AUTH exchanges.
-pub fn parse_plain(decoded: &str) -> Result<(String, String), PlainError> {
-    let parts: Vec<&str> = decoded.split('\0').collect();
-    let [authzid, authcid, password] = parts.as_slice() else { return Err(PlainError::Malformed) };
-    if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(authcid) {
-        return Err(PlainError::OtherIdentity);
-    }
-    Ok((authcid.to_string(), password.to_string()))
 }
 
 fn plain(decoded: &str) -> Step {
@@ -141,6 +113,8 @@ fn plain(decoded: &str) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
 
     fn b64(s: &str) -> String {
         STANDARD.encode(s)

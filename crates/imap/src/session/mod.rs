@@ -19,8 +19,7 @@ mod uidset;
 use crate::backend::{Mailboxes, StoreError};
 use crate::parser::{self, Command, Frame, Framer, Kind, Limits, Refusal};
 use crate::response::{self, Status};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use carrier_sasl::PlainError;
 use selected::Selected;
 
 /// What the session needs to know about the server and the connection.
@@ -643,21 +642,24 @@ impl<M: Mailboxes> Session<M> {
     }
 
     fn sasl_plain(&mut self, tag: &str, b64: &[u8]) -> Option<Event> {
-        let Some(decoded) = STANDARD.decode(b64).ok().and_then(|d| String::from_utf8(d).ok()) else {
+        let Some(decoded) = carrier_sasl::decode_base64(b64) else {
             self.bad(Some(tag), "Invalid SASL response: not base64 of UTF-8 text");
             return None;
         };
-        let parts: Vec<&str> = decoded.split('\0').collect();
-        let [authzid, login, password] = parts.as_slice() else {
-            self.bad(Some(tag), "Malformed PLAIN response: expected authzid NUL user NUL password");
-            return None;
-        };
-        if !authzid.is_empty() && authzid != login {
-            self.no(tag, Some("AUTHORIZATIONFAILED"), "Acting as another user is not supported");
-            return None;
+        match carrier_sasl::parse_plain(&decoded) {
+            Ok((login, password)) => {
+                self.phase = Phase::AwaitAuth(tag.to_string());
+                Some(Event::Auth { mechanism: "PLAIN", login, password })
+            }
+            Err(PlainError::Malformed) => {
+                self.bad(Some(tag), "Malformed PLAIN response: expected authzid NUL user NUL password");
+                None
+            }
+            Err(PlainError::OtherIdentity) => {
+                self.no(tag, Some("AUTHORIZATIONFAILED"), "Acting as another user is not supported");
+                None
+            }
         }
-        self.phase = Phase::AwaitAuth(tag.to_string());
-        Some(Event::Auth { mechanism: "PLAIN", login: login.to_string(), password: password.to_string() })
     }
 
     /// Answers the pending `Auth` event: the canonical user and their mailboxes, or why not.

@@ -131,6 +131,15 @@ fn authentication() {
     assert_eq!(t.s.user(), Some("bob"));
 }
 
+/// The authorization identity names the user in another case ("BOB\0bob\0secret"): the
+/// same user, as SMTP and POP3 have always taken it (the copies had drifted apart).
+#[test]
+fn an_authzid_in_another_case_is_the_same_user() {
+    let mut t = T::new(true);
+    assert!(t.send("1 AUTHENTICATE PLAIN Qk9CAGJvYgBzZWNyZXQ=\r\n").starts_with("1 OK [CAPABILITY"));
+    assert_eq!(t.s.user(), Some("bob"));
+}
+
 #[test]
 fn too_many_failures_and_bads_close() {
     let mut t = T::new(true);
