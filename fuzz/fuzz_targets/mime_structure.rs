@@ -31,5 +31,5 @@ fuzz_target!(|msg: &[u8]| {
             }
         }
     }
-    let _ = carrier_imap::structure::crlf_size(msg);
+    let _ = carrier_syntax::lines::crlf_len(msg);
 });

@@ -67,19 +67,7 @@ fn local_part_problem(local: &str) -> Option<&'static str> {
 }
 
 /// A syntactically valid domain name (one trailing dot allowed).
-pub fn valid_domain(domain: &str) -> bool {
-    let d = domain.strip_suffix('.').unwrap_or(domain);
-    // RFC 1035 2.3.4: labels of at most 63 octets, a name of at most 253 characters as text.
-    !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
+pub use carrier_syntax::domain::is_dns_name as valid_domain;
 
 /// Why `addr` cannot be an account address, or None when it can.
 pub fn account_problem(addr: &str) -> Option<String> {

@@ -68,16 +68,10 @@ pub fn network(text: &str) -> Result<ipnet::IpNet, String> {
 /// not starting or ending with a hyphen; at most 253 in all. Returns it lower-cased.
 pub fn dns_name(text: &str) -> Result<String, String> {
     let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if ok { Ok(name) } else { Err(format!("{text:?} is not a valid domain name")) }
+    match carrier_syntax::domain::check(&name, carrier_syntax::domain::Labels::Ascii) {
+        Ok(()) => Ok(name),
+        Err(_) => Err(format!("{text:?} is not a valid domain name")),
+    }
 }
 
 /// A host name for the server: a valid DNS name that is fully qualified (or "localhost").

@@ -9,6 +9,9 @@
 pub mod backend;
 pub mod datetime;
 pub mod flags;
+/// An in-memory [`Mailboxes`] for this crate's tests and the fuzz targets; not part of the
+/// API (feature `memory-store`).
+#[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
 pub mod parser;
 pub mod response;
@@ -19,5 +22,6 @@ pub mod structure;
 pub use backend::Mailboxes;
 /// Modified UTF-7 mailbox names (RFC 3501 5.1.3), shared with the mailbox store.
 pub use carrier_mutf7 as mutf7;
+#[cfg(any(test, feature = "memory-store"))]
 pub use memory::MemoryStore;
 pub use session::{AuthError, Config, Event, Session, State};

@@ -4,7 +4,6 @@
 use crate::backend::*;
 use crate::datetime::DateTime;
 use crate::flags::{self, Flags};
-use crate::structure::crlf_size;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -100,7 +99,7 @@ impl MemoryStore {
             uid,
             flags: flags.clone(),
             modseq,
-            size: crlf_size(message),
+            size: carrier_syntax::lines::crlf_len(message) as u64,
             internal_date: date.unwrap_or(now),
             recent: false,
         };

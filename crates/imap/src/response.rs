@@ -87,18 +87,10 @@ pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
 /// A literal of a stored message (LF line ends) as the client must see it, every bare LF
 /// sent as CRLF on the way out: no converted copy of the message is made.
 pub fn literal_crlf(out: &mut Vec<u8>, s: &[u8]) {
-    let size = crate::structure::crlf_size(s);
+    let size = carrier_syntax::lines::crlf_len(s);
     out.extend_from_slice(format!("{{{size}}}\r\n").as_bytes());
-    out.reserve(size as usize);
-    let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        if b == b'\n' && (i == 0 || s[i - 1] != b'\r') {
-            out.extend_from_slice(&s[start..i]);
-            out.extend_from_slice(b"\r");
-            start = i;
-        }
-    }
-    out.extend_from_slice(&s[start..]);
+    out.reserve(size);
+    carrier_syntax::lines::write_crlf(out, s);
 }
 
 /// nstring: NIL or a string.
@@ -145,7 +137,7 @@ mod tests {
             let mut direct = Vec::new();
             literal_crlf(&mut direct, msg);
             let mut converted = Vec::new();
-            literal(&mut converted, &crate::structure::crlf(msg));
+            literal(&mut converted, &carrier_syntax::lines::to_crlf(msg));
             assert_eq!(direct, converted, "{msg:?}");
         }
     }

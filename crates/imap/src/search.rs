@@ -52,7 +52,7 @@ pub struct Lazy<F: FnMut(bool) -> Option<Vec<u8>>> {
 
 /// The message in CRLF form and its structure.
 fn parsed(raw: Vec<u8>) -> (Vec<u8>, Part) {
-    let msg = structure::crlf(&raw).into_owned();
+    let msg = carrier_syntax::lines::to_crlf(&raw).into_owned();
     let root = structure::parse(&msg);
     (msg, root)
 }

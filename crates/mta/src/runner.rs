@@ -289,7 +289,7 @@ impl Runner {
             (self.ctx.store.clone(), self.ctx.cfg.hostname.clone(), id.clone(), env.clone());
         let work = move || {
             // Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
-            let body = carrier_store::to_lf(&message);
+            let body = carrier_syntax::lines::to_lf(&message);
             let deliver = |i: usize, known: bool| match known {
                 true => local::deliver(&store, &hostname, &id, &env, i, &body, recovering),
                 false => local::unknown(&env.recipients[i].address),

@@ -114,23 +114,14 @@ fn check_domain_or_literal(d: &str) -> Result<(), AddressError> {
     check_domain(d)
 }
 
-/// Domain = sub-domain *("." sub-domain); sub-domain = Let-dig [Ldh-str] (RFC 5321 4.1.2),
-/// U-labels allowed (RFC 6531 3.3). A trailing dot is not part of the grammar.
+/// Domain (RFC 5321 4.1.2), U-labels allowed (RFC 6531 3.3). A trailing dot is not part of
+/// the grammar.
 pub fn check_domain(d: &str) -> Result<(), AddressError> {
-    if d.is_empty() || d.len() > 255 {
-        return Err(AddressError::Syntax("bad domain length"));
-    }
-    for label in d.split('.') {
-        let ok = !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii());
-        if !ok {
-            return Err(AddressError::Syntax("invalid domain"));
-        }
-    }
-    Ok(())
+    use carrier_syntax::domain::{DomainError, Labels, check};
+    check(d, Labels::Utf8).map_err(|e| match e {
+        DomainError::Length => AddressError::Syntax("bad domain length"),
+        DomainError::Label => AddressError::Syntax("invalid domain"),
+    })
 }
 
 /// address-literal = "[" ( IPv4 / "IPv6:" IPv6 / General ) "]" (RFC 5321 4.1.3).

@@ -244,7 +244,7 @@ impl Account {
         date: Option<SystemTime>,
     ) -> Result<Appended, StoreError> {
         let place = self.place_of(name)?;
-        let data = crate::to_lf(message);
+        let data = carrier_syntax::lines::to_lf(message);
         self.check_quota(data.len() as u64)?;
         let mut staged = Staged::new(&place.dir);
         staged.write(&place.host, &data, date.unwrap_or_else(SystemTime::now))?;

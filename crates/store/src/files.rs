@@ -28,7 +28,7 @@ impl Staged {
 
     /// Writes a message (LF line ends) with its internal date, fsynced.
     pub fn write(&mut self, host: &str, data: &[u8], date: SystemTime) -> Result<(), StoreError> {
-        let vsize = data.len() as u64 + bare_lfs(data, &mut 0);
+        let vsize = carrier_syntax::lines::crlf_len(data) as u64;
         let (tmp, base) = self.reserve(host, data.len() as u64, vsize);
         let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         self.files.push((tmp, base));
@@ -96,17 +96,4 @@ impl Drop for Staged {
             let _ = fs::remove_file(tmp);
         }
     }
-}
-
-/// Line feeds not preceded by CR: what converting to CRLF adds. `prev` carries the last
-/// byte from one chunk of a file to the next.
-pub fn bare_lfs(data: &[u8], prev: &mut u8) -> u64 {
-    let mut n = 0;
-    for &b in data {
-        if b == b'\n' && *prev != b'\r' {
-            n += 1;
-        }
-        *prev = b;
-    }
-    n
 }

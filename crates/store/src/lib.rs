@@ -213,36 +213,6 @@ fn sync_new_dirs(root: &Path, maildir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect: CRLF
-/// becomes LF; a bare CR stays.
-pub fn to_lf(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    let mut i = 0;
-    while i < message.len() {
-        if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(message[i]);
-        i += 1;
-    }
-    out
-}
-
-/// The wire form (IMAP, POP3): every LF not already after a CR becomes CRLF.
-pub fn to_crlf(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + message.len() / 32);
-    let mut prev = 0u8;
-    for &b in message {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    out
-}
-
 /// Maps a local part or domain to one safe path component: lower-case, bytes outside
 /// [a-z0-9._+=-] as %XX, a leading dot as %2E — so no `..`, `/` or hidden names.
 fn safe_component(s: &str) -> String {
@@ -391,13 +361,6 @@ mod tests {
             assert_eq!(m.path_for(user), PathBuf::from(expected), "{user}");
         }
         assert_eq!(safe_id("../../x"), "......x");
-    }
-
-    #[test]
-    fn line_end_conversions() {
-        assert_eq!(to_lf(b"a\r\nb\r\n\r\nc\rd"), b"a\nb\n\nc\rd");
-        assert_eq!(to_crlf(b"a\nb\r\n\nc\rd"), b"a\r\nb\r\n\r\nc\rd");
-        assert_eq!(to_crlf(&to_lf(b"x\r\ny\r\n")), b"x\r\ny\r\n");
     }
 
     #[test]

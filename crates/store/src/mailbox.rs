@@ -201,7 +201,7 @@ impl Mailbox {
         locked.finish()
     }
 
-    /// A message's content as stored (LF line ends; see [`crate::to_crlf`] for the wire).
+    /// A message's content as stored (LF line ends; `carrier_syntax::lines::to_crlf` gives the wire form).
     pub fn read(&mut self, uid: u32) -> Result<Vec<u8>, StoreError> {
         self.read_with(uid, read_sized)
     }

@@ -244,7 +244,7 @@ fn crlf_size(path: &Path, file: &str, size: u64) -> io::Result<u64> {
         if n == 0 {
             return Ok(size + extra);
         }
-        extra += crate::files::bare_lfs(&buf[..n], &mut prev);
+        extra += carrier_syntax::lines::bare_lfs(&buf[..n], &mut prev);
     }
 }
 

@@ -298,7 +298,7 @@ struct Lazy<'a> {
 
 impl<'a> Lazy<'a> {
     fn crlf(&self) -> &'a [u8] {
-        self.crlf.get_or_init(|| structure::crlf(self.raw))
+        self.crlf.get_or_init(|| carrier_syntax::lines::to_crlf(self.raw))
     }
 
     fn root(&self) -> &'a Part {

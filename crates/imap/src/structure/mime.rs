@@ -1,7 +1,7 @@
 //! The MIME tree of a message (RFC 2045, RFC 2046 5.1 multipart boundaries, 5.2
 //! message/rfc822), with exact byte offsets into the message for BODY[section].
 //!
-//! Input is the message with CRLF line ends (see [`crate::structure::crlf`]). Parsing
+//! Input is the message with CRLF line ends (see `carrier_syntax::lines::to_crlf`). Parsing
 //! never fails: a broken structure degrades to text, as clients expect something.
 
 use super::header::{self, Field, Params};

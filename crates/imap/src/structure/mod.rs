@@ -2,7 +2,8 @@
 //! BODYSTRUCTURE, and BODY[section] extraction.
 //!
 //! Every function takes the message with CRLF line ends, the form IMAP sizes and offsets
-//! are counted in (RFC 3501 2.3.4 RFC822.SIZE); [`crlf`] converts a stored LF message.
+//! are counted in (RFC 3501 2.3.4 RFC822.SIZE); `carrier_syntax::lines::to_crlf` converts a
+//! stored LF message.
 
 pub mod address;
 pub mod bodystructure;
@@ -12,8 +13,6 @@ pub mod mime;
 pub mod section;
 
 pub use mime::{Content, Part, parse};
-
-use std::borrow::Cow;
 
 /// Length of a stored message's header, up to and including its first empty line (`LF` or
 /// `CRLF` alone: after [`crlf`] that is where [`parse`] ends the header); the whole message
@@ -30,31 +29,10 @@ pub fn header_len(msg: &[u8]) -> usize {
     msg.len()
 }
 
-/// The message with every bare LF turned into CRLF (a bare CR is left alone).
-pub fn crlf(msg: &[u8]) -> Cow<'_, [u8]> {
-    let bare = msg.iter().enumerate().any(|(i, &b)| b == b'\n' && (i == 0 || msg[i - 1] != b'\r'));
-    if !bare {
-        return Cow::Borrowed(msg);
-    }
-    let mut out = Vec::with_capacity(msg.len() + msg.len() / 32);
-    for (i, &b) in msg.iter().enumerate() {
-        if b == b'\n' && (i == 0 || msg[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    Cow::Owned(out)
-}
-
-/// RFC822.SIZE of a stored message: its length with CRLF line ends.
-pub fn crlf_size(msg: &[u8]) -> u64 {
-    let bare = msg.iter().enumerate().filter(|&(i, &b)| b == b'\n' && (i == 0 || msg[i - 1] != b'\r')).count();
-    (msg.len() + bare) as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use carrier_syntax::lines::to_crlf;
 
     #[test]
     fn the_header_ends_where_parse_ends_it() {
@@ -70,20 +48,12 @@ mod tests {
             b"Subject: a\r\r\nX: b\n\nbody",
         ] {
             let len = header_len(msg);
-            let whole = crlf(msg);
-            let head = crlf(&msg[..len]);
+            let whole = to_crlf(msg);
+            let head = to_crlf(&msg[..len]);
             let (a, b) = (parse(&whole), parse(&head));
             assert_eq!(whole[a.header.clone()], head[b.header.clone()], "{:?}", String::from_utf8_lossy(msg));
             assert_eq!(b.header.end, head.len(), "nothing after the header: {:?}", String::from_utf8_lossy(msg));
         }
-    }
-
-    #[test]
-    fn line_ends() {
-        assert!(matches!(crlf(b"a\r\nb"), Cow::Borrowed(_)));
-        assert_eq!(&*crlf(b"a\nb\r\n\nc\r"), b"a\r\nb\r\n\r\nc\r");
-        assert_eq!(&*crlf(b"\n"), b"\r\n");
-        assert_eq!(crlf_size(b"a\nb\r\n"), 6);
     }
 
     /// Random bytes and mangled MIME never panic any structure function.
@@ -115,7 +85,7 @@ mod tests {
                 let at = (x >> 24) as usize % (msg.len() + 1);
                 msg.splice(at..at, piece.iter().copied());
             }
-            let msg = crlf(&msg).into_owned();
+            let msg = to_crlf(&msg).into_owned();
             let root = parse(&msg);
             let mut out = Vec::new();
             bodystructure::write(&mut out, &msg, &root, true);
