@@ -30,7 +30,8 @@ pub fn normalize(addr: &str) -> String {
     }
 }
 
-/// A local part carrying a routing trick that must never be interpreted (DESIGN §4):
+/// A local part carrying a routing trick that must never be interpreted (no open relay by
+/// trick address, RFC 5321 3.6.2 and 4.1.1.3):
 /// `a%b`, `a!b`, `a@b` (source routes too) and quoted strings; also an empty one. A '/'
 /// is refused as well because mailboxes are directories named after the address.
 pub fn is_routing_trick(local: &str) -> bool {
@@ -44,7 +45,7 @@ pub fn valid_local_part(local: &str) -> bool {
 
 /// Why a local part is not acceptable for an account, in words for the administrator.
 fn local_part_problem(local: &str) -> Option<&'static str> {
-    // RFC 5322 3.2.3 atext, without the routing characters of DESIGN §4.
+    // RFC 5322 3.2.3 atext, without the routing characters above.
     const SPECIAL: &str = "#$&'*+=?^_`{|}~-";
     if local.is_empty() {
         return Some("the name before the @ is empty");

@@ -192,7 +192,8 @@ impl Directory {
 
     /// Resolves `local@domain` (domain local and lower-case) into `out`.
     fn expand(&self, local: &str, domain: &str, chain: &mut Vec<String>, out: &mut Vec<Route>) -> Result<(), Failure> {
-        // DESIGN §4: routing tricks in a local part are never interpreted.
+        // No open relay by trick: routing characters in a local part are never interpreted
+        // (RFC 5321 3.6.2).
         if is_routing_trick(local) {
             return Ok(());
         }

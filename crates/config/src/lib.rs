@@ -1,4 +1,4 @@
-//! carrier's configuration: one TOML file (DESIGN.md §3), parsed with serde and
+//! carrier's configuration: one TOML file (docs/config.md lists every key), parsed with serde and
 //! validated at start. Every error names the file, the line and the key, and says
 //! what is expected.
 
@@ -394,7 +394,7 @@ pub fn config_path(cli: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(SYSTEM_CONFIG))
 }
 
-/// Finds the configuration as DESIGN.md §3 says: `-c FILE`, else `$CARRIER_CONFIG`, else
+/// Finds the configuration (docs/config.md): `-c FILE`, else `$CARRIER_CONFIG`, else
 /// /etc/carrier/carrier.toml, else development defaults. A file that was named but does
 /// not exist is an error, not a silent fallback.
 pub fn locate(cli: Option<&Path>) -> Result<Config, ConfigError> {

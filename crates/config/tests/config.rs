@@ -1,11 +1,12 @@
-//! The configuration file: the DESIGN.md example, defaults, and every kind of mistake.
+//! The configuration file: the example of the interface contract (every documented key),
+//! defaults, and every kind of mistake.
 
 use carrier_config::{Config, ConfigError, locate};
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-const DESIGN_EXAMPLE: &str = r#"
+const CONTRACT_EXAMPLE: &str = r#"
 hostname = "mail.example.com"      # FQDN used in banner, HELO, Received, Message-ID
 data_dir = "/var/lib/carrier"      # spool, mailboxes, user db, generated keys/certs
 domains = ["example.com"]          # local domains (local-host-names)
@@ -47,7 +48,7 @@ fn error(text: &str) -> ConfigError {
 
 #[test]
 fn design_example_parses() {
-    let c = parse(DESIGN_EXAMPLE).unwrap();
+    let c = parse(CONTRACT_EXAMPLE).unwrap();
     assert_eq!(c.hostname, "mail.example.com");
     assert_eq!(c.domains, ["example.com"]);
     assert_eq!(c.listen.smtp, ["0.0.0.0:25".parse().unwrap()]);

@@ -448,7 +448,7 @@ impl Session {
         self.cfg.tls || self.cfg.plaintext
     }
 
-    /// DESIGN §4: passwords only over TLS, unless configured for loopback.
+    /// Passwords only over TLS (RFC 2595 2.1, RFC 8314), unless allowed for loopback.
     fn refuse_plaintext(&mut self) -> bool {
         if self.plaintext_allowed() {
             return false;

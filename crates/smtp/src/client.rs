@@ -23,11 +23,6 @@ impl Response {
         self.code < 400
     }
 
-    /// 4xx: try again later (RFC 5321 4.2.1).
-    pub fn is_transient(&self) -> bool {
-        (400..500).contains(&self.code)
-    }
-
     /// The enhanced status code the server gave (RFC 2034 / RFC 3463), if its class
     /// agrees with the reply code; otherwise a generic one for the class.
     pub fn status(&self) -> String {

@@ -25,11 +25,6 @@ impl Reply {
         Reply { code, status: None, lines: vec![text.into()] }
     }
 
-    /// True for 4xx and 5xx replies.
-    pub fn is_error(&self) -> bool {
-        self.code >= 400
-    }
-
     /// The first line's text, for logs.
     pub fn text(&self) -> &str {
         &self.lines[0]

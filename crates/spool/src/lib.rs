@@ -1,5 +1,5 @@
 //! The durable queue. `enqueue` returns only when the message and its envelope are on
-//! stable storage (DESIGN.md §4: a 250 after DATA means fsynced).
+//! stable storage (a 250 after DATA means fsynced: nothing acknowledged is ever lost).
 //!
 //! Layout under the spool directory:
 //! - `queue/QID`: the envelope as short text lines, a blank line, the message as received,
@@ -16,7 +16,7 @@
 //!
 //! A status record is appended under an exclusive `flock` of the message file, after cutting
 //! off a record torn by a crash or a full disk: otherwise the next record would be glued to
-//! the fragment and the file would no longer parse (DESIGN.md §4: a full disk is no corruption).
+//! the fragment and the file would no longer parse (a full disk must never corrupt the queue).
 //!
 //! **Group commit**: callers hand their message to one committer thread, which takes every
 //! request waiting, writes the files, fsyncs them in parallel (so the file system can merge

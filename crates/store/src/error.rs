@@ -44,13 +44,6 @@ pub enum StoreError {
     Io(io::Error),
 }
 
-impl StoreError {
-    /// True for errors worth retrying later (I/O), as opposed to requests that will always fail.
-    pub fn is_temporary(&self) -> bool {
-        matches!(self, StoreError::Io(_))
-    }
-}
-
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

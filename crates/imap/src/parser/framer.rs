@@ -169,11 +169,6 @@ impl Framer {
         Some(line)
     }
 
-    /// Whether unread input is buffered.
-    pub fn has_input(&self) -> bool {
-        self.pos < self.input.len()
-    }
-
     /// Advances as far as the buffered input allows.
     pub fn poll(&mut self) -> Frame {
         if let Some(refused) = self.shed.take() {

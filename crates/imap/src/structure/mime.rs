@@ -46,11 +46,6 @@ impl Part {
     pub fn field(&self, msg: &[u8], name: &str) -> Option<Vec<u8>> {
         header::first(&self.fields(msg), name)
     }
-
-    /// Whether this is multipart/*.
-    pub fn is_multipart(&self) -> bool {
-        matches!(self.content, Content::Multipart(_))
-    }
 }
 
 /// Parses a whole message.
