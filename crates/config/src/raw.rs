@@ -1,11 +1,11 @@
 //! The file as serde sees it, and its conversion into a validated [`Config`].
 //! Values that need checking are kept `Spanned` so errors can name their line.
 
-use crate::values;
-use crate::{
-    AuthSource, Config, ConfigError, Delivery, Dns, Imap, Listen, Mailbox, Pop3, Relay, Smarthost, Smtp, Submission,
-    Tls,
+use crate::error::ConfigError;
+use crate::model::{
+    AuthSource, Config, Delivery, Dns, Imap, Listen, Mailbox, Pop3, Relay, Smarthost, Smtp, Submission, Tls,
 };
+use crate::values;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,364 @@
+//! The configuration as carrier uses it: validated values with their defaults, and the
+//! questions other crates ask of it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The system-wide configuration file, used when neither `-c` nor `CARRIER_CONFIG` is given.
+pub const SYSTEM_CONFIG: &str = "/etc/carrier/carrier.toml";
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Our fully qualified host name: banner, HELO, Received, Message-ID.
+    pub hostname: String,
+    /// Where the queue, mailboxes, user database and generated keys live (absolute).
+    pub data_dir: PathBuf,
+    /// Local domains, lower-case (sendmail's local-host-names).
+    pub domains: Vec<String>,
+    /// The aliases file in /etc/aliases syntax.
+    pub aliases: Option<PathBuf>,
+    /// The unprivileged account `serve` switches to after binding its ports, when started as root.
+    pub user: Option<String>,
+    /// Where passwords for SMTP AUTH are checked.
+    pub auth: AuthSource,
+    /// Local users besides root and `user` who may list, flush and ask the status of the
+    /// queue through the daemon (Postfix's `authorized_mailq_users`); "*" is everyone.
+    pub authorized_mailq_users: Vec<String>,
+    /// Listening addresses per service.
+    pub listen: Listen,
+    /// Certificate and key; None means a generated self-signed certificate.
+    pub tls: Option<Tls>,
+    /// Who may relay, and through where.
+    pub relay: Relay,
+    /// Resolver settings.
+    pub dns: Dns,
+    /// Outbound delivery and retries.
+    pub delivery: Delivery,
+    /// SMTP server limits and timeouts.
+    pub smtp: Smtp,
+    /// Logins (SMTP AUTH, POP3, IMAP): limits and the loopback exception.
+    pub submission: Submission,
+    /// The POP3 server.
+    pub pop3: Pop3,
+    /// The IMAP server.
+    pub imap: Imap,
+    /// The mailbox store.
+    pub mailbox: Mailbox,
+    /// The file this came from; None for built-in development defaults.
+    pub source: Option<PathBuf>,
+}
+
+/// Which accounts log in (`auth = "carrier"` or `"system"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthSource {
+    /// carrier's own user database (`carrier user add`).
+    #[default]
+    Carrier,
+    /// The host's login accounts: passwords from the shadow file.
+    System,
+}
+
+/// `[listen]`: each a list of socket addresses; empty means not listening.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Listen {
+    /// MTA-to-MTA SMTP (port 25).
+    pub smtp: Vec<SocketAddr>,
+    /// Submission with STARTTLS (587).
+    pub submission: Vec<SocketAddr>,
+    /// Submission over implicit TLS (465).
+    pub smtps: Vec<SocketAddr>,
+    /// POP3 (110).
+    pub pop3: Vec<SocketAddr>,
+    /// POP3 over TLS (995).
+    pub pop3s: Vec<SocketAddr>,
+    /// IMAP (143).
+    pub imap: Vec<SocketAddr>,
+    /// IMAP over TLS (993).
+    pub imaps: Vec<SocketAddr>,
+}
+
+impl Listen {
+    /// Every service with its addresses, by its key name in `[listen]`.
+    pub fn services(&self) -> [(&'static str, &[SocketAddr]); 7] {
+        [
+            ("smtp", &self.smtp),
+            ("submission", &self.submission),
+            ("smtps", &self.smtps),
+            ("pop3", &self.pop3),
+            ("pop3s", &self.pop3s),
+            ("imap", &self.imap),
+            ("imaps", &self.imaps),
+        ]
+    }
+}
+
+/// `[tls]`: PEM certificate chain and private key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tls {
+    /// Certificate chain file.
+    pub cert: PathBuf,
+    /// Private key file.
+    pub key: PathBuf,
+}
+
+/// `[relay]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relay {
+    /// Clients allowed to relay without authentication (sendmail's access map RELAY).
+    pub networks: Vec<ipnet::IpNet>,
+    /// Send all outbound mail through this host.
+    pub smarthost: Option<Smarthost>,
+}
+
+/// A smarthost and its credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smarthost {
+    /// Host name or address.
+    pub host: String,
+    /// Port: 465 means implicit TLS, others STARTTLS.
+    pub port: u16,
+    /// AUTH user name.
+    pub user: Option<String>,
+    /// AUTH password.
+    pub password: Option<String>,
+    /// PEM file of the certificate authorities trusted for the smarthost's certificate;
+    /// None means the system's bundle.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[dns]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Dns {
+    /// Name servers to ask instead of the system resolver.
+    pub nameservers: Vec<SocketAddr>,
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// TCP port used to reach MX hosts.
+    pub remote_port: u16,
+    /// Waits between attempts; the last one repeats.
+    pub retry: Vec<Duration>,
+    /// After this long in the queue a message bounces.
+    pub max_queue_time: Duration,
+    /// Tell the sender once when a message has waited this long; None is off (as Postfix's
+    /// default `delay_warning_time = 0h`).
+    pub delay_warning: Option<Duration>,
+}
+
+/// `[smtp]`: limits and timeouts of the SMTP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smtp {
+    /// Largest message accepted, in octets (advertised with SIZE).
+    pub max_message_size: u64,
+    /// Recipients per transaction.
+    pub max_recipients: usize,
+    /// Error replies before the session is closed.
+    pub max_errors: u32,
+    /// Concurrent connections.
+    pub max_connections: usize,
+    /// Concurrent connections from one address (0: no limit); relay networks are exempt.
+    pub max_connections_per_ip: usize,
+    /// New connections per minute from one address (0: no limit); relay networks are exempt.
+    pub connection_rate_limit: usize,
+    /// Octets of messages being received that all SMTP sessions together may hold in memory;
+    /// past it a message is refused with 452 4.3.1 and its client retries later.
+    pub max_message_memory: u64,
+    /// Idle time allowed between commands (RFC 5321 4.5.3.2.7).
+    pub timeout: Duration,
+    /// Idle time allowed while receiving message data.
+    pub data_timeout: Duration,
+    /// Wait before the greeting; clients that talk first are refused. Zero is off.
+    pub greet_pause: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Delivery {
+        Delivery {
+            remote_port: 25,
+            retry: [60, 300, 900, 3600, 14_400].into_iter().map(Duration::from_secs).collect(),
+            max_queue_time: Duration::from_secs(5 * 86_400),
+            delay_warning: None,
+        }
+    }
+}
+
+/// `[submission]`: AUTH and its brute-force defences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// Failed AUTH attempts in one session before it is closed with 421 4.7.0.
+    pub max_auth_failures: u32,
+    /// Wait before answering a failed attempt (slows password guessing).
+    pub auth_failure_delay: Duration,
+    /// Failures from one address within `auth_ip_window` before AUTH from it is refused.
+    pub auth_ip_limit: u32,
+    /// The window for `auth_ip_limit`.
+    pub auth_ip_window: Duration,
+    /// Allow AUTH without TLS from loopback addresses (local scripts); never from elsewhere.
+    pub plaintext_loopback: bool,
+    /// Users who may send with any sender address (e.g. a web application's account).
+    pub any_sender: Vec<String>,
+    /// The shadow file read when `auth = "system"`.
+    pub shadow_file: PathBuf,
+}
+
+impl Default for Submission {
+    fn default() -> Submission {
+        Submission {
+            max_auth_failures: 3,
+            auth_failure_delay: Duration::from_secs(1),
+            auth_ip_limit: 10,
+            auth_ip_window: Duration::from_secs(600),
+            plaintext_loopback: false,
+            any_sender: Vec::new(),
+            shadow_file: PathBuf::from("/etc/shadow"),
+        }
+    }
+}
+
+/// `[pop3]`: the POP3 server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pop3 {
+    /// Idle time allowed between commands (RFC 1939 3: at least 10 minutes).
+    pub timeout: Duration,
+    /// Time allowed to log in after connecting, however busy the client is meanwhile.
+    pub login_timeout: Duration,
+    /// Concurrent POP3 connections.
+    pub max_connections: usize,
+    /// Connections from one address that have not logged in yet (0: no limit); relay
+    /// networks are exempt.
+    pub max_connections_per_ip: usize,
+    /// Logged-in sessions of one user from one address; 0 is no limit.
+    pub max_connections_per_user_ip: usize,
+    /// Error replies in one session before it is closed.
+    pub max_errors: u32,
+}
+
+impl Default for Pop3 {
+    fn default() -> Pop3 {
+        Pop3 {
+            timeout: Duration::from_secs(600),
+            login_timeout: Duration::from_secs(180),
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            max_connections_per_user_ip: 10,
+            max_errors: 10,
+        }
+    }
+}
+
+/// `[imap]`: the IMAP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imap {
+    /// Idle time allowed after login, IDLE included (RFC 3501 5.4: at least 30 minutes).
+    pub timeout: Duration,
+    /// Time allowed to log in after connecting, however busy the client is meanwhile
+    /// (Dovecot's imap-login also allows 3 minutes).
+    pub login_timeout: Duration,
+    /// Concurrent IMAP connections.
+    pub max_connections: usize,
+    /// Connections from one address that have not logged in yet (0: no limit); relay
+    /// networks are exempt.
+    pub max_connections_per_ip: usize,
+    /// Logged-in sessions of one user from one address (Dovecot's
+    /// `mail_max_userip_connections`, also 10); 0 is no limit.
+    pub max_connections_per_user_ip: usize,
+    /// Invalid commands in a row before the session is closed.
+    pub max_errors: u32,
+    /// Largest message APPEND accepts, in octets (advertised as APPENDLIMIT, RFC 7889).
+    pub max_message_size: u64,
+}
+
+impl Default for Imap {
+    fn default() -> Imap {
+        Imap {
+            timeout: Duration::from_secs(30 * 60),
+            login_timeout: Duration::from_secs(180),
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            max_connections_per_user_ip: 10,
+            max_errors: 10,
+            max_message_size: 50 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[mailbox]`: the mailbox store.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Mailbox {
+    /// Storage limit per account in octets; None is unlimited.
+    pub quota: Option<u64>,
+}
+
+impl Default for Smtp {
+    fn default() -> Smtp {
+        Smtp {
+            max_message_size: 25 * 1024 * 1024,
+            // RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted.
+            max_recipients: 100,
+            // Postfix smtpd_hard_error_limit.
+            max_errors: 20,
+            max_connections: 1000,
+            // Postfix's smtpd_client_connection_count_limit.
+            max_connections_per_ip: 50,
+            // Off, as Postfix's smtpd_client_connection_rate_limit.
+            connection_rate_limit: 0,
+            max_message_memory: 512 * 1024 * 1024,
+            timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+            greet_pause: Duration::ZERO,
+        }
+    }
+}
+
+impl Default for Relay {
+    /// Loopback may relay, as Postfix's `mynetworks_style = host`.
+    fn default() -> Relay {
+        Relay { networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()], smarthost: None }
+    }
+}
+
+impl Config {
+    /// Built-in defaults for trying carrier without a configuration file.
+    pub fn development() -> Config {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Config {
+            hostname: "localhost".into(),
+            data_dir: cwd.join("carrier-data"),
+            domains: vec!["localhost".into()],
+            aliases: None,
+            user: None,
+            auth: AuthSource::Carrier,
+            authorized_mailq_users: Vec::new(),
+            listen: Listen { smtp: vec!["127.0.0.1:2525".parse().unwrap()], ..Listen::default() },
+            tls: None,
+            relay: Relay::default(),
+            dns: Dns::default(),
+            delivery: Delivery::default(),
+            smtp: Smtp::default(),
+            submission: Submission::default(),
+            pop3: Pop3::default(),
+            imap: Imap::default(),
+            mailbox: Mailbox::default(),
+            source: None,
+        }
+    }
+
+    /// True for the local domains and our own host name (case-insensitive, one trailing dot ignored).
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        let d = domain.strip_suffix('.').unwrap_or(domain);
+        d.eq_ignore_ascii_case(&self.hostname) || self.domains.iter().any(|l| l.eq_ignore_ascii_case(d))
+    }
+
+    /// True when `ip` is in `relay.networks` (IPv4-mapped IPv6 counts as IPv4).
+    pub fn relay_allowed(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.relay.networks.iter().any(|n| n.contains(&ip))
+    }
+}
