@@ -2,8 +2,8 @@
 //! LIST (RFC 5258 LIST-EXTENDED, RFC 6154 SPECIAL-USE, RFC 5819 LIST-STATUS), LSUB,
 //! STATUS and APPEND.
 
-use super::Session;
-use super::selected::client_flags;
+use super::engine::Session;
+use super::view::client_flags;
 use crate::backend::{DELIMITER, MailboxInfo, MailboxStatus, Mailboxes, StoreError};
 use crate::datetime::DateTime;
 use crate::parser::{ListArgs, StatusItem};

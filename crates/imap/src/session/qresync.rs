@@ -6,9 +6,9 @@
 //! name UIDs the client never saw or already knows are gone: RFC 7162 3.2.5.1 and 3.2.6
 //! allow that, and the client's known UIDs and sequence match data narrow it.
 
-use super::Session;
-use super::selected::{Selected, fetch_flags};
+use super::engine::Session;
 use super::uidset::UidSet;
+use super::view::{Selected, fetch_flags};
 use crate::backend::Mailboxes;
 use crate::parser::{Qresync, SeqMatch, SequenceSet};
 

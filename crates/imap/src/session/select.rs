@@ -1,29 +1,12 @@
 //! Opening and closing a mailbox: SELECT and EXAMINE (RFC 3501 6.3.1-2, RFC 7162 3.1.8 and
 //! 3.2.5), CLOSE (6.4.2) and UNSELECT (RFC 3691).
 
-use super::Session;
-use super::selected::{Msg, Selected};
+use super::engine::Session;
+use super::view::{Msg, Selected, write_flags};
 use crate::backend::{Mailboxes, Snapshot};
 use crate::flags;
 use crate::parser::SelectParams;
 use crate::response::{self, Status};
-
-/// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` for the system flags and `keywords`.
-pub(super) fn write_flags(out: &mut Vec<u8>, keywords: &[String], read_only: bool) {
-    let mut all: Vec<&str> = flags::SYSTEM.to_vec();
-    all.extend(keywords.iter().map(String::as_str));
-    out.extend_from_slice(b"* FLAGS ");
-    response::atom_list(out, all.iter().copied());
-    out.extend_from_slice(b"\r\n");
-    let mut permanent = if read_only { Vec::new() } else { all };
-    if !read_only {
-        permanent.push("\\*");
-    }
-    let mut code = b"PERMANENTFLAGS ".to_vec();
-    response::atom_list(&mut code, permanent);
-    let code = String::from_utf8_lossy(&code).into_owned();
-    response::status(out, None, Status::Ok, Some(&code), "Flags permitted");
-}
 
 impl<M: Mailboxes> Session<M> {
     pub(super) fn select(&mut self, tag: &str, name: &str, read_only: bool, params: SelectParams) -> bool {

@@ -1,7 +1,9 @@
 //! Byte-for-byte conversations with the in-memory store.
 
 use super::*;
+use crate::backend::Mailboxes;
 use crate::memory::MemoryStore;
+use crate::parser::Limits;
 
 mod qresync;
 
