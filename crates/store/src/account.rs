@@ -4,14 +4,15 @@
 //!
 //! All methods block (file I/O, fsync, flock): call them from `spawn_blocking`.
 
+use crate::error::StoreError;
 use crate::files::Staged;
 use crate::flags::Flags;
 use crate::fsutil::{self, Lock};
 use crate::mailbox::{Access, Mailbox};
+use crate::maildir::{Maildir, create_maildir, sync_new_dirs};
 use crate::names::{self, DELIMITER, mutf7};
 use crate::notify::Watch;
-use crate::sync::{Locked, Place};
-use crate::{Maildir, StoreError};
+use crate::sync::{Destinations, Locked, Place};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
@@ -116,6 +117,13 @@ pub struct Appended {
     pub uid: u32,
 }
 
+impl Maildir {
+    /// A user's mailboxes (nothing is touched on disk until they are used).
+    pub fn account(&self, user: &str) -> Account {
+        Account::new(self.clone(), user)
+    }
+}
+
 /// A user's mailboxes.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -164,8 +172,8 @@ impl Account {
         // All three: a delivery creating the Maildir at this moment may have made cur/ and new/
         // but not tmp/ yet, and an APPEND writes into tmp/.
         if ["cur", "new", "tmp"].iter().any(|d| !self.root.join(d).is_dir()) {
-            crate::create_maildir(&self.root)?;
-            crate::sync_new_dirs(self.store.root(), &self.root)?;
+            create_maildir(&self.root)?;
+            sync_new_dirs(self.store.root(), &self.root)?;
         }
         Ok(())
     }
@@ -186,26 +194,10 @@ impl Account {
         self.folder_dir(canonical).join("cur").is_dir()
     }
 
-    /// Where an existing mailbox lives.
-    pub(crate) fn place_of(&self, name: &str) -> Result<Place, StoreError> {
-        let canonical = names::normalize(name)?;
-        if canonical == "INBOX" {
-            self.ensure_inbox()?;
-        } else if !self.exists(&canonical) {
-            return Err(StoreError::NoSuchMailbox(canonical));
-        }
-        Ok(Place {
-            dir: self.folder_dir(&canonical),
-            root: self.root.clone(),
-            registry: self.store.registry.clone(),
-            host: self.store.host.clone(),
-        })
-    }
-
     /// Opens a mailbox (SELECT / EXAMINE / POP3 login).
     pub fn open(&self, name: &str, access: Access) -> Result<Mailbox, StoreError> {
         let place = self.place_of(name)?;
-        Mailbox::open(self.clone(), names::normalize(name)?, place, access)
+        Mailbox::open(Box::new(self.clone()), names::normalize(name)?, place, access)
     }
 
     /// Notified whenever a session or delivery in this process changes the mailbox.
@@ -323,7 +315,7 @@ impl Account {
     /// Dovecot write. Its index (and UIDVALIDITY) is made by the first sync.
     fn create_folder(&self, canonical: &str) -> Result<(), StoreError> {
         let dir = self.folder_dir(canonical);
-        crate::create_maildir(&dir)?;
+        create_maildir(&dir)?;
         fs::OpenOptions::new().write(true).create(true).truncate(false).open(dir.join("maildirfolder"))?;
         fsutil::sync_dir(&dir)?;
         fsutil::sync_dir(&self.root)?;
@@ -471,9 +463,25 @@ impl Account {
         }
         Ok(total)
     }
+}
 
-    /// Refuses to add `adding` octets when that would pass the account's quota.
-    pub(crate) fn check_quota(&self, adding: u64) -> Result<(), StoreError> {
+impl Destinations for Account {
+    fn place_of(&self, name: &str) -> Result<Place, StoreError> {
+        let canonical = names::normalize(name)?;
+        if canonical == "INBOX" {
+            self.ensure_inbox()?;
+        } else if !self.exists(&canonical) {
+            return Err(StoreError::NoSuchMailbox(canonical));
+        }
+        Ok(Place {
+            dir: self.folder_dir(&canonical),
+            root: self.root.clone(),
+            registry: self.store.registry.clone(),
+            host: self.store.host.clone(),
+        })
+    }
+
+    fn check_quota(&self, adding: u64) -> Result<(), StoreError> {
         let Some(limit) = self.store.quota else { return Ok(()) };
         let used = self.usage()?;
         if used.saturating_add(adding) > limit {

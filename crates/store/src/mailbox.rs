@@ -8,11 +8,10 @@
 //!
 //! All methods block (file I/O, fsync, flock): call them from `spawn_blocking`.
 
-use crate::account::Account;
 use crate::flags::{Flag, FlagOp, Flags, base_of};
 use crate::index::Entry;
 use crate::notify::Watch;
-use crate::sync::{Locked, Place};
+use crate::sync::{Destinations, Locked, Place};
 use crate::{StoreError, files};
 use std::collections::BTreeSet;
 use std::fs;
@@ -100,7 +99,8 @@ pub struct CopyUid {
 
 /// An open mailbox.
 pub struct Mailbox {
-    account: Account,
+    /// The account's mailboxes, for COPY and MOVE.
+    account: Box<dyn Destinations>,
     name: String,
     place: Place,
     access: Access,
@@ -109,7 +109,12 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
-    pub(crate) fn open(account: Account, name: String, place: Place, access: Access) -> Result<Mailbox, StoreError> {
+    pub(crate) fn open(
+        account: Box<dyn Destinations>,
+        name: String,
+        place: Place,
+        access: Access,
+    ) -> Result<Mailbox, StoreError> {
         let empty = Snapshot {
             uidvalidity: 0,
             uidnext: 1,

@@ -33,6 +33,16 @@ pub struct Place {
     pub host: String,
 }
 
+/// What an open mailbox needs of its account to copy into another mailbox: where that one
+/// lives, and room under the quota. (The account implements it; the mailbox does not know
+/// the account's type.)
+pub(crate) trait Destinations: Send + Sync {
+    /// Where an existing mailbox lives.
+    fn place_of(&self, name: &str) -> Result<Place, StoreError>;
+    /// Refuses to add `adding` octets when that would pass the account's quota.
+    fn check_quota(&self, adding: u64) -> Result<(), StoreError>;
+}
+
 /// A mailbox whose lock is held, with its index and keyword table loaded.
 pub struct Locked {
     place: Place,
