@@ -27,4 +27,7 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# No two modules of a crate may import each other (docs/architecture.md, "The layout").
+python3 tools/module_cycles.py
+
 cargo test --workspace --all-targets "$@"
