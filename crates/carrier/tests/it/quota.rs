@@ -1,9 +1,8 @@
 //! `[mailbox] quota`: a full mailbox gets `452 4.2.2` at RCPT, a message that could never
 //! fit `552 5.2.2`; making room over POP3 lets mail in again.
 
-mod common;
-use common::pop3::Pop3;
-use common::{Options, Server};
+use crate::common::pop3::Pop3;
+use crate::common::{Options, Server};
 
 fn server(aliases: Option<&std::path::Path>) -> Server {
     Server::start_with(Options {

@@ -1,12 +1,10 @@
 //! Interoperation with a real Postfix (Debian's), started by the test on a loopback address:
 //! carrier relays to it as an MX, and it relays to carrier as its relayhost.
 
-mod common;
-
-use common::dns::FakeDns;
-use common::postfix::{Postfix, Setup};
-use common::sink::common_port;
-use common::{Client, Options, Server};
+use crate::common::dns::FakeDns;
+use crate::common::postfix::{Postfix, Setup};
+use crate::common::sink::common_port;
+use crate::common::{Client, Options, Server};
 
 #[test]
 fn carrier_relays_to_postfix_and_postfix_to_carrier() {

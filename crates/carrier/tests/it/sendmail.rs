@@ -1,8 +1,7 @@
 //! The sendmail personality through a symlink named `sendmail`: with the daemon up (control
 //! socket), down (pickup directory, taken in at start), `-bs`, s-nail, and bad input.
 
-mod common;
-use common::{Server, require};
+use crate::common::{Server, require};
 use std::process::Command;
 
 const MESSAGE: &[u8] = b"Subject: hello from cron\n\nline one\nline two\n";
@@ -73,7 +72,7 @@ fn an_unknown_recipient_in_a_pickup_file_is_bounced_to_the_sender() {
 #[test]
 fn pickup_directory_missing_or_unwritable_is_a_clear_failure() {
     // Never started: no pickup directory exists yet.
-    let server = Server::configure(common::Options::default());
+    let server = Server::configure(crate::common::Options::default());
     let sendmail = server.personality("sendmail");
     let (code, _, err) = server.run(&sendmail, &["bob@example.com"], MESSAGE);
     assert_eq!(code, 73, "EX_CANTCREAT: {err}");
@@ -145,7 +144,7 @@ fn a_missing_empty_line_and_eight_bit_data_are_handled() {
 
 #[test]
 fn a_broken_config_is_ex_config_with_file_and_line() {
-    let server = Server::configure(common::Options::default());
+    let server = Server::configure(crate::common::Options::default());
     std::fs::write(&server.config, "hostname = \"mx.example.com\"\n[smtp]\nmax_recipents = 5\n").unwrap();
     let (code, _, err) = server.run(&server.personality("sendmail"), &["bob@example.com"], MESSAGE);
     assert_eq!(code, 78, "{err}");
@@ -171,8 +170,10 @@ fn smtp_on_stdin_with_bs() {
 
 #[test]
 fn carrier_sendmail_subcommand_and_newaliases() {
-    let mut server =
-        Server::configure(common::Options { top: "aliases = \"aliases\"".into(), ..common::Options::default() });
+    let mut server = Server::configure(crate::common::Options {
+        top: "aliases = \"aliases\"".into(),
+        ..crate::common::Options::default()
+    });
     std::fs::write(server.dir.path().join("aliases"), "team: bob, alice\n").unwrap();
     server.spawn();
     let (code, _, err) = server.cli(&["sendmail", "-i", "team@example.com"], std::str::from_utf8(MESSAGE).unwrap());
@@ -258,7 +259,7 @@ fn only_authorized_users_may_see_the_queue_through_the_daemon() {
     let (code, _, err) = run_as_nobody(&server, &mailq, &[]);
     assert_eq!(code, 77, "{err}");
     assert!(err.contains("authorized_mailq_users"), "{err}");
-    let (code, _, err) = run_as_nobody(&server, std::path::Path::new(common::carrier_bin()), &["status"]);
+    let (code, _, err) = run_as_nobody(&server, std::path::Path::new(crate::common::carrier_bin()), &["status"]);
     assert_eq!(code, 77, "{err}");
     let sendmail = server.personality("sendmail");
     let (code, _, err) = run_as_nobody(&server, &sendmail, &["-q"]);
@@ -269,9 +270,9 @@ fn only_authorized_users_may_see_the_queue_through_the_daemon() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Mail queue is empty"), "{out}");
 
-    let server = Server::start_with(common::Options {
+    let server = Server::start_with(crate::common::Options {
         top: "authorized_mailq_users = [\"nobody\"]".into(),
-        ..common::Options::default()
+        ..crate::common::Options::default()
     });
     let mailq = server.personality("mailq");
     let (code, out, err) = run_as_nobody(&server, &mailq, &[]);
@@ -285,11 +286,11 @@ fn only_authorized_users_may_see_the_queue_through_the_daemon() {
 fn a_local_user_cannot_exhaust_the_daemon_through_the_control_socket() {
     use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
-    let server = Server::start_with(common::Options {
+    let server = Server::start_with(crate::common::Options {
         sections:
             "[smtp]\nmax_message_size = \"512K\"\nmax_message_memory = \"1M\"\n[imap]\nmax_message_size = \"512K\"\n"
                 .into(),
-        ..common::Options::default()
+        ..crate::common::Options::default()
     });
     let socket = server.data_dir().join("control");
     // One submission holds 600 KB of the 1 MiB while its payload trickles in...

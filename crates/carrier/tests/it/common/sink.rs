@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,8 +14,6 @@ pub struct Delivered {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
-    /// Which connection (1-based) carried it.
-    pub connection: usize,
 }
 
 /// Replies the sink gives; None means the usual 2xx/354.
@@ -43,7 +41,6 @@ struct State {
 
 /// The sink; it stops accepting when dropped.
 pub struct Sink {
-    pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 }
@@ -55,7 +52,6 @@ impl Sink {
     }
 
     pub fn on(listener: TcpListener) -> Sink {
-        let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -65,18 +61,14 @@ impl Sink {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let st = st.clone();
-                        let n = {
-                            let mut s = st.lock().unwrap();
-                            s.connections += 1;
-                            s.connections
-                        };
-                        std::thread::spawn(move || serve(stream, st, n));
+                        st.lock().unwrap().connections += 1;
+                        std::thread::spawn(move || serve(stream, st));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
         });
-        Sink { addr, state, stop }
+        Sink { state, stop }
     }
 
     pub fn script(&self, f: impl FnOnce(&mut Script)) {
@@ -110,7 +102,7 @@ impl Drop for Sink {
     }
 }
 
-fn serve(stream: TcpStream, state: Arc<Mutex<State>>, connection: usize) {
+fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut out = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
@@ -168,7 +160,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, connection: usize) {
                 let Some(data) = read_data(&mut reader) else { return };
                 let reply = script.data_end.clone().unwrap_or_else(|| "250 2.0.0 Ok: queued as SINK1".into());
                 if reply.starts_with('2') {
-                    let d = Delivered { from: from.clone().unwrap_or_default(), to: to.clone(), data, connection };
+                    let d = Delivered { from: from.clone().unwrap_or_default(), to: to.clone(), data };
                     state.lock().unwrap().delivered.push(d);
                 }
                 from = None;

@@ -3,9 +3,7 @@
 //! (Mailbox-name traversal is tested in crates/store; AUTH brute force in submission.rs;
 //! IMAP literal bombs in imap.rs.)
 
-mod common;
-
-use common::{Client, Options, Server};
+use crate::common::{Client, Options, Server};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{BufRead, BufReader, Read, Write};

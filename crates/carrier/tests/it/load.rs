@@ -1,10 +1,8 @@
 //! Load and floods: many connections held open, per-address limits, and the server still
 //! serving newcomers.
 
-mod common;
-
-use common::imap::Imap;
-use common::{Client, Options, Server};
+use crate::common::imap::Imap;
+use crate::common::{Client, Options, Server};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 
@@ -160,7 +158,7 @@ fn content(n: usize) -> String {
     body
 }
 
-fn start_transaction(c: &mut common::Client, to: &str) {
+fn start_transaction(c: &mut crate::common::Client, to: &str) {
     c.cmd("EHLO client.example").expect(250);
     c.cmd("MAIL FROM:<alice@example.com>").expect(250);
     c.cmd(&format!("RCPT TO:<{to}>")).expect(250);

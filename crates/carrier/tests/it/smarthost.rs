@@ -1,10 +1,8 @@
 //! Relay to real servers: a second carrier as the remote MX (opportunistic STARTTLS) and as
 //! an authenticating smarthost on its submission port (STARTTLS) and on port 465 (TLS).
 
-mod common;
-
-use common::dns::FakeDns;
-use common::{Options, Server};
+use crate::common::dns::FakeDns;
+use crate::common::{Options, Server};
 
 const MESSAGE: &str = "From: alice@example.com\r\nSubject: through the smarthost\r\n\r\nHello.\r\n";
 

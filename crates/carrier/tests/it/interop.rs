@@ -1,7 +1,6 @@
 //! Real clients from outside the project: swaks (Debian) and Python's smtplib.
 
-mod common;
-use common::{Server, require};
+use crate::common::{Server, require};
 use std::process::Command;
 
 fn swaks(server: &Server, args: &[&str]) -> (bool, String) {

@@ -1,11 +1,9 @@
 //! Outbound relay against a fake DNS server and SMTP sinks on other loopback addresses:
 //! MX routing, fallbacks, failover, retries, expiry, bounces and loops.
 
-mod common;
-
-use common::dns::FakeDns;
-use common::sink::{Sink, common_port};
-use common::{Options, Server};
+use crate::common::dns::FakeDns;
+use crate::common::sink::{Sink, common_port};
+use crate::common::{Options, Server};
 use std::time::Duration;
 
 /// A carrier that relays for loopback clients, resolves through `dns`, reaches MX hosts on

@@ -1,9 +1,8 @@
 //! `carrier check` on good and broken set-ups, with a fake DNS server on loopback and the
 //! outbound probe pointed at loopback (no traffic leaves the machine).
 
-mod common;
-use common::dns::FakeDns;
-use common::{Options, Server, run_cli};
+use crate::common::dns::FakeDns;
+use crate::common::{Options, Server, run_cli};
 use std::io::Write;
 use std::net::TcpListener;
 

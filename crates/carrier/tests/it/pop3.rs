@@ -1,9 +1,8 @@
 //! POP3 over real sockets: pop3s (implicit TLS) and pop3 with STLS, every command, every bad
 //! input, logins, deletions at QUIT, UIDLs across restarts, and mail arriving meanwhile.
 
-mod common;
-use common::pop3::Pop3;
-use common::{Client, Options, Server};
+use crate::common::pop3::Pop3;
+use crate::common::{Client, Options, Server};
 
 const BODY_1: &str = "Subject: first\r\n\r\nHello Bob.\r\n.leading dot\r\n";
 const BODY_2: &str = "Subject: second\r\n\r\nline 1\r\nline 2\r\nline 3\r\n";

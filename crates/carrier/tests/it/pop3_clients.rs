@@ -1,9 +1,8 @@
 //! Real POP3 clients and Maildir readers from outside the project: Python's poplib,
 //! fetchmail over POP3S, and s-nail reading the very Maildir carrier serves.
 
-mod common;
-use common::pop3::Pop3;
-use common::{Server, require};
+use crate::common::pop3::Pop3;
+use crate::common::{Server, require};
 use std::path::Path;
 use std::process::Command;
 

@@ -1,5 +1,4 @@
 //! Test harness: runs the real `carrier` binary on loopback ports with a temporary data_dir.
-#![allow(dead_code)]
 
 pub mod dns;
 pub mod imap;

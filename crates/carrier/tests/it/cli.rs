@@ -1,7 +1,6 @@
 //! The command line: accounts and configuration errors.
 
-mod common;
-use common::run_cli;
+use crate::common::run_cli;
 
 fn config_in(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     let path = dir.join("carrier.toml");
@@ -99,7 +98,7 @@ fn serve_without_config_uses_development_defaults_and_creates_a_first_account() 
     if port_taken {
         panic!("port 2525 is in use on this machine; the development-defaults test needs it free");
     }
-    let mut child = std::process::Command::new(common::carrier_bin())
+    let mut child = std::process::Command::new(crate::common::carrier_bin())
         .arg("serve")
         .current_dir(dir.path())
         .env_remove("CARRIER_CONFIG")
@@ -113,7 +112,7 @@ fn serve_without_config_uses_development_defaults_and_creates_a_first_account() 
         assert!(std::time::Instant::now() < deadline, "dev server never listened on 2525");
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
-    let mut c = common::Client::connect(2525);
+    let mut c = crate::common::Client::connect(2525);
     c.cmd("EHLO dev.example").expect(250);
     c.cmd("MAIL FROM:<me@localhost>").expect(250);
     c.cmd("RCPT TO:<postmaster@localhost>").expect(250);
@@ -224,7 +223,7 @@ fn init_refuses_a_bad_domain_and_writes_nothing() {
 
 #[test]
 fn status_reads_the_running_daemon() {
-    let mut server = common::Server::start();
+    let mut server = crate::common::Server::start();
     server.send_mail("a@remote.example", &["bob@example.com"], "Subject: s\r\n\r\nx\r\n").expect(250);
     server.wait_messages("example.com", "bob", 1);
     // A file where alice's Maildir belongs: her delivery is deferred and stays queued.

@@ -1,9 +1,8 @@
 //! IMAP over real sockets: imaps (implicit TLS) and imap with STARTTLS, logins, every kind of
 //! bad input, limits, timeouts, and changes reaching other sessions (IDLE included).
 
-mod common;
-use common::imap::Imap;
-use common::{Options, Server};
+use crate::common::imap::Imap;
+use crate::common::{Options, Server};
 
 const BODY_1: &str = "Subject: first\r\n\r\nHello Bob.\r\n";
 const BODY_2: &str = "Subject: second\r\n\r\nline 1\r\nline 2\r\n";
@@ -422,13 +421,13 @@ fn qresync_client(server: &Server) -> Imap {
 }
 
 /// A number from a response code in SELECT's untagged lines: `[UIDVALIDITY n]`.
-fn code_value(r: &common::imap::Response, code: &str) -> u64 {
+fn code_value(r: &crate::common::imap::Response, code: &str) -> u64 {
     let line = r.lines(&format!("OK [{code} "))[0];
     line[code.len() + 5..].split(']').next().unwrap().parse().unwrap()
 }
 
 /// The resynchronisation lines of a SELECT: VANISHED and FETCH.
-fn resync_lines(r: &common::imap::Response) -> Vec<String> {
+fn resync_lines(r: &crate::common::imap::Response) -> Vec<String> {
     r.untagged.iter().filter(|l| l.starts_with("* VANISHED") || l.contains(" FETCH (")).cloned().collect()
 }
 

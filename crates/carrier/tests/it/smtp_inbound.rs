@@ -1,7 +1,6 @@
 //! The SMTP listener end to end: real server, real sockets, real Maildir.
 
-mod common;
-use common::{Options, Server};
+use crate::common::{Options, Server};
 
 #[test]
 fn delivers_to_local_maildir_with_trace_headers() {

@@ -1,7 +1,6 @@
 //! Durability: every message answered with 250 survives kill -9 and is delivered exactly once.
 
-mod common;
-use common::{Client, Server};
+use crate::common::{Client, Server};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -119,8 +118,10 @@ fn block_mailbox(server: &Server, local: &str) -> std::path::PathBuf {
 
 #[test]
 fn failed_local_delivery_is_deferred_retried_and_survives_restart() {
-    let mut server =
-        Server::start_with(common::Options { sections: "[delivery]\nretry = [\"1s\"]\n".into(), ..Default::default() });
+    let mut server = Server::start_with(crate::common::Options {
+        sections: "[delivery]\nretry = [\"1s\"]\n".into(),
+        ..Default::default()
+    });
     let blocker = block_mailbox(&server, "bob");
     server
         .send_mail(
@@ -179,7 +180,7 @@ fn files_of(server: &Server, local: &str) -> usize {
 fn a_kill_in_the_middle_of_local_delivery_delivers_each_recipient_once() {
     const USERS: usize = 12;
     let users: Vec<(String, String)> = (0..USERS).map(|i| (format!("u{i}@example.com"), "pw".into())).collect();
-    let mut server = Server::start_with(common::Options { users: users.clone(), ..Default::default() });
+    let mut server = Server::start_with(crate::common::Options { users: users.clone(), ..Default::default() });
     let rcpts: Vec<&str> = users.iter().map(|(address, _)| address.as_str()).collect();
     // 8 MiB per copy: each takes a while to write and sync, so the kill lands between copies.
     let line = "x".repeat(990) + "\r\n";

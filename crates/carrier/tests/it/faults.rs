@@ -1,11 +1,9 @@
 //! Faults: a full disk, and kill -9 while relaying (at random, and in the middle of a remote
 //! transaction). Nothing acknowledged may be lost, and the queue ends empty.
 
-mod common;
-
-use common::dns::FakeDns;
-use common::sink::{Sink, common_port};
-use common::{Options, Server};
+use crate::common::dns::FakeDns;
+use crate::common::sink::{Sink, common_port};
+use crate::common::{Options, Server};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,7 +109,7 @@ fn a_full_disk_during_delivery_defers_and_the_message_arrives_later() {
 fn relay_sender(port: u16, worker: usize, count: usize, acked: Arc<Mutex<Vec<String>>>) {
     for i in 0..count {
         let tag = format!("w{worker}m{i}");
-        let Some(mut c) = common::Client::try_connect(([127, 0, 0, 1], port).into()) else {
+        let Some(mut c) = crate::common::Client::try_connect(([127, 0, 0, 1], port).into()) else {
             std::thread::sleep(Duration::from_millis(20));
             continue;
         };

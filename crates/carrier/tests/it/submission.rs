@@ -1,7 +1,6 @@
 //! Submission for mail clients: 587 with STARTTLS, 465 with implicit TLS, SMTP AUTH.
 
-mod common;
-use common::{Client, Options, Server, require};
+use crate::common::{Client, Options, Server, require};
 use std::process::Command;
 
 fn b64(s: &str) -> String {
@@ -182,7 +181,7 @@ fn sender_and_from_header_must_belong_to_the_user() {
 }
 
 /// Sends `header` + a body as bob; the reply after DATA.
-fn submit_as_bob(c: &mut Client, header: &str) -> common::Reply {
+fn submit_as_bob(c: &mut Client, header: &str) -> crate::common::Reply {
     c.cmd("MAIL FROM:<bob@example.com>").expect(250);
     c.cmd("RCPT TO:<alice@example.com>").expect(250);
     c.cmd("DATA").expect(354);

@@ -1,8 +1,7 @@
 //! `user`: started as root, `serve` binds, then runs as that user; data_dir becomes theirs,
 //! and mail still flows through SMTP, sendmail, pickup and `carrier user add`.
 
-mod common;
-use common::{Options, Server};
+use crate::common::{Options, Server};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 fn uid_of(pid: u32) -> u32 {

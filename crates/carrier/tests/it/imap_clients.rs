@@ -1,9 +1,8 @@
 //! Real IMAP clients from outside the project: Python's imaplib (every command and extension
 //! carrier advertises) and Debian's s-nail reading and changing a mailbox over IMAPS.
 
-mod common;
-use common::imap::Imap;
-use common::{Server, require};
+use crate::common::imap::Imap;
+use crate::common::{Server, require};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
