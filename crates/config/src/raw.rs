@@ -271,7 +271,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 fn syntax_error(ctx: &Ctx, e: &toml::de::Error) -> ConfigError {
-    let message = e.message().trim().to_string();
+    let message = plain_words(e.message().trim());
     let (line, key) = match e.span() {
         Some(span) => (Some(ctx.line(span.start)), Some(ctx.key_at(span.start))),
         None => (None, None),
@@ -287,6 +287,29 @@ fn syntax_error(ctx: &Ctx, e: &toml::de::Error) -> ConfigError {
         key: key.filter(|k| !k.is_empty()),
         message: format!("{message}{hint}"),
     }
+}
+
+/// serde's type errors in the words of the other messages, with an example of what fits:
+/// `invalid type: string "lots", expected usize` becomes `expected a whole number such as
+/// 100, found the string "lots"`.
+fn plain_words(message: &str) -> String {
+    let Some((found, expected)) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        .and_then(|m| m.split_once(", expected "))
+    else {
+        return message.to_string();
+    };
+    let wanted = match expected {
+        "usize" | "u16" | "u32" | "u64" | "i64" => "a whole number such as 100",
+        "a sequence" => "a list in brackets such as [\"example.com\"]",
+        "a boolean" => "true or false",
+        "a string" => "a string in quotes such as \"example.com\"",
+        e if e.starts_with("struct ") || e == "a map" => "a table: a [section] heading with its keys below it",
+        e => e,
+    };
+    let found = found.replace("string ", "the string ").replace("integer ", "the number ").replace("boolean ", "");
+    format!("expected {wanted}, found {found}")
 }
 
 fn absolute(base: &Path, p: &str) -> PathBuf {

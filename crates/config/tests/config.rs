@@ -107,6 +107,32 @@ fn unknown_key_names_key_line_and_file() {
     assert_eq!(e.line, Some(2));
 }
 
+/// Issue 15.12: a value of the wrong type was explained in serde's words ("invalid type:
+/// string \"lots\", expected usize"); it gets the words and an example the others have.
+#[test]
+fn a_value_of_the_wrong_type_is_explained_with_an_example() {
+    for (text, key, words) in [
+        (
+            "[pop3]\nmax_connections = \"lots\"\n",
+            "pop3.max_connections",
+            "expected a whole number such as 100, found the string \"lots\"",
+        ),
+        (
+            "domains = \"example.com\"\n",
+            "domains",
+            "expected a list in brackets such as [\"example.com\"], found the string",
+        ),
+        ("[submission]\nplaintext_loopback = \"yes\"\n", "submission.plaintext_loopback", "expected true or false"),
+        ("pop3 = 5\n", "pop3", "expected a table"),
+    ] {
+        let e = error(&format!("hostname = \"mx.example.com\"\n{text}"));
+        assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+        let message = e.to_string();
+        assert!(message.contains(words), "{message}");
+        assert!(!message.contains("invalid type") && !message.contains("usize"), "{message}");
+    }
+}
+
 #[test]
 fn wrong_types_name_the_key() {
     let e = error("hostname = \"mx.example.com\"\n[smtp]\nmax_errors = \"ten\"\n");
