@@ -41,10 +41,22 @@ pub enum Origin {
 pub enum Unknown {
     /// Leave it out: it was accepted at RCPT, and the alias table changed since (SMTP).
     Skip,
-    /// Refuse the whole message: the caller is still there to read the error (`sendmail`).
+    /// Refuse the whole message: the caller is still there to read the error.
     Refuse,
     /// Queue it to be bounced to the sender: the caller is gone (a pickup file).
     Fail,
+    /// Queue the message for the others and bounce this one to the sender, as sendmail and
+    /// Postfix do; refuse only when no recipient is known (`sendmail` at a terminal or in cron:
+    /// one departed user must not cost everyone else their copy).
+    Bounce,
+}
+
+/// A message in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub id: QueueId,
+    /// Recipients no mailbox or address answers to; they will be bounced to the sender.
+    pub unknown: Vec<String>,
 }
 
 /// A message offered to the queue.
@@ -133,9 +145,9 @@ impl Intake {
     }
 
     /// Checks, expands and queues a message; returns its queue id once it is durable.
-    pub async fn accept(&self, mut msg: Message, unknown: Unknown) -> Result<QueueId, Refusal> {
+    pub async fn accept(&self, mut msg: Message, unknown: Unknown) -> Result<Accepted, Refusal> {
         self.check(&mut msg)?;
-        let recipients = self.expand(&msg, unknown)?;
+        let (recipients, unknown) = self.expand(&msg, unknown)?;
         if recipients.is_empty() {
             // Every recipient vanished from the alias table between RCPT and DATA.
             let text = "Recipients no longer valid, try again later";
@@ -147,7 +159,7 @@ impl Intake {
             Ok(id) => {
                 info!("{id}: from=<{}>, size={size}, nrcpts={nrcpts}, {}", msg.sender, log_origin(&msg.origin));
                 self.0.jobs.submit(id.clone(), false);
-                Ok(id)
+                Ok(Accepted { id, unknown })
             }
             Err(e) => {
                 warn!("NOQUEUE: cannot store message from <{}> ({}): {e}", msg.sender, log_origin(&msg.origin));
@@ -250,24 +262,29 @@ impl Intake {
     }
 
     /// Resolves the recipients through the aliases into mailboxes and remote addresses,
-    /// each once.
-    fn expand(&self, msg: &Message, unknown: Unknown) -> Result<Vec<Recipient>, Refusal> {
+    /// each once; also returns the recipients nothing answers to that are queued to bounce.
+    fn expand(&self, msg: &Message, unknown: Unknown) -> Result<(Vec<Recipient>, Vec<String>), Refusal> {
         let dir = self.0.directory.lock();
+        let resolved: Vec<(&String, Vec<policy::Target>)> =
+            msg.recipients.iter().map(|r| (r, policy::expand(&self.0.cfg, &dir, r))).collect();
+        let nobody_known = resolved.iter().all(|(_, targets)| targets.is_empty());
+        let refuse = unknown == Unknown::Refuse || (unknown == Unknown::Bounce && nobody_known);
         let mut out: Vec<Recipient> = Vec::new();
-        for rcpt in &msg.recipients {
-            let mut targets = policy::expand(&self.0.cfg, &dir, rcpt);
+        let mut bounced = Vec::new();
+        for (rcpt, mut targets) in resolved {
             if targets.is_empty() {
                 match unknown {
                     Unknown::Skip => continue,
-                    Unknown::Refuse => {
+                    _ if refuse => {
                         let text = format!("<{rcpt}>: User unknown; nothing was sent");
                         return Err(Refusal::new(550, "5.1.1", sysexits::NOUSER, text));
                     }
-                    Unknown::Fail => {
+                    _ => {
                         // Queued as it is: the queue runner finds no such mailbox and bounces
                         // it to the sender (a status given here would not be stored).
                         info!("<{rcpt}>: User unknown; it will be bounced to the sender");
                         targets.push(policy::Target { address: rcpt.clone(), local: true });
+                        bounced.push(rcpt.clone());
                     }
                 }
             }
@@ -278,7 +295,7 @@ impl Intake {
                 }
             }
         }
-        Ok(out)
+        Ok((out, bounced))
     }
 
     fn envelope(&self, msg: &Message, recipients: Vec<Recipient>) -> Envelope {

@@ -25,5 +25,5 @@ pub mod runner;
 pub mod sysexits;
 
 pub use directory::SharedDirectory;
-pub use intake::{Intake, Message, Origin, Refusal, Unknown};
+pub use intake::{Accepted, Intake, Message, Origin, Refusal, Unknown};
 pub use jobs::Jobs;

@@ -570,7 +570,7 @@ impl Runner {
             smtputf8: false,
         };
         match self.ctx.intake.accept(notification, Unknown::Skip).await {
-            Ok(dsn_id) => info!("{id}: sender {what} notification: {dsn_id}"),
+            Ok(dsn) => info!("{id}: sender {what} notification: {}", dsn.id),
             Err(r) if r.nobody => info!("{id}: sender <{}> no longer exists: no {what} notification", env.sender),
             Err(r) => return Err(io::Error::other(r.text().to_string())),
         }

@@ -191,8 +191,16 @@ async fn submit(server: &Server, arg: &str, uid: u32, reader: &mut (impl AsyncRe
         Ok(sub) => sub,
         Err(e) => return Answer::Err(sysexits::USAGE, format!("bad submission: {e}")),
     };
-    match server.intake.accept(Message::from_submission(sub, uid), Unknown::Refuse).await {
-        Ok(id) => Answer::Ok(id.to_string()),
+    // sendmail's rule: the known recipients get the message, unknown ones are bounced to the
+    // sender and named to the caller; refused only when nobody is known.
+    match server.intake.accept(Message::from_submission(sub, uid), Unknown::Bounce).await {
+        Ok(accepted) if accepted.unknown.is_empty() => Answer::Ok(accepted.id.to_string()),
+        Ok(accepted) => {
+            let unknown: Vec<String> = accepted.unknown.iter().map(|r| format!("<{r}>")).collect();
+            let warning =
+                format!("{}: User unknown; returned to the sender, the others get the message", unknown.join(", "));
+            Answer::Ok(format!("{} {warning}", accepted.id))
+        }
         Err(refusal) => {
             info!("NOQUEUE: local submission from uid {uid} refused: {}", refusal.text());
             Answer::Err(refusal.exit, refusal.text().to_string())

@@ -53,8 +53,8 @@ async fn take(server: &Server, path: &Path, name: &str) {
         Err(e) => return set_aside(path, name, &format!("is not a submission: {e}")),
     };
     match server.intake.accept(Message::from_submission(sub, uid), Unknown::Fail).await {
-        Ok(id) => {
-            info!("{id}: picked up {name} from the pickup directory");
+        Ok(accepted) => {
+            info!("{}: picked up {name} from the pickup directory", accepted.id);
             // A crash before this unlink takes the file in again: a duplicate, never a loss.
             if let Err(e) = fs::remove_file(path) {
                 warn!("pickup: cannot remove {}: {e}; it may be delivered twice", path.display());

@@ -306,9 +306,9 @@ impl Client {
             body_8bit: tx.params.body == BodyType::EightBitMime,
             smtputf8: tx.params.smtputf8,
         };
-        let id = self.server.intake.accept(msg, Unknown::Skip).await.map_err(|r| r.reply)?;
+        let accepted = self.server.intake.accept(msg, Unknown::Skip).await.map_err(|r| r.reply)?;
         self.counts.messages += 1;
-        Ok(id.to_string())
+        Ok(accepted.id.to_string())
     }
 
     fn log_disconnect(&self, end: String) {

@@ -17,7 +17,7 @@ use carrier_smtp::address::parse_path;
 use carrier_smtp::headers;
 use carrier_smtp::trace::rfc5322_date;
 use carrier_spool::QueueId;
-use hand_over::hand_over;
+use hand_over::{Handed, hand_over};
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
@@ -114,6 +114,9 @@ fn deliver(cfg: &Config, a: &Args, name: &str) -> Result<(), Failure> {
         proto: "local".into(),
     };
     let queued = hand_over(cfg, &sub)?;
+    if let Handed::Queued { warning: Some(warning), .. } = &queued {
+        eprintln!("{name}: {warning}");
+    }
     if a.verbose {
         eprintln!("{name}: {queued}");
     }

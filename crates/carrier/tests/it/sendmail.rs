@@ -101,6 +101,25 @@ fn recipients_from_headers_with_bcc_removed() {
     }
 }
 
+/// Issue 15.4: one unknown recipient cost every other recipient their copy (exit 67,
+/// nothing sent). As with sendmail and Postfix, the known ones get it, the unknown one is
+/// named on stderr and bounced to the sender, and the exit is 0.
+#[test]
+fn an_unknown_recipient_among_known_ones_is_bounced_and_the_rest_delivered() {
+    let server = Server::start();
+    let sendmail = server.personality("sendmail");
+    let (code, _, err) =
+        server.run(&sendmail, &["-f", "alice@example.com", "bob@example.com", "departed@example.com"], MESSAGE);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("<departed@example.com>: User unknown; returned to the sender"), "{err}");
+    assert_eq!(server.wait_messages("example.com", "bob", 1).len(), 1);
+    let bounce = &server.wait_messages("example.com", "alice", 1)[0];
+    assert!(bounce.contains("Final-Recipient: rfc822; departed@example.com"), "{bounce}");
+    // With nobody known there is nobody to deliver to: refused as before, nothing queued.
+    let (code, _, err) = server.run(&sendmail, &["departed@example.com"], MESSAGE);
+    assert_eq!(code, 67, "EX_NOUSER: {err}");
+}
+
 #[test]
 fn no_recipients_unknown_users_and_bad_data_are_refused_with_sysexits() {
     let server = Server::start();
