@@ -1,21 +1,48 @@
 //! The queue as people read it: `mailq`'s listing (printed by `carrier queue list`, and sent
 //! by the daemon over the control socket to users who may not read the spool), and ages.
 
+use crate::handoff::Submission;
 use carrier_spool::{Spool, Status};
 use std::fmt::Write as _;
 use std::io;
 use std::time::{Duration, SystemTime};
 
-/// `mailq`'s text: each message with its age, size and sender, then its recipients.
-pub fn listing(spool: &Spool) -> io::Result<String> {
+/// `mailq`'s text: each message with its age, size and sender, then its recipients; then
+/// the submissions still waiting in the pickup directory (`waiting`, with their file names)
+/// for a daemon that is not running.
+pub fn listing(spool: &Spool, waiting: &[(String, Submission)]) -> io::Result<String> {
     let queued = spool.list()?;
-    if queued.is_empty() {
+    if queued.is_empty() && waiting.is_empty() {
         return Ok("Mail queue is empty\n".into());
+    }
+    let mut out = queued_text(&queued);
+    if !waiting.is_empty() {
+        let n = waiting.len();
+        let _ = writeln!(
+            out,
+            "{n} message{} wait{} in the pickup directory until the daemon runs (`carrier serve` or \
+             `systemctl start carrier`):",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "s" } else { "" }
+        );
+        for (name, sub) in waiting {
+            let _ = writeln!(out, "{name:<40}{:>9}  <{}>", sub.message.len(), sub.sender);
+            for r in &sub.recipients {
+                let _ = writeln!(out, "    {r}: waiting in pickup");
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn queued_text(queued: &[carrier_spool::Queued]) -> String {
+    if queued.is_empty() {
+        return "Mail queue is empty\n".into();
     }
     let now = SystemTime::now();
     let mut out = format!("{:<16}{:>9}  {:<9} SENDER\n", "QUEUE ID", "SIZE", "AGE");
     let mut total = 0;
-    for q in &queued {
+    for q in queued {
         total += q.size;
         let age = age(now, q.envelope.received);
         let _ = writeln!(out, "{:<16}{:>9}  {age:<9} <{}>", q.id.to_string(), q.size, q.envelope.sender);
@@ -25,7 +52,7 @@ pub fn listing(spool: &Spool) -> io::Result<String> {
     }
     let n = queued.len();
     let _ = writeln!(out, "-- {total} octets in {n} message{}", if n == 1 { "" } else { "s" });
-    Ok(out)
+    out
 }
 
 /// A recipient's state in words.

@@ -5,6 +5,7 @@
 
 use carrier_config::Config;
 use carrier_mta::handoff::control::{self, Answer};
+use carrier_mta::handoff::pickup;
 use carrier_mta::mailq::{age, listing, state};
 use carrier_mta::sysexits::{self, Failure};
 use carrier_spool::{QueueId, Record, Spool};
@@ -62,7 +63,11 @@ pub fn run(cfg: &Config, action: Action) -> Result<(), Failure> {
 /// The listing: from the spool, or from the daemon when the spool is not ours to read.
 pub fn list(cfg: &Config) -> Result<String, Failure> {
     match Spool::open(&spool_dir(cfg)) {
-        Ok(spool) => listing(&spool).map_err(|e| fail(sysexits::IOERR, e.to_string())),
+        Ok(spool) => {
+            // Also what waits in the pickup directory for a daemon that is not running.
+            let waiting = pickup::waiting(&cfg.data_dir).unwrap_or_default();
+            listing(&spool, &waiting).map_err(|e| fail(sysexits::IOERR, e.to_string()))
+        }
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             match control::request(&cfg.data_dir, "LIST", b"", Duration::from_secs(30)) {
                 Ok(Answer::Body(text)) => Ok(String::from_utf8_lossy(&text).into_owned()),

@@ -10,6 +10,7 @@ use super::{limits, status};
 use carrier_accounts::passwd;
 use carrier_mta::handoff::Submission;
 use carrier_mta::handoff::control::{Answer, socket_path};
+use carrier_mta::handoff::pickup;
 use carrier_mta::{Message, Unknown, mailq, sysexits};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -146,7 +147,7 @@ async fn answer(server: &Server, request: &str, caller: Caller, reader: &mut (im
             Answer::Ok("the queue is being retried now".into())
         }
         // For callers who may not read the spool themselves (mailq as an ordinary user).
-        "LIST" => match mailq::listing(server.spool()) {
+        "LIST" => match mailq::listing(server.spool(), &pickup::waiting(&server.cfg.data_dir).unwrap_or_default()) {
             Ok(text) => Answer::Body(text.into_bytes()),
             Err(e) => Answer::Err(sysexits::IOERR, format!("cannot list the queue: {e}")),
         },

@@ -41,6 +41,13 @@ fn daemon_down_the_message_waits_in_pickup_until_the_daemon_starts() {
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert!(!waiting[0].starts_with('.'), "only the finished file is left: {waiting:?}");
     assert!(server.messages("example.com", "alice").is_empty());
+    // Issue 15.8: mailq said "Mail queue is empty" while the message waited here.
+    let mailq = server.personality("mailq");
+    let (code, out, err) = server.run(&mailq, &[], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 message waits in the pickup directory until the daemon runs"), "{out}");
+    assert!(out.contains(&waiting[0]) && out.contains("<cron@example.com>"), "{out}");
+    assert!(out.contains("    alice@example.com: waiting in pickup"), "{out}");
     server.spawn();
     let msgs = server.wait_messages("example.com", "alice", 1);
     assert_eq!(msgs.len(), 1, "{}", server.log());

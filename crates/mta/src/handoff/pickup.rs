@@ -85,6 +85,24 @@ fn unique_name() -> String {
     format!("{}.{:06}.{}.{:016x}", now.as_secs(), now.subsec_micros(), std::process::id(), u64::from_ne_bytes(random))
 }
 
+/// The submissions waiting in the directory (oldest first) with their file names; what
+/// cannot be read or decoded is left out (the daemon sets it aside when it starts).
+pub fn waiting(data_dir: &Path) -> io::Result<Vec<(String, Submission)>> {
+    let dir = dir(data_dir);
+    let mut names: Vec<String> = match fs::read_dir(&dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    names.retain(|n| !n.starts_with('.'));
+    names.sort();
+    let readable = |name: &String| {
+        let (bytes, _) = read(&dir.join(name), u64::MAX).ok()?;
+        Some((name.clone(), Submission::decode(&bytes).ok()?))
+    };
+    Ok(names.iter().filter_map(readable).collect())
+}
+
 /// Reads a file as the daemon's user; its owner is the submitting user. Symbolic links,
 /// hard links and oversized files are refused: a group member must not make the daemon read
 /// files that are not theirs.
