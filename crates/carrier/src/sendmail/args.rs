@@ -82,8 +82,15 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, String> {
                 't' => out.from_headers = true,
                 'i' => out.ignore_dots = true,
                 'v' => out.verbose = true,
-                // -m (me too) and -n (no aliasing) are historic and harmless.
-                'm' | 'n' => out.ignored.push(format!("-{c}")),
+                // -m (me too) and -n (no aliasing) are historic and harmless; -U marks an
+                // initial user submission, which every local submission is here.
+                'm' | 'n' | 'U' => out.ignored.push(format!("-{c}")),
+                // -e<x>: how to report errors (mail, print, quiet, write, exit); errors are
+                // always printed and set the exit status.
+                'e' => {
+                    out.ignored.push(format!("-e{rest}"));
+                    break;
+                }
                 'b' => {
                     out.mode = mode(rest)?;
                     break;
@@ -98,6 +105,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, String> {
                 }
                 'o' => {
                     option(&mut out, rest, &mut it)?;
+                    break;
+                }
+                // -O Option=value (the value may be the next word, as scripts write it), -d...
+                'O' if rest.is_empty() => {
+                    let value = it.next().ok_or("option -O needs Option=value")?;
+                    out.ignored.push(format!("-O {value}"));
                     break;
                 }
                 'O' | 'd' => {
@@ -127,6 +140,7 @@ fn mode(letter: &str) -> Result<Mode, String> {
         "p" => Ok(Mode::ListQueue),
         "i" => Ok(Mode::Newaliases),
         "d" | "D" => Err("-bd: carrier's daemon is started with `carrier serve`".into()),
+        "a" => Err("-ba (ARPANET mode) is not supported; for SMTP on standard input use -bs".into()),
         other => Err(format!("-b{other} is not supported (carrier knows -bm, -bs, -bp and -bi)")),
     }
 }
@@ -219,6 +233,18 @@ mod tests {
         assert_eq!(p(&["-f"]).unwrap_err(), "option -f needs a value");
         assert_eq!(p(&["-Z"]).unwrap_err(), "unknown option -Z");
         assert_eq!(p(&["-C", "/etc/x.toml"]).unwrap().config, Some(PathBuf::from("/etc/x.toml")));
+    }
+
+    /// Issue 15.9: flags scripts use. `-O Option=value` with the value in the next word took
+    /// that word for a recipient; -U and -e* were unknown; -ba was refused without a hint.
+    #[test]
+    fn flags_scripts_use_are_understood() {
+        let a = p(&["-O", "DeliveryMode=b", "-U", "-em", "-oem", "bob@example.com"]).unwrap();
+        assert_eq!(a.recipients, ["bob@example.com"]);
+        assert_eq!(a.ignored, ["-O DeliveryMode=b", "-U", "-em", "-oem"]);
+        assert_eq!(p(&["-ODeliveryMode=b", "x@y.example"]).unwrap().recipients, ["x@y.example"]);
+        assert_eq!(p(&["-O"]).unwrap_err(), "option -O needs Option=value");
+        assert!(p(&["-ba"]).unwrap_err().contains("use -bs"));
     }
 
     #[test]
