@@ -27,6 +27,9 @@ pub struct Options {
     /// Where to write the systemd unit.
     #[arg(long, default_value = "/etc/systemd/system/carrier.service")]
     pub systemd_unit: PathBuf,
+    /// Replace an existing systemd unit (a configuration is never overwritten).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The unprivileged account `serve` switches to, when it exists.
@@ -34,10 +37,19 @@ pub const SERVICE_USER: &str = "carrier";
 
 /// Writes everything; `config` is where the configuration goes.
 pub fn run(config: &Path, opts: &Options) -> Result<(), String> {
+    // systemd starts services in /, so the unit and the next steps need the absolute path.
+    let config = &std::path::absolute(config).map_err(|e| format!("{}: {e}", config.display()))?;
     if config.exists() {
         return Err(format!(
             "{} already exists; carrier init does not overwrite a configuration (move it away first, or edit it)",
             config.display()
+        ));
+    }
+    if opts.systemd_unit.exists() && !opts.force {
+        return Err(format!(
+            "{} already exists; carrier init does not replace it unless asked: add --force, or give another path \
+             with --systemd-unit",
+            opts.systemd_unit.display()
         ));
     }
     for d in &opts.domains {
@@ -61,9 +73,9 @@ pub fn run(config: &Path, opts: &Options) -> Result<(), String> {
     if let Some(target) = privileges::target(&cfg)? {
         privileges::own_data_dir(&cfg.data_dir, &target)?;
     }
-    write_new(config, text.as_bytes(), 0o644)?;
-    let unit = unit_text(config);
-    write_new(&opts.systemd_unit, unit.as_bytes(), 0o644)?;
+    write_new(config, text.as_bytes(), 0o644, false)?;
+    let unit = unit_text(config, &cfg);
+    write_new(&opts.systemd_unit, unit.as_bytes(), 0o644, opts.force)?;
     print_next_steps(&cfg, config, &opts.systemd_unit, &domain, &password, &source);
     Ok(())
 }
@@ -84,8 +96,11 @@ fn postmaster(cfg: &Config, address: &str) -> Result<Option<String>, String> {
     Ok(Some(password))
 }
 
-/// Writes a file that must not exist yet, via a temporary file and a rename.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+/// Writes a file that must not exist yet (unless `replace`), via a temporary file and a rename.
+fn write_new(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<(), String> {
+    if path.exists() && !replace {
+        return Err(format!("{} already exists; it was left as it is", path.display()));
+    }
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
@@ -143,14 +158,23 @@ networks = ["127.0.0.0/8", "::1/128"]       # may send anywhere without logging 
     )
 }
 
-fn unit_text(config: &Path) -> String {
+/// The unit: started as root (to bind ports below 1024, then `user` from the
+/// configuration), confined to writing `data_dir`, with a descriptor per connection allowed.
+fn unit_text(config: &Path, cfg: &Config) -> String {
     let exe = exe_name();
+    // Every connection is a descriptor; keep some for the spool, mailboxes and the resolver.
+    let files = cfg.smtp.max_connections + cfg.pop3.max_connections + cfg.imap.max_connections + 1024;
     format!(
         "# Written by `carrier init`.\n[Unit]\nDescription=carrier mail server\nAfter=network-online.target\nWants=network-online.target\n\n\
          [Service]\n# Starts as root to bind ports 25/465/587, then switches to `user` from the configuration.\n\
-         ExecStart={exe} -c {config} serve\nExecReload=/bin/kill -HUP $MAINPID\nRestart=on-failure\nRestartSec=5\n\n\
+         ExecStart={exe} -c {config} serve\nExecReload=/bin/kill -HUP $MAINPID\nRestart=on-failure\nRestartSec=5\n\
+         LimitNOFILE={files}\n\
+         # Hardening: nothing but data_dir is written; no privilege is regained after the switch.\n\
+         NoNewPrivileges=yes\nProtectSystem=strict\nReadWritePaths={data_dir}\nProtectHome=read-only\nPrivateTmp=yes\n\
+         ProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\n\n\
          [Install]\nWantedBy=multi-user.target\n",
         config = config.display(),
+        data_dir = cfg.data_dir.display(),
     )
 }
 

@@ -199,6 +199,11 @@ fn init_writes_a_working_setup_and_says_what_next() {
     let unit_text = std::fs::read_to_string(&unit).unwrap();
     assert!(unit_text.contains(&format!("-c {} serve", cfg.display())), "{unit_text}");
     assert!(unit_text.contains("[Install]\nWantedBy=multi-user.target"), "{unit_text}");
+    // Issue 15.2: confined to data_dir, with room for every connection.
+    for line in ["NoNewPrivileges=yes", "ProtectSystem=strict", "LimitNOFILE=4024"] {
+        assert!(unit_text.contains(line), "missing {line}: {unit_text}");
+    }
+    assert!(unit_text.contains(&format!("ReadWritePaths={}", data.display())), "{unit_text}");
     // The records and the certificate fit the new configuration.
     let (code, records, _) = run_cli(&cfg, &["dns-records"], "");
     assert_eq!(code, 0);
@@ -208,6 +213,44 @@ fn init_writes_a_working_setup_and_says_what_next() {
     assert_eq!(code, 1);
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+}
+
+/// Issue 15.2: init replaced an existing systemd unit silently, and wrote a relative `-c`
+/// path into ExecStart although systemd starts services in /.
+#[test]
+fn init_keeps_an_existing_unit_unless_forced_and_writes_absolute_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("carrier.service");
+    std::fs::write(&unit, "# the administrator's own unit\n").unwrap();
+    let data = dir.path().join("data");
+    let args = |force: bool| {
+        let mut a = vec!["init", "--domain", "example.com", "--data-dir", data.to_str().unwrap()];
+        a.extend(["--systemd-unit", unit.to_str().unwrap()]);
+        if force {
+            a.push("--force");
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    // Run from the test directory with a relative configuration path.
+    let run = |args: Vec<String>| {
+        let out = std::process::Command::new(crate::common::carrier_bin())
+            .current_dir(dir.path())
+            .args(["-c", "carrier.toml"])
+            .args(&args)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(args(false));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&unit).unwrap(), "# the administrator's own unit\n");
+    assert!(!dir.path().join("carrier.toml").exists(), "nothing written");
+    let (code, err) = run(args(true));
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let absolute = dir.path().join("carrier.toml");
+    assert!(text.contains(&format!("-c {} serve", absolute.display())), "{text}");
 }
 
 #[test]
