@@ -143,6 +143,11 @@ domains = [{domains}]       # mail for these domains is delivered here
 smtp = ["0.0.0.0:25", "[::]:25"]            # mail from other servers
 submission = ["0.0.0.0:587", "[::]:587"]    # mail clients: STARTTLS, then login
 smtps = ["0.0.0.0:465", "[::]:465"]         # mail clients: TLS from the start
+# Reading mail (what Dovecot did): uncomment the ports mail clients should use.
+# imaps = ["0.0.0.0:993", "[::]:993"]       # IMAP over TLS
+# imap = ["0.0.0.0:143", "[::]:143"]        # IMAP, STARTTLS before login
+# pop3s = ["0.0.0.0:995", "[::]:995"]       # POP3 over TLS
+# pop3 = ["0.0.0.0:110", "[::]:110"]        # POP3, STLS before login
 
 # [tls]                     # absent: the self-signed certificate in data_dir/tls
 # cert = "/etc/letsencrypt/live/{hostname}/fullchain.pem"

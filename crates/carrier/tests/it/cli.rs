@@ -188,6 +188,8 @@ fn init_writes_a_working_setup_and_says_what_next() {
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(text.contains("hostname = \"mail.example.com\"") && text.contains("domains = [\"example.com\"]"), "{text}");
     assert!(text.lines().filter(|l| l.starts_with('#')).count() >= 5, "commented: {text}");
+    // Issue 15.3: what a Dovecot replacement needs is there to uncomment.
+    assert!(text.contains("# imaps = [\"0.0.0.0:993\"") && text.contains("# pop3s = [\"0.0.0.0:995\""), "{text}");
     // The account works with the printed password: changing it needs no old one, so check
     // the user list and the hash instead of logging in over a port-25 listener.
     let (code, users, _) = run_cli(&cfg, &["user", "list"], "");
