@@ -148,6 +148,34 @@ impl Directory {
         }
     }
 
+    /// Aliases an account hides: an alias `name:` in the aliases file and an account
+    /// `name@<local domain>` are the same address, and the account wins (the lookup order
+    /// in `meaning`), so the alias's targets get nothing. An alias naming itself
+    /// (`bob: bob, bob@elsewhere.org`) is the user's own forwarding and hides nothing.
+    /// Each is a sentence for a log line or `carrier check`.
+    pub fn shadowed_aliases(&self) -> Vec<String> {
+        let Some(file) = &self.aliases else { return Vec::new() };
+        let aliases = file.aliases();
+        let mut out = Vec::new();
+        for name in aliases.names().filter(|n| !n.contains('@')) {
+            let targets = aliases.get(name).unwrap_or_default();
+            if self.names_itself(name, targets) {
+                continue;
+            }
+            for domain in &self.domains {
+                let account = format!("{name}@{domain}");
+                if self.users.contains(&account) {
+                    out.push(format!(
+                        "the account {account} hides the alias `{name}`: mail to {account} goes to the account, not \
+                         to {}",
+                        targets.join(", ")
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Every alias loop (and over-deep chain) in the table, each once, for start-up
     /// warnings and `carrier check`.
     pub fn alias_loops(&self) -> Vec<String> {

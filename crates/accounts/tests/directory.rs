@@ -264,3 +264,22 @@ fn a_directory_without_aliases_resolves_users() {
     assert!(directory.refresh().is_empty());
     assert!(directory.alias_file().is_none());
 }
+
+/// Issue 15.5: an account hides the alias of its name (the account wins, as documented in
+/// docs/config.md); the directory says which, so `user add`, `check` and start-up can warn.
+#[test]
+fn an_account_hiding_an_alias_is_named() {
+    let f = fixture(
+        &["webmaster@example.com", "bob@example.com", "alice@example.com"],
+        "webmaster: alice, bob\nbob: bob, bob@elsewhere.org\nsales: alice\n",
+    );
+    // The account wins: this is the rule the warning is about.
+    assert_eq!(resolve(&f, "webmaster@example.com"), deliver(&[mailbox("webmaster@example.com")]));
+    let shadowed = f.directory.shadowed_aliases();
+    assert_eq!(shadowed.len(), 1, "{shadowed:?}");
+    assert!(shadowed[0].starts_with("the account webmaster@example.com hides the alias `webmaster`"), "{shadowed:?}");
+    assert!(shadowed[0].contains("not to alice, bob"), "{shadowed:?}");
+    // bob's alias names bob (his own forwarding) and sales has no account: nothing hidden.
+    let f = fixture(&["bob@example.com"], "bob: bob, bob@elsewhere.org\nsales: bob\n");
+    assert!(f.directory.shadowed_aliases().is_empty());
+}

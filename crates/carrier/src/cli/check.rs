@@ -333,7 +333,14 @@ fn check_aliases(cfg: &Config, r: &mut Report) {
     for problem in &loops {
         r.problem(format!("aliases: {problem}"), format!("break the circle in {}", path.display()));
     }
-    if loops.is_empty() {
+    let shadowed = dir.shadowed_aliases();
+    for problem in &shadowed {
+        r.problem(
+            format!("aliases: {problem}"),
+            format!("delete the account (`carrier user del ...`) or rename the alias in {}", path.display()),
+        );
+    }
+    if loops.is_empty() && shadowed.is_empty() {
         r.ok(format!("aliases {}: {count} entries, no loops", path.display()));
     }
 }

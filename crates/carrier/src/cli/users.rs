@@ -1,6 +1,6 @@
 //! `carrier user add|del|passwd|list`.
 
-use carrier_accounts::UserDb;
+use carrier_accounts::{AliasFile, Directory, UserDb};
 use carrier_config::Config;
 use clap::Subcommand;
 use std::io::{BufRead, IsTerminal, Write};
@@ -41,6 +41,7 @@ pub fn run(cfg: &Config, action: Action) -> Result<(), String> {
             let password = read_password(password_stdin)?;
             db.add(&address, &password).map_err(|e| e.to_string())?;
             println!("added {address}");
+            warn_if_hiding_an_alias(cfg, &address);
         }
         Action::Del { address } => {
             let address = qualify(cfg, &address);
@@ -68,6 +69,17 @@ pub fn run(cfg: &Config, action: Action) -> Result<(), String> {
 fn qualify(cfg: &Config, name: &str) -> String {
     let full = if name.contains('@') { name.to_string() } else { format!("{name}@{}", cfg.domains[0]) };
     carrier_accounts::address::normalize(&full)
+}
+
+/// An account hides the alias of its name (the account wins; docs/config.md): say so now,
+/// not when the alias's members wonder where their mail went.
+fn warn_if_hiding_an_alias(cfg: &Config, address: &str) {
+    let Some(path) = &cfg.aliases else { return };
+    let (Ok(aliases), Ok(users)) = (AliasFile::open(path), UserDb::open(&cfg.data_dir)) else { return };
+    let dir = Directory::new(cfg.domains.clone(), users, Some(aliases));
+    for problem in dir.shadowed_aliases().iter().filter(|p| p.starts_with(&format!("the account {address} "))) {
+        eprintln!("carrier: warning: {problem}; delete the account again or rename the alias in {}", path.display());
+    }
 }
 
 fn warn_if_not_local(cfg: &Config, address: &str) {

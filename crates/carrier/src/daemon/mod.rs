@@ -135,6 +135,9 @@ fn open_directory(cfg: &Config) -> Result<Directory, String> {
     for problem in directory.alias_loops() {
         warn!("aliases: {problem}");
     }
+    for problem in directory.shadowed_aliases() {
+        warn!("aliases: {problem}; delete the account or rename the alias if that is not what you want");
+    }
     Ok(directory)
 }
 

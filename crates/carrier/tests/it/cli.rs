@@ -302,3 +302,26 @@ fn status_reads_the_running_daemon() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("the daemon is not running") && err.contains("carrier serve"), "{err}");
 }
+
+/// Issue 15.5: `user add webmaster` while `webmaster: alice, bob` exists silently took their
+/// mail. The account wins (docs/config.md), and `user add` and `check` now say so.
+#[test]
+fn an_account_that_hides_an_alias_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let aliases = dir.path().join("aliases");
+    std::fs::write(&aliases, "webmaster: alice, bob\n").unwrap();
+    // A name server where nothing answers: check asks no one outside.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let extra = format!("aliases = {:?}\n[dns]\nnameservers = [\"127.0.0.1:{port}\"]\n", aliases.display());
+    let cfg = config_in(dir.path(), &extra);
+    let (code, _, err) = run_cli(&cfg, &["user", "add", "alice", "--password-stdin"], "pw\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("hides"), "{err}");
+    let (code, _, err) = run_cli(&cfg, &["user", "add", "webmaster", "--password-stdin"], "pw\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: the account webmaster@example.com hides the alias `webmaster`"), "{err}");
+    assert!(err.contains("not to alice, bob"), "{err}");
+    let (code, out, _) = run_cli(&cfg, &["check", "--no-outbound"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("aliases: the account webmaster@example.com hides the alias `webmaster`"), "{out}");
+}
