@@ -56,6 +56,21 @@ impl CertSource {
     }
 }
 
+/// For logs: where the certificate is, in words.
+impl fmt::Display for CertSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertSource::Configured { cert, key } => write!(f, "{} (key {}, from [tls])", cert.display(), key.display()),
+            CertSource::SelfSigned { cert, created: true, .. } => {
+                write!(f, "{} (self-signed, made now; set [tls] for a trusted one)", cert.display())
+            }
+            CertSource::SelfSigned { cert, created: false, .. } => {
+                write!(f, "{} (self-signed; set [tls] for a trusted one)", cert.display())
+            }
+        }
+    }
+}
+
 /// A TLS set-up problem, in words that say what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsError(pub String);
@@ -456,6 +471,16 @@ mod tests {
         let mut names: Vec<_> = fs::read_dir(&tls).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();
         assert_eq!(names, ["cert.pem", "key.pem"], "no temporary file is left behind");
+    }
+
+    /// Issue 15.10: the log said `SelfSigned { cert: "...", key: "...", created: true }`.
+    #[test]
+    fn a_certificate_source_reads_as_words() {
+        let (cert, key) = (PathBuf::from("/d/tls/cert.pem"), PathBuf::from("/d/tls/key.pem"));
+        let made = CertSource::SelfSigned { cert: cert.clone(), key: key.clone(), created: true };
+        assert_eq!(made.to_string(), "/d/tls/cert.pem (self-signed, made now; set [tls] for a trusted one)");
+        let configured = CertSource::Configured { cert, key };
+        assert_eq!(configured.to_string(), "/d/tls/cert.pem (key /d/tls/key.pem, from [tls])");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let configured = cfg.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path()));
     let (tls, source) =
         carrier_tls::Reloadable::new(&cfg.hostname, &cfg.data_dir, configured).map_err(|e| e.to_string())?;
-    info!("TLS certificate: {source:?}");
+    info!("TLS certificate: {source}");
     let open_files = limits::raise_open_files();
     // Each connection holds a descriptor; keep some for the spool, mailboxes and the resolver.
     let wanted = (cfg.smtp.max_connections + cfg.pop3.max_connections + cfg.imap.max_connections) as u64 + 256;
@@ -251,7 +251,7 @@ async fn run_until_stopped(server: &Server) {
 
 fn reload_tls(server: &Server, why: &str) {
     match server.tls.reload() {
-        Ok(source) => info!("TLS certificate reloaded ({why}): {source:?}"),
+        Ok(source) => info!("TLS certificate reloaded ({why}): {source}"),
         Err(e) => warn!("TLS certificate not reloaded ({why}): {e}; the previous certificate stays in use"),
     }
 }
