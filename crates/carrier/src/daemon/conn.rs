@@ -23,7 +23,8 @@ pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
         match listener.accept().await {
             Ok(conn) => return conn,
             Err(e) => {
-                warn!("accept failed on {:?}: {e}", listener.local_addr().ok());
+                let at = listener.local_addr().map_or_else(|_| "a listener".into(), |a| a.to_string());
+                warn!("accept failed on {at}: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
