@@ -77,7 +77,13 @@ fn main() -> ExitCode {
         Command::Init(opts) => return finish(init::run(&carrier_config::config_path(cli.config.as_deref()), opts)),
         _ => {}
     }
-    let cfg = match carrier_config::locate(cli.config.as_deref()) {
+    // Only `serve` may run on development defaults; the other commands act on an installed
+    // server, and must not quietly work on ./carrier-data when its configuration is elsewhere.
+    let located = match cli.command {
+        Command::Serve => carrier_config::locate(cli.config.as_deref()),
+        _ => carrier_config::locate_file(cli.config.as_deref()),
+    };
+    let cfg = match located {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("carrier: {e}");

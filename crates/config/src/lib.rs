@@ -62,3 +62,22 @@ pub fn locate(cli: Option<&Path>) -> Result<Config, ConfigError> {
     let system = Path::new(SYSTEM_CONFIG);
     if system.exists() { Config::load(system) } else { Ok(Config::development()) }
 }
+
+/// As [`locate`], but without the development defaults: the commands that act on an
+/// installed server (users, queue, status, sendmail) must not quietly work on `./carrier-data`
+/// when the real configuration is elsewhere.
+pub fn locate_file(cli: Option<&Path>) -> Result<Config, ConfigError> {
+    let cfg = locate(cli)?;
+    if cfg.source.is_none() {
+        return Err(ConfigError {
+            path: None,
+            line: None,
+            key: None,
+            message: format!(
+                "no configuration file: no -c was given, CARRIER_CONFIG is not set and {SYSTEM_CONFIG} does not exist; \
+                 name yours with -c FILE (or CARRIER_CONFIG=FILE), or write one with `carrier init`"
+            ),
+        });
+    }
+    Ok(cfg)
+}

@@ -14,6 +14,9 @@ const NOT_RUNNING: u8 = 3;
 pub fn run(cfg: &Config) -> ExitCode {
     match control::request(&cfg.data_dir, "STATUS", b"", Duration::from_secs(30)) {
         Ok(Answer::Body(body)) => {
+            if let Some(file) = &cfg.source {
+                println!("configuration: {}", file.display());
+            }
             print!("{}", render(&String::from_utf8_lossy(&body), SystemTime::now()));
             ExitCode::SUCCESS
         }

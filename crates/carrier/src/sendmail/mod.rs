@@ -43,7 +43,7 @@ pub fn main(name: &str, argv: Vec<String>, config: Option<&Path>) -> ExitCode {
     for option in &parsed.ignored {
         eprintln!("{name}: note: option {option} has no effect in carrier and was ignored");
     }
-    let cfg = match carrier_config::locate(parsed.config.as_deref().or(config)) {
+    let cfg = match carrier_config::locate_file(parsed.config.as_deref().or(config)) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("{name}: {e}");

@@ -278,6 +278,10 @@ fn status_reads_the_running_daemon() {
     server.wait_log("stat=Deferred", 1);
     let (code, out, err) = server.cli(&["status"], "");
     assert_eq!(code, 0, "{err}");
+    // Issue 15.1: which configuration file is in use, first.
+    let (first, out) = out.split_once('\n').unwrap();
+    assert_eq!(first, format!("configuration: {}", server.config.display()));
+    let out = out.to_string();
     assert!(
         out.starts_with(&format!(
             "carrier {} on mx.example.com: running (pid {})",
@@ -324,4 +328,32 @@ fn an_account_that_hides_an_alias_is_warned_about() {
     let (code, out, _) = run_cli(&cfg, &["check", "--no-outbound"], "");
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("aliases: the account webmaster@example.com hides the alias `webmaster`"), "{out}");
+}
+
+/// Issue 15.1: with the configuration somewhere else than /etc/carrier, `carrier user add`,
+/// `mailq` and `sendmail` quietly worked on development defaults in ./carrier-data. Only
+/// `serve` may; the others say which files they looked for and how to name one.
+#[test]
+fn commands_other_than_serve_refuse_to_run_without_a_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!std::path::Path::new("/etc/carrier/carrier.toml").exists());
+    let link = dir.path().join("mailq");
+    std::os::unix::fs::symlink(crate::common::carrier_bin(), &link).unwrap();
+    for (program, args) in [
+        (std::path::PathBuf::from(crate::common::carrier_bin()), vec!["user", "add", "alice", "--password-stdin"]),
+        (std::path::PathBuf::from(crate::common::carrier_bin()), vec!["queue", "list"]),
+        (link, vec![]),
+    ] {
+        let out = std::process::Command::new(&program)
+            .args(&args)
+            .current_dir(dir.path())
+            .env_remove("CARRIER_CONFIG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "EX_CONFIG for {args:?}: {err}");
+        assert!(err.contains("no configuration file") && err.contains("-c FILE"), "{err}");
+        assert!(!dir.path().join("carrier-data").exists(), "nothing was created for {args:?}");
+    }
 }
