@@ -79,7 +79,18 @@ fn render(report: &str, now: SystemTime) -> String {
             );
         }
     }
-    let _ = writeln!(out, "delivered in the last hour: {}", get("delivered_last_hour"));
+    // Up for less than an hour, "the last hour" would claim more than was counted.
+    let started = UNIX_EPOCH + Duration::from_secs(get("started").parse().unwrap_or(0));
+    let up = now.duration_since(started).unwrap_or_default();
+    match up < Duration::from_secs(3600) {
+        true => {
+            let minutes = up.as_secs() / 60;
+            let _ = writeln!(out, "delivered since the start ({minutes} min ago): {}", get("delivered_last_hour"));
+        }
+        false => {
+            let _ = writeln!(out, "delivered in the last hour: {}", get("delivered_last_hour"));
+        }
+    }
     match fields.iter().find(|(k, _)| *k == "certificate") {
         Some((_, v)) => {
             let (expiry, path) = v.split_once(' ').unwrap_or((v, ""));
@@ -103,13 +114,22 @@ mod tests {
         let report = "version 0.1.0\nhostname mx.example.com\npid 42\nstarted 0\nlistener SMTP 127.0.0.1:25\n\
                       listener submission 127.0.0.1:587\nqueue messages 3\nqueue pending 2\nqueue deferred 1\n\
                       delivered_last_hour 7\ncertificate 864000 /var/lib/carrier/tls/cert.pem\n";
-        let text = render(report, UNIX_EPOCH);
+        let two_hours = UNIX_EPOCH + Duration::from_secs(7200);
+        let text = render(report, two_hours);
         assert_eq!(
             text,
             "carrier 0.1.0 on mx.example.com: running (pid 42) since Thu, 1 Jan 1970 00:00:00 +0000\n\
              listening:\n  SMTP         127.0.0.1:25\n  submission   127.0.0.1:587\n\
              queue: 3 messages; recipients 2 pending, 1 deferred\ndelivered in the last hour: 7\n\
-             TLS certificate: /var/lib/carrier/tls/cert.pem, expires Sun, 11 Jan 1970 00:00:00 +0000 (10 days left)\n"
+             TLS certificate: /var/lib/carrier/tls/cert.pem, expires Sun, 11 Jan 1970 00:00:00 +0000 (9 days left)\n"
         );
+    }
+
+    /// Issue 15.12: up for 20 minutes, "in the last hour" claimed more than was counted.
+    #[test]
+    fn a_daemon_up_for_less_than_an_hour_says_since_the_start() {
+        let report = "started 0\ndelivered_last_hour 4\n";
+        let text = render(report, UNIX_EPOCH + Duration::from_secs(20 * 60));
+        assert!(text.contains("delivered since the start (20 min ago): 4\n"), "{text}");
     }
 }

@@ -295,7 +295,8 @@ fn status_reads_the_running_daemon() {
         format!("  submission   127.0.0.1:{}", server.submission_port),
         format!("  smtps        127.0.0.1:{}", server.smtps_port),
         "queue: 1 messages; recipients 0 pending, 1 deferred".to_string(),
-        "delivered in the last hour: 1".to_string(),
+        // Up for seconds: the count is since the start, and says so (issue 15.12).
+        "delivered since the start (0 min ago): 1".to_string(),
         "tls/cert.pem, expires".to_string(),
         "(365".to_string(), // ten years left, less a day
     ] {
