@@ -9,12 +9,12 @@
 
 use crate::body;
 use crate::command::{self, Command};
-use carrier_sasl::{self as sasl, PlainError};
+use carrier_sasl::{self as sasl, Exchange, Mechanism, Step};
 
 /// RFC 2449 4: a command line is at most 255 octets including CRLF.
 pub const MAX_LINE: usize = 255;
 /// RFC 5034 4: SASL lines may be longer; the same limit as SMTP AUTH (RFC 4954 4).
-pub const MAX_AUTH_LINE: usize = 12_288;
+pub const MAX_AUTH_LINE: usize = sasl::MAX_RESPONSE;
 
 /// What the session needs to know about the server and the connection.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ enum Phase {
     /// AUTHORIZATION, with the name from USER.
     Authorization(Option<String>),
     /// Waiting for a SASL response line after `+ `.
-    AuthResponse,
+    AuthResponse(Exchange),
     AwaitLogin,
     Transaction,
     AwaitMessage {
@@ -306,14 +306,14 @@ impl Session {
                 }
                 _ => {}
             }
-            let limit = if matches!(self.phase, Phase::AuthResponse) || self.auth_line_pending() {
+            let limit = if matches!(self.phase, Phase::AuthResponse(_)) || self.auth_line_pending() {
                 MAX_AUTH_LINE
             } else {
                 MAX_LINE
             };
             let Some(line) = self.next_line(limit) else { return Event::NeedInput };
             let event = match self.phase {
-                Phase::AuthResponse => self.auth_response(&line),
+                Phase::AuthResponse(_) => self.auth_response(&line),
                 _ => self.command(&line),
             };
             if let Some(event) = event {
@@ -360,7 +360,7 @@ impl Session {
     }
 
     fn line_too_long(&mut self, limit: usize) {
-        if matches!(self.phase, Phase::AuthResponse) {
+        if matches!(self.phase, Phase::AuthResponse(_)) {
             self.phase = Phase::Authorization(None);
         }
         self.error(&format!("Line too long (at most {limit} octets)"));
@@ -491,46 +491,44 @@ impl Session {
             self.error("Unsupported authentication mechanism; use AUTH PLAIN.");
             return None;
         }
-        match initial {
-            // RFC 5034 4: "=" is an empty initial response.
-            Some(response) => self.plain(if response == "=" { b"" } else { response.as_bytes() }),
-            None => {
-                self.output.extend_from_slice(b"+ \r\n");
-                self.phase = Phase::AuthResponse;
-                None
-            }
-        }
+        self.sasl_step(Exchange::start(Mechanism::Plain, initial.as_deref().map(str::as_bytes)))
     }
 
     fn auth_response(&mut self, line: &[u8]) -> Option<Event> {
-        self.phase = Phase::Authorization(None);
-        // RFC 5034 4: "*" cancels the exchange.
-        if line == b"*" {
-            self.error("[AUTH] Authentication cancelled.");
-            return None;
-        }
-        self.plain(line)
-    }
-
-    fn plain(&mut self, response: &[u8]) -> Option<Event> {
-        let Some(decoded) = sasl::decode_base64(response) else {
-            self.error("Cannot decode the response: not valid base64 of UTF-8 text.");
+        let Phase::AuthResponse(exchange) = std::mem::replace(&mut self.phase, Phase::Authorization(None)) else {
             return None;
         };
-        match sasl::parse_plain(&decoded) {
-            Ok((login, password)) => {
+        self.sasl_step(exchange.respond(line))
+    }
+
+    fn sasl_step(&mut self, step: Step) -> Option<Event> {
+        let text = match step {
+            Step::Challenge { challenge, exchange } => {
+                self.output.extend_from_slice(format!("+ {challenge}\r\n").as_bytes());
+                self.phase = Phase::AuthResponse(exchange);
+                return None;
+            }
+            Step::Done(c) => {
                 self.phase = Phase::AwaitLogin;
-                Some(Event::Auth { mechanism: "PLAIN", login, password })
+                return Some(Event::Auth { mechanism: c.mechanism.name(), login: c.login, password: c.password });
             }
-            Err(PlainError::Malformed) => {
-                self.error("Malformed PLAIN response (expected authzid NUL user NUL password).");
-                None
-            }
-            Err(PlainError::OtherIdentity) => {
+            Step::Failed(sasl::Error::OtherIdentity) => {
                 self.login_failed(LoginFailure::Credentials);
-                None
+                return None;
             }
-        }
+            // RFC 5034 4: "*" cancels the exchange.
+            Step::Failed(sasl::Error::Cancelled) => "[AUTH] Authentication cancelled.".to_string(),
+            Step::Failed(sasl::Error::TooLong) => format!("Line too long (at most {MAX_AUTH_LINE} octets)"),
+            Step::Failed(sasl::Error::NotBase64) => {
+                "Cannot decode the response: not valid base64 of UTF-8 text.".into()
+            }
+            Step::Failed(sasl::Error::Malformed) => {
+                "Malformed PLAIN response (expected authzid NUL user NUL password).".into()
+            }
+            Step::Failed(sasl::Error::Empty) => "Empty user name or password.".into(),
+        };
+        self.error(&text);
+        None
     }
 
     fn transaction(&mut self, cmd: Command) -> Option<Event> {

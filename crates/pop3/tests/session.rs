@@ -220,6 +220,9 @@ fn auth_bad_input() {
     assert_eq!(d.send(b"\xff\xfe\r\n"), "-ERR Cannot decode the response: not valid base64 of UTF-8 text.\r\n");
     // base64("other\0bob\0pw"): acting for another identity is refused as bad credentials.
     assert_eq!(d.cmd("AUTH PLAIN b3RoZXIAYm9iAHB3"), "-ERR [AUTH] Authentication failed.\r\n");
+    // base64("\0bob\0"): an empty password is malformed (RFC 4616 2), not a failed login.
+    assert_eq!(d.cmd("AUTH PLAIN AGJvYgA="), "-ERR Empty user name or password.\r\n");
+    assert_eq!(d.logins.len(), 0);
     // After all that, the session still works.
     assert_eq!(d.cmd(&format!("AUTH PLAIN {PLAIN_BOB}")), "+OK Logged in.\r\n");
 }

@@ -610,32 +610,31 @@ impl Session {
             self.send_error(reply);
             return None;
         }
-        let (exchange, step) = sasl::Exchange::start(arg);
-        self.sasl_step(exchange, step)
-    }
-
-    fn sasl_step(&mut self, exchange: Option<sasl::Exchange>, step: Step) -> Option<Event> {
-        match (step, exchange) {
-            (Step::Challenge(text), Some(exchange)) => {
-                self.send(Reply::bare(334, text));
-                self.phase = Phase::AuthResponse(exchange);
-                None
-            }
-            (Step::Done { mechanism, login, password }, _) => {
-                self.phase = Phase::AwaitAuth;
-                Some(Event::Auth { mechanism, login, password })
-            }
-            // Protocol mistakes count as ordinary errors; only wrong credentials count
-            // toward the authentication-failure limit (as Postfix counts them).
-            (Step::Fail(reply), _) => {
-                self.phase = Phase::Command;
+        match sasl::start(arg) {
+            Ok(step) => self.sasl_step(step),
+            Err(reply) => {
                 self.send_error(reply);
                 None
             }
-            // A challenge always comes with its exchange; this arm only satisfies the types.
-            (Step::Challenge(_), None) => {
+        }
+    }
+
+    fn sasl_step(&mut self, step: Step) -> Option<Event> {
+        match step {
+            Step::Challenge { challenge, exchange } => {
+                self.send(Reply::bare(334, challenge));
+                self.phase = Phase::AuthResponse(exchange);
+                None
+            }
+            Step::Done(c) => {
+                self.phase = Phase::AwaitAuth;
+                Some(Event::Auth { mechanism: c.mechanism.name(), login: c.login, password: c.password })
+            }
+            // Protocol mistakes count as ordinary errors; only wrong credentials count
+            // toward the authentication-failure limit (as Postfix counts them).
+            Step::Failed(error) => {
                 self.phase = Phase::Command;
-                self.send_error(Reply::new(454, "4.7.0", "Temporary authentication failure"));
+                self.send_error(sasl::refusal(error));
                 None
             }
         }
@@ -649,18 +648,16 @@ impl Session {
                 self.phase = Phase::Command;
                 self.skipping_long_line = true;
                 self.pos = self.input.len();
-                self.send_error(Reply::new(500, "5.5.6", "Authentication exchange line too long"));
+                self.send_error(sasl::refusal(sasl::Error::TooLong));
                 return None;
             }
             return Some(Event::NeedInput);
         };
         let line = &pending[..lf];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line = String::from_utf8_lossy(line).into_owned();
+        let line = line.strip_suffix(b"\r").unwrap_or(line).to_vec();
         self.pos += lf + 1;
-        let Phase::AuthResponse(mut exchange) = std::mem::replace(&mut self.phase, Phase::Command) else { return None };
-        let step = exchange.respond(&line);
-        self.sasl_step(Some(exchange), step)
+        let Phase::AuthResponse(exchange) = std::mem::replace(&mut self.phase, Phase::Command) else { return None };
+        self.sasl_step(exchange.respond(&line))
     }
 
     /// Answers the pending Auth event: Ok(canonical user) or the reply refusing it

@@ -491,6 +491,21 @@ fn overlong_sasl_response_is_refused() {
     assert_eq!(codes(&r), ["500 5.5.6"]);
     d.send(b"AAAA\r\n");
     assert_eq!(codes(&d.send(b"NOOP\r\n")), ["250 2.0.0"]);
+    // The same when the whole line, line end included, arrives at once.
+    d.send(b"AUTH PLAIN\r\n");
+    let line = [vec![b'A'; 13_000], b"\r\n".to_vec()].concat();
+    assert_eq!(codes(&d.send(&line)), ["500 5.5.6"]);
+    assert_eq!(codes(&d.send(b"NOOP\r\n")), ["250 2.0.0"]);
+}
+
+#[test]
+fn an_empty_password_is_refused_without_counting_as_a_failed_login() {
+    let mut d = tls_submission();
+    for _ in 0..4 {
+        assert_eq!(codes(&d.send(format!("AUTH PLAIN {}\r\n", b64("\0bob\0")).as_bytes())), ["501 5.5.2"]);
+    }
+    assert!(!d.closed);
+    assert!(!d.events.iter().any(|e| e.starts_with("auth")), "{:?}", d.events);
 }
 
 #[test]

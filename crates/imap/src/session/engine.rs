@@ -6,7 +6,7 @@ use super::view::Selected;
 use crate::backend::{Mailboxes, StoreError};
 use crate::parser::{self, Command, Frame, Framer, Kind, Limits, Refusal};
 use crate::response::{self, Status};
-use carrier_sasl::PlainError;
+use carrier_sasl::{self as sasl, Exchange, Mechanism, Step};
 
 /// What the session needs to know about the server and the connection.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ pub enum AuthError {
 pub(super) enum Phase {
     Command,
     /// Waiting for the client's SASL response line after `+`.
-    SaslResponse(String),
+    SaslResponse(String, Exchange),
     /// The driver is checking credentials.
     AwaitAuth(String),
     /// IDLE (RFC 2177) until DONE.
@@ -334,7 +334,7 @@ impl<M: Mailboxes> Session<M> {
                         return event;
                     }
                 }
-                Phase::SaslResponse(_) => {
+                Phase::SaslResponse(..) => {
                     if let Some(event) = self.step_sasl() {
                         return event;
                     }
@@ -605,47 +605,37 @@ impl<M: Mailboxes> Session<M> {
             self.no(tag, Some("PRIVACYREQUIRED"), "Plaintext authentication is disabled: use STARTTLS first");
             return None;
         }
-        match initial {
-            // RFC 4959 3: "=" is an empty initial response.
-            Some(ir) => self.sasl_plain(tag, if ir == b"=" { b"" } else { &ir }),
-            None => {
-                response::continuation(&mut self.out, "");
-                self.phase = Phase::SaslResponse(tag.to_string());
-                None
-            }
-        }
+        let step = Exchange::start(Mechanism::Plain, initial.as_deref());
+        self.sasl_step(tag, step)
     }
 
     pub(super) fn step_sasl(&mut self) -> Option<Event> {
         let Some(line) = self.framer.line() else { return Some(Event::NeedInput) };
-        let Phase::SaslResponse(tag) = std::mem::replace(&mut self.phase, Phase::Command) else { return None };
-        if line == b"*" {
-            // RFC 3501 6.2.2: the client cancelled.
-            self.bad(Some(&tag), "AUTHENTICATE cancelled");
-            return None;
-        }
-        self.sasl_plain(&tag, &line)
-    }
-
-    pub(super) fn sasl_plain(&mut self, tag: &str, b64: &[u8]) -> Option<Event> {
-        let Some(decoded) = carrier_sasl::decode_base64(b64) else {
-            self.bad(Some(tag), "Invalid SASL response: not base64 of UTF-8 text");
+        let Phase::SaslResponse(tag, exchange) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return None;
         };
-        match carrier_sasl::parse_plain(&decoded) {
-            Ok((login, password)) => {
+        self.sasl_step(&tag, exchange.respond(&line))
+    }
+
+    fn sasl_step(&mut self, tag: &str, step: Step) -> Option<Event> {
+        let error = match step {
+            Step::Challenge { challenge, exchange } => {
+                response::continuation(&mut self.out, challenge);
+                self.phase = Phase::SaslResponse(tag.to_string(), exchange);
+                return None;
+            }
+            Step::Done(c) => {
                 self.phase = Phase::AwaitAuth(tag.to_string());
-                Some(Event::Auth { mechanism: "PLAIN", login, password })
+                return Some(Event::Auth { mechanism: c.mechanism.name(), login: c.login, password: c.password });
             }
-            Err(PlainError::Malformed) => {
-                self.bad(Some(tag), "Malformed PLAIN response: expected authzid NUL user NUL password");
-                None
-            }
-            Err(PlainError::OtherIdentity) => {
-                self.no(tag, Some("AUTHORIZATIONFAILED"), "Acting as another user is not supported");
-                None
-            }
+            Step::Failed(error) => error,
+        };
+        if error == sasl::Error::OtherIdentity {
+            self.no(tag, Some("AUTHORIZATIONFAILED"), "Acting as another user is not supported");
+        } else {
+            self.bad(Some(tag), &sasl_mistake(error));
         }
+        None
     }
 
     /// Answers the pending `Auth` event: the canonical user and their mailboxes, or why not.
@@ -670,5 +660,18 @@ impl<M: Mailboxes> Session<M> {
                 }
             }
         }
+    }
+}
+
+/// The text of the BAD answering a mistake in a SASL exchange.
+fn sasl_mistake(error: sasl::Error) -> String {
+    match error {
+        // RFC 3501 6.2.2: the client cancelled.
+        sasl::Error::Cancelled => "AUTHENTICATE cancelled".into(),
+        sasl::Error::TooLong => format!("SASL response too long (at most {} octets)", sasl::MAX_RESPONSE),
+        sasl::Error::NotBase64 => "Invalid SASL response: not base64 of UTF-8 text".into(),
+        sasl::Error::Malformed => "Malformed PLAIN response: expected authzid NUL user NUL password".into(),
+        sasl::Error::Empty => "Empty user name or password".into(),
+        sasl::Error::OtherIdentity => "Acting as another user is not supported".into(),
     }
 }

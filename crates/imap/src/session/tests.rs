@@ -142,6 +142,19 @@ fn an_authzid_in_another_case_is_the_same_user() {
     assert_eq!(t.s.user(), Some("bob"));
 }
 
+/// RFC 4616 2: the user and the password are `1*SAFE`, so an empty one is a malformed
+/// response, not a failed login; a response over RFC 4954's 12288 octets is not decoded.
+#[test]
+fn an_empty_password_or_an_over_long_response_is_bad() {
+    let mut t = T::new(true);
+    // "\0bob\0"
+    assert_eq!(t.send("1 AUTHENTICATE PLAIN AGJvYgA=\r\n"), "1 BAD Empty user name or password\r\n");
+    assert_eq!(t.send("2 AUTHENTICATE PLAIN\r\n"), "+ \r\n");
+    let long = format!("{}\r\n", "A".repeat(13_000));
+    assert_eq!(t.send(&long), "2 BAD SASL response too long (at most 12288 octets)\r\n");
+    assert_eq!(t.s.user(), None);
+}
+
 #[test]
 fn too_many_failures_and_bads_close() {
     let mut t = T::new(true);
