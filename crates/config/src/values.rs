@@ -68,7 +68,7 @@ pub fn network(text: &str) -> Result<ipnet::IpNet, String> {
 /// not starting or ending with a hyphen; at most 253 in all. Returns it lower-cased.
 pub fn dns_name(text: &str) -> Result<String, String> {
     let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
-    match carrier_syntax::domain::check(&name, carrier_syntax::domain::Labels::Ascii) {
+    match carrier_syntax::domain::check_dns(&name) {
         Ok(()) => Ok(name),
         Err(_) => Err(format!("{text:?} is not a valid domain name")),
     }

@@ -114,8 +114,8 @@ fn check_domain_or_literal(d: &str) -> Result<(), AddressError> {
     check_domain(d)
 }
 
-/// Domain (RFC 5321 4.1.2), U-labels allowed (RFC 6531 3.3). A trailing dot is not part of
-/// the grammar.
+/// Domain (RFC 5321 4.1.2) of at most 255 octets (RFC 5321 4.5.3.1.2), U-labels allowed
+/// (RFC 6531 3.3). A trailing dot is not part of the grammar.
 pub fn check_domain(d: &str) -> Result<(), AddressError> {
     use carrier_syntax::domain::{DomainError, Labels, check};
     check(d, Labels::Utf8).map_err(|e| match e {
@@ -218,6 +218,16 @@ mod tests {
         ] {
             err(s);
         }
+    }
+
+    #[test]
+    fn a_domain_may_have_255_octets() {
+        // "a.a.a. ... .bb" or ".bbb", `len` octets.
+        let domain = |len: usize| format!("{}{}", "a.".repeat(len / 2 - 1), if len % 2 == 0 { "bb" } else { "bbb" });
+        assert_eq!((domain(255).len(), domain(256).len()), (255, 256));
+        assert_eq!(ok(&format!("<x@{}>", domain(255))), format!("x@{}", domain(255)));
+        err(&format!("<x@{}>", domain(256)));
+        assert_eq!(check_domain(&domain(256)), Err(AddressError::Syntax("bad domain length")));
     }
 
     #[test]

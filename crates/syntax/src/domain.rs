@@ -2,6 +2,13 @@
 //! Let-dig [Ldh-str]`, which is RFC 1035 2.3.1's preferred name syntax as RFC 1123 2.1
 //! relaxed it (a label may start with a digit).
 
+/// RFC 5321 4.5.3.1.2: a domain in SMTP is at most 255 octets.
+pub const MAX_LEN: usize = 255;
+
+/// RFC 1035 2.3.4: a name DNS can carry is 255 octets on the wire, a length octet before
+/// each label and the root's empty label at the end: 253 written out.
+pub const MAX_DNS_LEN: usize = 253;
+
 /// Whether labels may hold UTF-8 (U-labels, RFC 6531 3.3: SMTPUTF8 envelopes) or only
 /// letters, digits and hyphens (A-labels: DNS names, account and configured names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,16 +20,16 @@ pub enum Labels {
 /// Why a name is not a domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DomainError {
-    /// Empty, or longer than 253 characters (RFC 1035 2.3.4: 255 octets on the wire).
+    /// Empty, or longer than the limit ([`MAX_LEN`], or [`MAX_DNS_LEN`] for a DNS name).
     Length,
-    /// An empty label, one longer than 63 octets, one starting or ending with a hyphen, or
-    /// a character that is not a letter, digit or hyphen.
+    /// An empty label, one longer than 63 octets (RFC 1035 2.3.4), one starting or ending
+    /// with a hyphen, or a character that is not a letter, digit or hyphen.
     Label,
 }
 
 /// Checks `name` (without a trailing dot: callers that accept one strip it first).
 pub fn check(name: &str, labels: Labels) -> Result<(), DomainError> {
-    if name.is_empty() || name.len() > 253 {
+    if name.is_empty() || name.len() > MAX_LEN {
         return Err(DomainError::Length);
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || (labels == Labels::Utf8 && !c.is_ascii());
@@ -31,15 +38,29 @@ pub fn check(name: &str, labels: Labels) -> Result<(), DomainError> {
     if name.split('.').all(good) { Ok(()) } else { Err(DomainError::Label) }
 }
 
-/// True when `name` is an ASCII domain name, one trailing dot allowed (a DNS name written
+/// Checks `name` (no trailing dot) as a name to look up in the DNS: ASCII labels, at most
+/// [`MAX_DNS_LEN`] characters.
+pub fn check_dns(name: &str) -> Result<(), DomainError> {
+    check(name, Labels::Ascii)?;
+    if name.len() > MAX_DNS_LEN { Err(DomainError::Length) } else { Ok(()) }
+}
+
+/// True when `name` is a DNS name ([`check_dns`]), one trailing dot allowed (a name written
 /// fully qualified, `example.com.`).
 pub fn is_dns_name(name: &str) -> bool {
-    check(name.strip_suffix('.').unwrap_or(name), Labels::Ascii).is_ok()
+    check_dns(name.strip_suffix('.').unwrap_or(name)).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// "a.a. ... .bb" or ".bbb": a valid name `len` octets long.
+    fn name_of(len: usize) -> String {
+        let name = format!("{}{}", "a.".repeat(len / 2 - 1), if len % 2 == 0 { "bb" } else { "bbb" });
+        assert_eq!(name.len(), len);
+        name
+    }
 
     #[test]
     fn letters_digits_and_inner_hyphens() {
@@ -53,8 +74,7 @@ mod tests {
     #[test]
     fn what_is_not_a_domain() {
         assert_eq!(check("", Labels::Ascii), Err(DomainError::Length));
-        let too_long = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(62)].join(".");
-        assert_eq!(check(&too_long, Labels::Ascii), Err(DomainError::Length));
+        assert_eq!(check(&name_of(MAX_LEN + 1), Labels::Ascii), Err(DomainError::Length));
         for bad in ["a..b", ".a", "a.", "-a.b", "a-.b", "a_b.c", "a b.c", "a@b", &"x".repeat(64), "bücher.example"] {
             assert_eq!(check(bad, Labels::Ascii), Err(DomainError::Label), "{bad}");
         }
@@ -65,6 +85,17 @@ mod tests {
         assert_eq!(check("bücher.example", Labels::Utf8), Ok(()));
         assert_eq!(check("例え.テスト", Labels::Utf8), Ok(()));
         assert_eq!(check("bü cher.example", Labels::Utf8), Err(DomainError::Label));
+    }
+
+    #[test]
+    fn smtp_allows_255_octets_dns_253() {
+        assert_eq!(check(&name_of(255), Labels::Ascii), Ok(()));
+        assert_eq!(check(&name_of(255), Labels::Utf8), Ok(()));
+        assert_eq!(check_dns(&name_of(253)), Ok(()));
+        assert_eq!(check_dns(&name_of(254)), Err(DomainError::Length));
+        assert!(is_dns_name(&format!("{}.", name_of(253))));
+        assert!(!is_dns_name(&name_of(254)));
+        assert_eq!(check_dns("bücher.example"), Err(DomainError::Label));
     }
 
     #[test]
