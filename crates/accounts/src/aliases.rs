@@ -1,8 +1,9 @@
 //! The aliases file in /etc/aliases syntax: `name: target, target`, `#` comments,
 //! continuation lines starting with white space.
 
-use crate::address::{normalize, split, valid_domain};
+use crate::address::{normalize, split};
 use crate::users::{Stamp, stamp_of};
+use carrier_syntax::domain::is_dns_name;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -91,7 +92,7 @@ fn parse_targets(line: usize, name: &str, targets: &str, warnings: &mut Vec<Stri
             warnings.push(format!(
                 "line {line}: alias `{name}`: target {target} is not supported (carrier delivers to mailboxes and addresses only, not to commands, files or :include: lists); skipped"
             ));
-        } else if let Some((_, domain)) = split(unquoted).filter(|(_, d)| !valid_domain(d)) {
+        } else if let Some((_, domain)) = split(unquoted).filter(|(_, d)| !is_dns_name(d)) {
             warnings.push(format!(
                 "line {line}: alias `{name}`: target {target} has no valid domain ({domain:?}); skipped"
             ));
