@@ -1,4 +1,4 @@
-//! A fake DNS server on a loopback UDP port, answering MX, A, AAAA, CNAME, PTR and TXT
+//! A fake DNS server on a loopback UDP port, answering MX, A, AAAA, CNAME and PTR
 //! queries from a table the test fills. Names it does not know are NXDOMAIN.
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
