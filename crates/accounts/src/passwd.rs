@@ -29,11 +29,23 @@ pub fn by_name(name: &str) -> Option<Account> {
     lookup(|pwd, buf, result| unsafe { libc::getpwnam_r(name.as_ptr(), pwd, buf.as_mut_ptr(), buf.len(), result) })
 }
 
-/// The login name of the real user running this process ("uid N" when it has no entry).
+/// The login name of `uid` ("uidN" when it has no entry).
+pub fn name_of(uid: u32) -> String {
+    by_uid(uid).map_or_else(|| format!("uid{uid}"), |a| a.name)
+}
+
+/// The real user running this process and its login name.
 pub fn caller() -> (u32, String) {
     // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
-    (uid, by_uid(uid).map_or_else(|| format!("uid{uid}"), |a| a.name))
+    (uid, name_of(uid))
+}
+
+/// Root, or the user this process runs as: trusted to act for anyone, as sendmail trusts
+/// root and its own user.
+pub fn trusted(uid: u32) -> bool {
+    // SAFETY: geteuid cannot fail.
+    uid == 0 || uid == unsafe { libc::geteuid() }
 }
 
 fn lookup(

@@ -248,11 +248,9 @@ impl Intake {
     /// sendmail's X-Authentication-Warning: an ordinary user who set another envelope sender
     /// with `-f` is named in the message, so the recipient can tell.
     fn warn_forged_sender(&self, msg: &mut Message, uid: u32) {
-        // SAFETY: geteuid cannot fail.
-        let trusted = uid == 0 || uid == unsafe { libc::geteuid() };
-        let name = passwd::by_uid(uid).map_or_else(|| format!("uid{uid}"), |a| a.name);
+        let name = passwd::name_of(uid);
         let hostname = &self.0.cfg.hostname;
-        if trusted || msg.sender.eq_ignore_ascii_case(&format!("{name}@{hostname}")) {
+        if passwd::trusted(uid) || msg.sender.eq_ignore_ascii_case(&format!("{name}@{hostname}")) {
             return;
         }
         let how = if matches!(&msg.origin, Origin::Local { proto, .. } if proto == "local") { "-f" } else { "-bs" };

@@ -75,8 +75,7 @@ async fn handle(server: Arc<Server>, mut stream: UnixStream) {
         Err(e) => return warn!("control socket: cannot tell who is calling: {e}"),
     };
     let limit = server.cfg.smtp.timeout;
-    // SAFETY: geteuid cannot fail.
-    let privileged = uid == 0 || uid == unsafe { libc::geteuid() };
+    let privileged = passwd::trusted(uid);
     let _slot = match privileged {
         true => None,
         false => match server.control_clients.admit(uid, MAX_PER_UID, 0) {
