@@ -111,11 +111,6 @@ impl Refusal {
     pub fn text(&self) -> &str {
         self.reply.text()
     }
-
-    /// The refusal as a local command's failure.
-    pub fn into_failure(self) -> sysexits::Failure {
-        sysexits::Failure::new(self.exit, self.reply.text())
-    }
 }
 
 /// The queue's front door; cheap to clone.
@@ -342,10 +337,10 @@ fn log_origin(origin: &Origin) -> String {
 
 /// A full disk gives 452 4.3.1, never a 5xx and never corruption (RFC 3463 4.3.1: mail
 /// system full).
-pub fn storage_error(e: &io::Error) -> Refusal {
-    let reply = match e.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => Reply::new(452, "4.3.1", "Insufficient system storage"),
-        _ => Reply::new(451, "4.3.0", "Local error in processing, try again later"),
+fn storage_error(e: &io::Error) -> Refusal {
+    let reply = match sysexits::disk_full(e) {
+        true => Reply::new(452, "4.3.1", "Insufficient system storage"),
+        false => Reply::new(451, "4.3.0", "Local error in processing, try again later"),
     };
     Refusal { reply, exit: sysexits::TEMPFAIL, nobody: false }
 }

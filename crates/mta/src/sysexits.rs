@@ -34,3 +34,9 @@ impl Failure {
         Failure { code, text: text.into() }
     }
 }
+
+/// A full disk or an exhausted disk quota: always a temporary failure ([`TEMPFAIL`], SMTP
+/// 452 4.3.1, IMAP `[OVERQUOTA]`), never a permanent one.
+pub fn disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}

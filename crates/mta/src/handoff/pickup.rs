@@ -52,7 +52,7 @@ pub fn write(data_dir: &Path, sub: &Submission) -> Result<String, Failure> {
         // would take a renamed one whose directory entry was not yet durable.
         let _ = fs::remove_file(&tmp);
         let _ = fs::remove_file(dir.join(&unique));
-        let code = if is_full(&e) { sysexits::TEMPFAIL } else { sysexits::IOERR };
+        let code = if sysexits::disk_full(&e) { sysexits::TEMPFAIL } else { sysexits::IOERR };
         return Err(Failure::new(code, format!("cannot write the message into {}: {e}", dir.display())));
     }
     Ok(unique)
@@ -65,15 +65,11 @@ fn cannot_create(dir: &Path, e: &io::Error) -> Failure {
              or start the daemon with `carrier serve` so mail is handed to it directly)"
         }
         io::ErrorKind::NotFound => " (it is created by `carrier serve` or `carrier init`; run one of them once)",
-        _ if is_full(e) => " (the disk is full; free some space)",
+        _ if sysexits::disk_full(e) => " (the disk is full; free some space)",
         _ => "",
     };
-    let code = if is_full(e) { sysexits::TEMPFAIL } else { sysexits::CANTCREAT };
+    let code = if sysexits::disk_full(e) { sysexits::TEMPFAIL } else { sysexits::CANTCREAT };
     Failure::new(code, format!("the message cannot be left in the pickup directory {}: {e}{fix}", dir.display()))
-}
-
-fn is_full(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
 
 /// Time, process and randomness: unique across processes and restarts.

@@ -74,7 +74,7 @@ impl ImapStore {
             StoreError::TooManyKeywords => imap::StoreError::Limit(text),
             StoreError::Expunged(_) => imap::StoreError::Expunged,
             StoreError::OverQuota { .. } => imap::StoreError::OverQuota(text),
-            StoreError::Io(io) if matches!(io.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) => {
+            StoreError::Io(io) if carrier_mta::sysexits::disk_full(&io) => {
                 warn!("imap({}): {io}", self.account.user());
                 imap::StoreError::OverQuota("The server's disk is full; try again later".into())
             }
