@@ -11,11 +11,7 @@ use std::time::{Duration, SystemTime};
 /// the submissions still waiting in the pickup directory (`waiting`, with their file names)
 /// for a daemon that is not running.
 pub fn listing(spool: &Spool, waiting: &[(String, Submission)]) -> io::Result<String> {
-    let queued = spool.list()?;
-    if queued.is_empty() && waiting.is_empty() {
-        return Ok("Mail queue is empty\n".into());
-    }
-    let mut out = queued_text(&queued);
+    let mut out = queued_text(&spool.list()?);
     if !waiting.is_empty() {
         let n = waiting.len();
         let _ = writeln!(

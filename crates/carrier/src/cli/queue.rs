@@ -5,7 +5,7 @@
 
 use carrier_config::Config;
 use carrier_mta::handoff::control::{self, Answer};
-use carrier_mta::handoff::pickup;
+use carrier_mta::handoff::{self, pickup};
 use carrier_mta::mailq::{age, listing, state};
 use carrier_mta::sysexits::{self, Failure};
 use carrier_spool::{QueueId, Record, Spool};
@@ -65,7 +65,8 @@ pub fn list(cfg: &Config) -> Result<String, Failure> {
     match Spool::open(&spool_dir(cfg)) {
         Ok(spool) => {
             // Also what waits in the pickup directory for a daemon that is not running.
-            let waiting = pickup::waiting(&cfg.data_dir).unwrap_or_default();
+            let max = handoff::max_submission(cfg.smtp.max_message_size);
+            let waiting = pickup::waiting(&cfg.data_dir, max).unwrap_or_default();
             listing(&spool, &waiting).map_err(|e| fail(sysexits::IOERR, e.to_string()))
         }
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {

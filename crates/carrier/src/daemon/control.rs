@@ -10,7 +10,7 @@ use super::{limits, status};
 use carrier_accounts::passwd;
 use carrier_mta::handoff::Submission;
 use carrier_mta::handoff::control::{Answer, socket_path};
-use carrier_mta::handoff::pickup;
+use carrier_mta::handoff::{self, pickup};
 use carrier_mta::{Message, Unknown, mailq, sysexits};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -146,10 +146,14 @@ async fn answer(server: &Server, request: &str, caller: Caller, reader: &mut (im
             Answer::Ok("the queue is being retried now".into())
         }
         // For callers who may not read the spool themselves (mailq as an ordinary user).
-        "LIST" => match mailq::listing(server.spool(), &pickup::waiting(&server.cfg.data_dir).unwrap_or_default()) {
-            Ok(text) => Answer::Body(text.into_bytes()),
-            Err(e) => Answer::Err(sysexits::IOERR, format!("cannot list the queue: {e}")),
-        },
+        "LIST" => {
+            let max = handoff::max_submission(server.cfg.smtp.max_message_size);
+            let waiting = pickup::waiting(&server.cfg.data_dir, max).unwrap_or_default();
+            match mailq::listing(server.spool(), &waiting) {
+                Ok(text) => Answer::Body(text.into_bytes()),
+                Err(e) => Answer::Err(sysexits::IOERR, format!("cannot list the queue: {e}")),
+            }
+        }
         "STATUS" => Answer::Body(status::report(server).await.into_bytes()),
         _ => Answer::Err(sysexits::USAGE, format!("unknown request {command:?}")),
     }
@@ -160,8 +164,7 @@ async fn submit(server: &Server, arg: &str, uid: u32, reader: &mut (impl AsyncRe
     let Ok(length) = arg.parse::<u64>() else {
         return Answer::Err(sysexits::USAGE, "SUBMIT needs the payload length".into());
     };
-    // The envelope adds a little to the message; anything far beyond the limit is refused unread.
-    if length > server.cfg.smtp.max_message_size + 1024 * 1024 {
+    if length > handoff::max_submission(server.cfg.smtp.max_message_size) {
         let max = server.cfg.smtp.max_message_size;
         return Answer::Err(
             sysexits::USAGE,

@@ -3,8 +3,8 @@
 //! few seconds after.
 
 use super::shared::Server;
-use carrier_mta::handoff::Submission;
-use carrier_mta::handoff::pickup::{dir, read, remove_if_stale, set_aside};
+use carrier_mta::handoff::pickup::{dir, names, read, remove_if_stale, set_aside};
+use carrier_mta::handoff::{self, Submission};
 use carrier_mta::{Message, Unknown, sysexits};
 use std::fs;
 use std::path::Path;
@@ -27,12 +27,10 @@ pub async fn run(server: Arc<Server>) {
 /// Takes in every complete file in the directory.
 async fn scan(server: &Server) {
     let dir = dir(&server.cfg.data_dir);
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
+    let names = match names(&server.cfg.data_dir) {
+        Ok(names) => names,
         Err(e) => return warn!("pickup: cannot read {}: {e}", dir.display()),
     };
-    let mut names: Vec<String> = entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
-    names.sort(); // oldest first: names start with the time
     for name in names {
         let path = dir.join(&name);
         if name.starts_with(".tmp.") {
@@ -44,7 +42,7 @@ async fn scan(server: &Server) {
 }
 
 async fn take(server: &Server, path: &Path, name: &str) {
-    let (bytes, uid) = match read(path, server.cfg.smtp.max_message_size + 1024 * 1024) {
+    let (bytes, uid) = match read(path, handoff::max_submission(server.cfg.smtp.max_message_size)) {
         Ok(read) => read,
         Err(e) => return set_aside(path, name, &format!("cannot be read: {e}")),
     };

@@ -19,6 +19,12 @@ pub mod control;
 pub mod message;
 pub mod pickup;
 
+/// The largest submission taken in: the message limit (`smtp.max_message_size`) and room
+/// for the envelope lines; anything beyond is refused unread.
+pub fn max_submission(max_message_size: u64) -> u64 {
+    max_message_size + 1024 * 1024
+}
+
 /// The first line of every submission.
 const MAGIC: &str = "carrier-submission 1";
 /// Protocols a submission may claim for its Received: line.

@@ -81,22 +81,29 @@ fn unique_name() -> String {
     format!("{}.{:06}.{}.{:016x}", now.as_secs(), now.subsec_micros(), std::process::id(), u64::from_ne_bytes(random))
 }
 
-/// The submissions waiting in the directory (oldest first) with their file names; what
-/// cannot be read or decoded is left out (the daemon sets it aside when it starts).
-pub fn waiting(data_dir: &Path) -> io::Result<Vec<(String, Submission)>> {
-    let dir = dir(data_dir);
-    let mut names: Vec<String> = match fs::read_dir(&dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect(),
+/// Every name in the directory, oldest first (names start with the time), `.tmp.*` and
+/// `.bad.*` included.
+pub fn names(data_dir: &Path) -> io::Result<Vec<String>> {
+    let mut names: Vec<String> =
+        fs::read_dir(dir(data_dir))?.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The submissions waiting in the directory (oldest first) with their file names, each
+/// read only up to `max` octets as the daemon reads them; what cannot be read or decoded is
+/// left out (the daemon sets it aside when it starts).
+pub fn waiting(data_dir: &Path, max: u64) -> io::Result<Vec<(String, Submission)>> {
+    let names = match names(data_dir) {
+        Ok(names) => names,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    names.retain(|n| !n.starts_with('.'));
-    names.sort();
     let readable = |name: &String| {
-        let (bytes, _) = read(&dir.join(name), u64::MAX).ok()?;
+        let (bytes, _) = read(&dir(data_dir).join(name), max).ok()?;
         Some((name.clone(), Submission::decode(&bytes).ok()?))
     };
-    Ok(names.iter().filter_map(readable).collect())
+    Ok(names.iter().filter(|n| !n.starts_with('.')).filter_map(readable).collect())
 }
 
 /// Reads a file as the daemon's user; its owner is the submitting user. Symbolic links,
