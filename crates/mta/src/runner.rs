@@ -48,10 +48,9 @@ impl Job {
     }
 }
 
-/// What the scheduler hears: work from outside, and its own passes ending.
+/// What the scheduler tells itself: a flush's messages to run, and passes ending.
 enum Msg {
     Run(QueueId, Job),
-    Flush,
     /// A pass ended; when to look at the message again.
     Done(QueueId, Option<SystemTime>),
 }
@@ -72,7 +71,7 @@ pub struct Context {
 struct Runner {
     ctx: Context,
     spool: Spool,
-    /// The scheduler's own inbox, for [`Msg::Done`] and flushes.
+    /// The scheduler's own inbox, beside the intake's [`Inbox`].
     tx: mpsc::UnboundedSender<Msg>,
     local_slots: Semaphore,
     remote_slots: Arc<Semaphore>,
@@ -85,26 +84,12 @@ pub fn start(ctx: Context, inbox: Inbox) {
     let runner = Arc::new(Runner {
         spool: ctx.intake.spool().clone(),
         ctx,
-        tx: tx.clone(),
+        tx,
         local_slots: Semaphore::new(LOCAL_SLOTS),
         remote_slots: Arc::new(Semaphore::new(REMOTE_SLOTS)),
         destinations: Mutex::default(),
     });
-    tokio::spawn(forward(inbox, tx));
-    tokio::spawn(schedule(runner, rx));
-}
-
-/// Passes the outside world's requests to the scheduler.
-async fn forward(mut inbox: Inbox, tx: mpsc::UnboundedSender<Msg>) {
-    while let Some(request) = inbox.0.recv().await {
-        let msg = match request {
-            Request::Run { id, recovering } => Msg::Run(id, Job { recovering, force: false }),
-            Request::Flush => Msg::Flush,
-        };
-        if tx.send(msg).is_err() {
-            return;
-        }
-    }
+    tokio::spawn(schedule(runner, inbox, rx));
 }
 
 /// The timetable: which messages run now, which wait until when.
@@ -116,17 +101,23 @@ struct Timetable {
     wake_of: HashMap<QueueId, SystemTime>,
 }
 
-async fn schedule(runner: Arc<Runner>, mut rx: mpsc::UnboundedReceiver<Msg>) {
+/// `inbox` brings the intake's new messages and flushes (it closes only when every intake is
+/// gone, at shutdown); `rx` the scheduler's own messages.
+async fn schedule(runner: Arc<Runner>, mut inbox: Inbox, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut t = Timetable::default();
     loop {
         let next = t.wakeups.first().map(|(at, _)| *at);
         let wait =
             next.map_or(Duration::from_secs(3600), |at| at.duration_since(SystemTime::now()).unwrap_or_default());
         tokio::select! {
+            request = inbox.0.recv() => match request {
+                None => return,
+                Some(Request::Run { id, recovering }) => t.run(&runner, id, Job { recovering, force: false }),
+                Some(Request::Flush) => flush(&runner),
+            },
             msg = rx.recv() => match msg {
                 None => return,
                 Some(Msg::Run(id, job)) => t.run(&runner, id, job),
-                Some(Msg::Flush) => flush(&runner),
                 Some(Msg::Done(id, wake)) => match t.running.remove(&id).flatten() {
                     Some(job) => t.run(&runner, id, job),
                     None => {
