@@ -3,6 +3,7 @@
 
 use carrier_accounts::{Directory, Lookup, Route};
 use carrier_config::Config;
+use carrier_smtp::headers::{self, Line};
 use carrier_smtp::{Mailbox, Reply};
 use carrier_store::Maildir;
 use std::net::IpAddr;
@@ -156,31 +157,26 @@ pub fn check_author(cfg: &Config, dir: &Directory, user: &str, message: &[u8]) -
 /// field nor the continuation of one is refused: readers disagree on where such a header
 /// ends, so a From: after it could be shown or not.
 fn header_fields(message: &[u8]) -> Result<Vec<(String, String)>, Reply> {
+    let not_a_field = |n: usize| {
+        let text = format!("Line {n} of the header is not a header field; end the header with an empty line");
+        Reply::new(550, "5.6.0", text)
+    };
     let mut fields: Vec<(String, String)> = Vec::new();
-    for (n, line) in message.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            break;
-        }
-        let text = String::from_utf8_lossy(line);
-        if line[0] == b' ' || line[0] == b'\t' {
+    for (n, line) in headers::lines(message) {
+        match line {
+            // RFC 5322 2.2 and 3.6.8: field-name is printable ASCII except the colon.
+            Line::Field(name, value) if !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b)) => {
+                fields.push((name, value))
+            }
             // RFC 5322 2.2.3: folding continues the field above.
-            if let Some((_, value)) = fields.last_mut() {
-                value.push_str("\r\n");
-                value.push_str(&text);
-                continue;
-            }
-        }
-        // RFC 5322 2.2 and 3.6.8: field-name is printable ASCII except the colon.
-        match text.split_once(':') {
-            Some((name, value)) if !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b)) => {
-                fields.push((name.to_string(), value.to_string()))
-            }
-            _ => {
-                let text =
-                    format!("Line {} of the header is not a header field; end the header with an empty line", n + 1);
-                return Err(Reply::new(550, "5.6.0", text));
-            }
+            Line::Folded(text) => match fields.last_mut() {
+                Some((_, value)) => {
+                    value.push_str("\r\n");
+                    value.push_str(&text);
+                }
+                None => return Err(not_a_field(n)),
+            },
+            Line::Field(..) | Line::Other => return Err(not_a_field(n)),
         }
     }
     Ok(fields)

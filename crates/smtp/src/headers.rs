@@ -1,25 +1,45 @@
 //! Just enough of RFC 5322 for a mail server's own checks: the header fields of a message
 //! (unfolded) and the addresses in an address-list field. Full MIME parsing is not needed here.
 
+/// One line of a header section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// `name:value`, neither trimmed.
+    Field(String, String),
+    /// A line starting with white space: it continues the field above (RFC 5322 2.2.3).
+    Folded(String),
+    /// Neither: the body started without its empty line, or the header is broken.
+    Other,
+}
+
+/// The lines of the header section, up to the first empty line, with their line numbers
+/// (from 1).
+pub fn lines(message: &[u8]) -> impl Iterator<Item = (usize, Line)> + '_ {
+    let raw_lines = message.split(|&b| b == b'\n').map(|raw| raw.strip_suffix(b"\r").unwrap_or(raw));
+    raw_lines.take_while(|line| !line.is_empty()).enumerate().map(|(i, line)| {
+        let text = String::from_utf8_lossy(line);
+        let kind = match text.split_once(':') {
+            _ if line[0] == b' ' || line[0] == b'\t' => Line::Folded(text.into_owned()),
+            Some((name, value)) => Line::Field(name.to_string(), value.to_string()),
+            None => Line::Other,
+        };
+        (i + 1, kind)
+    })
+}
+
 /// The header fields up to the first empty line, unfolded (RFC 5322 2.2.3), as (name, value).
 pub fn fields(message: &[u8]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for raw in message.split(|&b| b == b'\n') {
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.is_empty() {
-            break;
-        }
-        let text = String::from_utf8_lossy(line);
-        if line[0] == b' ' || line[0] == b'\t' {
+    for (_, line) in lines(message) {
+        match line {
+            Line::Field(name, value) => out.push((name.trim().to_string(), value.trim().to_string())),
             // A continuation line belongs to the field above it.
-            if let Some((_, value)) = out.last_mut() {
-                value.push_str(&text);
+            Line::Folded(text) => {
+                if let Some((_, value)) = out.last_mut() {
+                    value.push_str(&text);
+                }
             }
-            continue;
-        }
-        match text.split_once(':') {
-            Some((name, value)) => out.push((name.trim().to_string(), value.trim().to_string())),
-            None => break, // not a header line: the body started without its empty line
+            Line::Other => break, // not a header line: the body started without its empty line
         }
     }
     out
