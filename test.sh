@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs carrier's whole test suite: unit tests, integration tests that start the real
 # server on loopback ports, and interop tests with swaks, Python's smtplib, poplib and imaplib,
-# fetchmail, s-nail (Maildir and IMAPS) and a private Postfix instance.
+# fetchmail, s-nail (Maildir and IMAPS), a private Postfix instance, and dkimpy and OpenDKIM's
+# tools for DKIM.
 # On a fresh Debian machine it first installs the clients the tests use (needs root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,6 +15,10 @@ command -v fetchmail >/dev/null || missing+=(fetchmail)
 command -v s-nail >/dev/null || missing+=(s-nail)
 # A peer MTA for the relay tests (a private instance; the system one is left unconfigured).
 [ -x /usr/sbin/postfix ] || missing+=(postfix)
+# The independent DKIM/ARC verifier and signer (dkimpy, for Debian's /usr/bin/python3), and
+# OpenDKIM's key generator for a key made elsewhere.
+[ -x /usr/bin/dkimverify ] || missing+=(python3-dkim)
+command -v opendkim-genkey >/dev/null || missing+=(opendkim-tools)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${missing[*]}"

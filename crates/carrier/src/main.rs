@@ -11,7 +11,7 @@ mod sendmail;
 
 use carrier_mta::sysexits;
 use clap::{Parser, Subcommand};
-use cli::{check, init, queue, records, status, users};
+use cli::{check, dkim, init, queue, records, status, users};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -51,6 +51,11 @@ enum Command {
     Status,
     /// Print the DNS records to publish for the local domains (zone-file syntax).
     DnsRecords,
+    /// Manage the DKIM keys that sign outgoing mail.
+    Dkim {
+        #[command(subcommand)]
+        action: dkim::Action,
+    },
     /// Send a message as sendmail does (also: the binary invoked as `sendmail`, `mailq`, `newaliases`).
     #[command(disable_help_flag = true)]
     Sendmail {
@@ -103,10 +108,8 @@ fn main() -> ExitCode {
         Command::Serve => serve(cfg),
         Command::User { action } => users::run(&cfg, action),
         Command::Status => return status::run(&cfg),
-        Command::DnsRecords => {
-            print!("{}", records::render(&cfg));
-            Ok(())
-        }
+        Command::DnsRecords => records::print(&cfg),
+        Command::Dkim { action } => dkim::run(&cfg, action),
         Command::Sendmail { .. } | Command::Queue { .. } | Command::Check(_) | Command::Init(_) => {
             unreachable!("handled above")
         }

@@ -9,8 +9,8 @@ mod values;
 
 pub use error::ConfigError;
 pub use model::{
-    AuthSource, Config, Delivery, Dns, Imap, Listen, Mailbox, Pop3, Relay, SYSTEM_CONFIG, Smarthost, Smtp, Submission,
-    Tls,
+    AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, Imap, Listen, Mailbox, Pop3, Relay,
+    SYSTEM_CONFIG, Smarthost, Smtp, Submission, Tls,
 };
 
 use std::path::{Path, PathBuf};

@@ -46,6 +46,10 @@ pub struct Config {
     pub imap: Imap,
     /// The mailbox store.
     pub mailbox: Mailbox,
+    /// DKIM signing of outgoing mail.
+    pub dkim: Dkim,
+    /// Checks of incoming mail on port 25: SPF, DKIM, ARC, DMARC, iprev.
+    pub authentication: Authentication,
     /// The file this came from; None for built-in development defaults.
     pub source: Option<PathBuf>,
 }
@@ -133,6 +137,67 @@ pub struct Smarthost {
 pub struct Dns {
     /// Name servers to ask instead of the system resolver.
     pub nameservers: Vec<SocketAddr>,
+}
+
+/// `[dkim]`: signing of the mail our users send (RFC 6376).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dkim {
+    /// Sign mail whose From: domain has a key; keys are made for every local domain.
+    pub sign: bool,
+    /// Keys kept elsewhere (OpenDKIM's key files), used instead of generated ones.
+    pub keys: Vec<DkimKey>,
+}
+
+impl Default for Dkim {
+    fn default() -> Dkim {
+        Dkim { sign: true, keys: Vec::new() }
+    }
+}
+
+/// One `[[dkim.keys]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DkimKey {
+    /// The signing domain (d=), lower-case.
+    pub domain: String,
+    /// The selector (s=): the key is published at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// PEM private key file (PKCS#1 or PKCS#8; RSA of 2048 bits or more, or Ed25519).
+    pub private_key: PathBuf,
+}
+
+/// What to do with a message that fails a check whose owner asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Refuse it at the end of DATA with 550 5.7.1 (the sender gets a bounce from its server).
+    Reject,
+    /// Deliver it into the recipient's Junk folder.
+    Quarantine,
+    /// Deliver it as usual; the result is only recorded in Authentication-Results.
+    Deliver,
+}
+
+/// `[authentication]`: checks of mail arriving on port 25 (not from relay networks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authentication {
+    /// Run SPF, DKIM, ARC, DMARC and iprev and add Authentication-Results.
+    pub verify: bool,
+    /// A DMARC failure of a domain publishing `p=reject` (RFC 7489 6.3).
+    pub dmarc_reject: Disposition,
+    /// A DMARC failure of a domain publishing `p=quarantine`.
+    pub dmarc_quarantine: Disposition,
+    /// An SPF `fail` (the domain's `-all` says the client may not send its mail, RFC 7208 8.4).
+    pub spf_fail: Disposition,
+}
+
+impl Default for Authentication {
+    fn default() -> Authentication {
+        Authentication {
+            verify: true,
+            dmarc_reject: Disposition::Reject,
+            dmarc_quarantine: Disposition::Quarantine,
+            spf_fail: Disposition::Deliver,
+        }
+    }
 }
 
 /// `[delivery]`.
@@ -343,6 +408,8 @@ impl Config {
             pop3: Pop3::default(),
             imap: Imap::default(),
             mailbox: Mailbox::default(),
+            dkim: Dkim::default(),
+            authentication: Authentication::default(),
             source: None,
         }
     }

@@ -3,7 +3,8 @@
 
 use crate::error::ConfigError;
 use crate::model::{
-    AuthSource, Config, Delivery, Dns, Imap, Listen, Mailbox, Pop3, Relay, Smarthost, Smtp, Submission, Tls,
+    AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, Imap, Listen, Mailbox, Pop3, Relay,
+    Smarthost, Smtp, Submission, Tls,
 };
 use crate::values;
 use serde::Deserialize;
@@ -44,6 +45,35 @@ struct Raw {
     imap: RawImap,
     #[serde(default)]
     mailbox: RawMailbox,
+    #[serde(default)]
+    dkim: RawDkim,
+    #[serde(default)]
+    authentication: RawAuthentication,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDkim {
+    sign: Option<bool>,
+    #[serde(default)]
+    keys: Vec<S<RawDkimKey>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDkimKey {
+    domain: String,
+    selector: String,
+    private_key: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAuthentication {
+    verify: Option<bool>,
+    dmarc_reject: Option<S<String>>,
+    dmarc_quarantine: Option<S<String>>,
+    spf_fail: Option<S<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -264,6 +294,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         pop3: pop3(&ctx, &raw.pop3)?,
         imap: imap(&ctx, &raw.imap)?,
         mailbox: mailbox(&ctx, &raw.mailbox)?,
+        dkim: dkim(&ctx, &raw.dkim, &base)?,
+        authentication: authentication(&ctx, &raw.authentication)?,
         source: Some(path.to_path_buf()),
     };
     memory_fits(&ctx, &raw, &config)?;
@@ -490,6 +522,52 @@ fn submission(ctx: &Ctx, raw: &RawSubmission) -> Result<Submission, ConfigError>
         s.any_sender = users.iter().map(|u| u.to_lowercase()).collect();
     }
     Ok(s)
+}
+
+fn dkim(ctx: &Ctx, raw: &RawDkim, base: &Path) -> Result<Dkim, ConfigError> {
+    let mut keys = Vec::new();
+    for key in &raw.keys {
+        let k = key.get_ref();
+        let domain = ctx.check(key, "dkim.keys", |k| {
+            values::dns_name(&k.domain).map_err(|e| format!("domain {:?}: {e}", k.domain))
+        })?;
+        ctx.check(key, "dkim.keys", |k| {
+            match carrier_syntax::domain::is_dns_name(&format!("{}.{domain}", k.selector)) {
+                true if !k.selector.is_empty() => Ok(()),
+                _ => Err(format!("selector {:?} is not a DNS name such as \"mail\" or \"2026a\"", k.selector)),
+            }
+        })?;
+        keys.push(DkimKey {
+            domain,
+            selector: k.selector.to_ascii_lowercase(),
+            private_key: absolute(base, &k.private_key),
+        });
+    }
+    Ok(Dkim { sign: raw.sign.unwrap_or(true), keys })
+}
+
+fn authentication(ctx: &Ctx, raw: &RawAuthentication) -> Result<Authentication, ConfigError> {
+    let mut a = Authentication { verify: raw.verify.unwrap_or(true), ..Authentication::default() };
+    let disposition = |v: &S<String>, key: &str| {
+        ctx.check(v, key, |v| match v.as_str() {
+            "reject" => Ok(Disposition::Reject),
+            "quarantine" => Ok(Disposition::Quarantine),
+            "none" => Ok(Disposition::Deliver),
+            other => Err(format!(
+                "expected \"reject\" (refuse with 550), \"quarantine\" (deliver to Junk) or \"none\" (deliver), found {other:?}"
+            )),
+        })
+    };
+    if let Some(v) = &raw.dmarc_reject {
+        a.dmarc_reject = disposition(v, "authentication.dmarc_reject")?;
+    }
+    if let Some(v) = &raw.dmarc_quarantine {
+        a.dmarc_quarantine = disposition(v, "authentication.dmarc_quarantine")?;
+    }
+    if let Some(v) = &raw.spf_fail {
+        a.spf_fail = disposition(v, "authentication.spf_fail")?;
+    }
+    Ok(a)
 }
 
 /// A positive size: "25M", "1G" or a number of octets.

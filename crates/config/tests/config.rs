@@ -347,3 +347,31 @@ fn user_names_the_account_to_switch_to() {
     assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("user")));
     assert!(e.message.contains("not a user name"), "{e}");
 }
+
+#[test]
+fn dkim_and_authentication_sections() {
+    let cfg = parse("hostname = \"mx.example.com\"\n").unwrap();
+    assert!(cfg.dkim.sign && cfg.dkim.keys.is_empty());
+    assert!(cfg.authentication.verify);
+    assert_eq!(cfg.authentication.dmarc_reject, carrier_config::Disposition::Reject);
+    assert_eq!(cfg.authentication.dmarc_quarantine, carrier_config::Disposition::Quarantine);
+    assert_eq!(cfg.authentication.spf_fail, carrier_config::Disposition::Deliver);
+    let cfg = parse(
+        "hostname = \"mx.example.com\"\n[dkim]\nsign = false\n[[dkim.keys]]\ndomain = \"Example.COM\"\n\
+         selector = \"mail\"\nprivate_key = \"keys/mail.private\"\n\
+         [authentication]\nverify = false\ndmarc_reject = \"quarantine\"\nspf_fail = \"reject\"\n",
+    )
+    .unwrap();
+    assert!(!cfg.dkim.sign && !cfg.authentication.verify);
+    assert_eq!(cfg.dkim.keys[0].domain, "example.com");
+    assert_eq!(cfg.dkim.keys[0].private_key, Path::new("/etc/carrier/keys/mail.private"));
+    assert_eq!(cfg.authentication.dmarc_reject, carrier_config::Disposition::Quarantine);
+    assert_eq!(cfg.authentication.spf_fail, carrier_config::Disposition::Reject);
+    let e = error("hostname = \"mx.example.com\"\n[authentication]\ndmarc_reject = \"bounce\"\n");
+    assert_eq!(e.key.as_deref(), Some("authentication.dmarc_reject"));
+    assert!(e.message.contains("\"reject\" (refuse with 550)") && e.message.contains("\"bounce\""), "{e}");
+    let e = error(
+        "hostname = \"mx.example.com\"\n[[dkim.keys]]\ndomain = \"x.example\"\nselector = \"a b\"\nprivate_key = \"k\"\n",
+    );
+    assert!(e.message.contains("selector \"a b\" is not a DNS name"), "{e}");
+}

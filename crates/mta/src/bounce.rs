@@ -170,6 +170,7 @@ mod tests {
             smtputf8: false,
             body_8bit: false,
             warned: false,
+            junk: false,
         }
     }
 

@@ -4,7 +4,9 @@
 //! the queue runner → one log line `QID: from=<..>, size=.., nrcpts=.., proto=..`.
 //!
 //! What differs between the sources is named by [`Origin`]; every rule that depends on it is
-//! here, in one place, rather than in each listener.
+//! here, in one place, rather than in each listener: mail from other servers is checked (SPF,
+//! DKIM, ARC, DMARC, iprev) and gets an `Authentication-Results:` field; mail from our users,
+//! local commands, relay networks and carrier itself is DKIM-signed.
 
 use crate::directory::SharedDirectory;
 use crate::jobs::Jobs;
@@ -12,6 +14,8 @@ use crate::sysexits;
 use crate::{handoff, policy};
 use carrier_accounts::passwd;
 use carrier_config::Config;
+use carrier_mailauth::verify::{self, Action, Facts};
+use carrier_mailauth::{Signer, Verifier};
 use carrier_smtp::address::parse_path;
 use carrier_smtp::{Reply, headers, trace};
 use carrier_spool::{Envelope, QueueId, Recipient, Spool, Status};
@@ -122,11 +126,32 @@ struct Inner {
     spool: Spool,
     directory: Arc<SharedDirectory>,
     jobs: Jobs,
+    auth: MailAuth,
+}
+
+/// DKIM signing of our mail and the checks of mail from elsewhere.
+pub struct MailAuth {
+    /// Signs with the keys of `[dkim]`; shared so a reload reaches it.
+    pub signer: Arc<Signer>,
+    /// None when `[authentication] verify = false`.
+    pub verifier: Option<Verifier>,
+}
+
+/// What the checks of an incoming message decided, once it is queued.
+struct Checked {
+    /// For the log line after the queue id.
+    summary: String,
+    junk: bool,
 }
 
 impl Intake {
-    pub fn new(cfg: Config, spool: Spool, directory: Arc<SharedDirectory>, jobs: Jobs) -> Intake {
-        Intake(Arc::new(Inner { cfg, spool, directory, jobs }))
+    pub fn new(cfg: Config, spool: Spool, directory: Arc<SharedDirectory>, jobs: Jobs, auth: MailAuth) -> Intake {
+        Intake(Arc::new(Inner { cfg, spool, directory, jobs, auth }))
+    }
+
+    /// The DKIM signer, to reload its keys.
+    pub fn signer(&self) -> &Signer {
+        &self.0.auth.signer
     }
 
     /// The queue this intake fills.
@@ -142,17 +167,23 @@ impl Intake {
     /// Checks, expands and queues a message; returns its queue id once it is durable.
     pub async fn accept(&self, mut msg: Message, unknown: Unknown) -> Result<Accepted, Refusal> {
         self.check(&mut msg)?;
+        let checked = self.authenticate(&mut msg).await?;
+        self.sign(&mut msg);
         let (recipients, unknown) = self.expand(&msg, unknown)?;
         if recipients.is_empty() {
             // Every recipient vanished from the alias table between RCPT and DATA.
             let text = "Recipients no longer valid, try again later";
             return Err(Refusal { nobody: true, ..Refusal::new(451, "4.3.0", sysexits::TEMPFAIL, text) });
         }
-        let envelope = self.envelope(&msg, recipients);
+        let mut envelope = self.envelope(&msg, recipients);
+        envelope.junk = checked.as_ref().is_some_and(|c| c.junk);
         let (size, nrcpts) = (msg.content.len(), envelope.recipients.len());
         match self.0.spool.enqueue(envelope, msg.content).await {
             Ok(id) => {
                 info!("{id}: from=<{}>, size={size}, nrcpts={nrcpts}, {}", msg.sender, log_origin(&msg.origin));
+                if let Some(checked) = checked {
+                    info!("{id}: {}", checked.summary);
+                }
                 self.0.jobs.submit(id.clone(), false);
                 Ok(Accepted { id, unknown })
             }
@@ -184,6 +215,62 @@ impl Intake {
                 Ok(())
             }
             Origin::Smtp { user: None, .. } | Origin::Notification => Ok(()),
+        }
+    }
+
+    /// The client when the message comes from another server: over SMTP, not authenticated,
+    /// not from a relay network. Only such mail is checked; the rest is ours and is signed.
+    fn foreign<'a>(&self, origin: &'a Origin) -> Option<(IpAddr, &'a str)> {
+        match origin {
+            Origin::Smtp { ip, helo, user: None, .. } if !self.0.cfg.relay_allowed(*ip) => Some((*ip, helo)),
+            _ => None,
+        }
+    }
+
+    /// Mail from another server: removes `Authentication-Results:` fields forged in our name,
+    /// runs the checks and puts their results on top; refuses or defers what the domain's
+    /// policy and `[authentication]` say to (RFC 7489 6.6.2, RFC 8601).
+    async fn authenticate(&self, msg: &mut Message) -> Result<Option<Checked>, Refusal> {
+        let Some((ip, helo)) = self.foreign(&msg.origin) else { return Ok(None) };
+        if let Some(cleaned) = verify::strip_forged(&msg.content, &self.0.cfg.hostname) {
+            msg.content = cleaned;
+        }
+        let Some(verifier) = &self.0.auth.verifier else { return Ok(None) };
+        let facts = Facts { ip, helo, sender: &msg.sender };
+        // Boxed: the checks' state is large, and an unboxed future would make every idle SMTP
+        // connection's task that large too.
+        let verdict = Box::pin(verifier.verify(&facts, &msg.content)).await;
+        let refusal = match &verdict.action {
+            Action::Reject(why) => Some(Refusal::new(550, "5.7.1", sysexits::NOPERM, why.clone())),
+            Action::Defer(why) => Some(Refusal::new(451, "4.7.5", sysexits::TEMPFAIL, why.clone())),
+            Action::Deliver | Action::Junk(_) => None,
+        };
+        if let Some(refusal) = refusal {
+            info!("NOQUEUE: {}: {}", verdict.summary, client(&msg.origin));
+            return Err(self.refused(msg, refusal));
+        }
+        let junk = matches!(verdict.action, Action::Junk(_));
+        let mut summary = verdict.summary;
+        if let Action::Junk(why) = &verdict.action {
+            summary.push_str(&format!(", to Junk: {why}"));
+        }
+        msg.content.splice(0..0, verdict.header.into_bytes());
+        Ok(Some(Checked { summary, junk }))
+    }
+
+    /// DKIM-signs mail of ours whose From: domain has a signing key (RFC 6376 5). A message
+    /// that cannot be signed still goes: unsigned mail is delivered by most receivers, and
+    /// the failure is logged for the administrator.
+    fn sign(&self, msg: &mut Message) {
+        if self.foreign(&msg.origin).is_some() || !self.0.cfg.dkim.sign {
+            return;
+        }
+        match self.0.auth.signer.sign(&msg.content) {
+            Ok(Some((fields, _))) => {
+                msg.content.splice(0..0, fields.into_bytes());
+            }
+            Ok(None) => {}
+            Err(e) => warn!("message from <{}> not signed: {e}", msg.sender),
         }
     }
 
@@ -310,6 +397,7 @@ impl Intake {
             smtputf8: msg.smtputf8,
             body_8bit: msg.body_8bit,
             warned: false,
+            junk: false,
         }
     }
 }

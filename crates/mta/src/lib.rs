@@ -25,5 +25,5 @@ pub mod runner;
 pub mod sysexits;
 
 pub use directory::SharedDirectory;
-pub use intake::{Accepted, Intake, Message, Origin, Refusal, Unknown};
+pub use intake::{Accepted, Intake, MailAuth, Message, Origin, Refusal, Unknown};
 pub use jobs::Jobs;

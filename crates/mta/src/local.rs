@@ -8,7 +8,7 @@ use crate::outcome::{Failure, Outcome};
 use carrier_accounts::{Directory, Lookup, Route};
 use carrier_smtp::trace::{self, Trace};
 use carrier_spool::{Envelope, QueueId};
-use carrier_store::{Delivery, MailboxStore, Maildir};
+use carrier_store::{Delivery, MailboxStore, Maildir, SpecialUse};
 
 /// Writes the message for recipient `index`. `body` has LF line ends already.
 pub fn deliver(
@@ -36,9 +36,21 @@ pub fn deliver(
     .replace("\r\n", "\n");
     let unique = format!("{id}.{index}");
     let parts: [&[u8]; 3] = [return_path.as_bytes(), received.as_bytes(), body];
-    let delivery = Delivery { user: &rcpt.address, id: &unique, time: env.received, parts: &parts, recovering };
+    // A DMARC or SPF verdict sends it to Junk; the folder is made (and subscribed) as at login.
+    let folder = env.junk.then_some(SpecialUse::Junk.name());
+    if folder.is_some()
+        && let Err(e) = store.account(&rcpt.address).prepare()
+    {
+        let path = store.path_for(&rcpt.address);
+        return Outcome::Deferred(Failure::temporary(
+            "4.3.0",
+            format!("cannot make the Junk folder in {}: {e}", path.display()),
+        ));
+    }
+    let delivery = Delivery { user: &rcpt.address, id: &unique, time: env.received, parts: &parts, recovering, folder };
     match store.deliver(&delivery) {
         Ok(done) if done.duplicate => Outcome::Sent("already in mailbox".into()),
+        Ok(_) if folder.is_some() => Outcome::Sent("delivered to maildir folder Junk".into()),
         Ok(_) => Outcome::Sent("delivered to maildir".into()),
         Err(e) => Outcome::Deferred(Failure::temporary(
             "4.3.0",

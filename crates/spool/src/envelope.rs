@@ -27,6 +27,8 @@ pub struct Envelope {
     pub body_8bit: bool,
     /// The sender has been told that delivery is delayed (a status record, not a header field).
     pub warned: bool,
+    /// Local recipients get it in their Junk folder (a DMARC or SPF verdict).
+    pub junk: bool,
 }
 
 /// One final destination and where its delivery stands.
@@ -137,6 +139,9 @@ pub fn encode(e: &Envelope, size: usize) -> Vec<u8> {
         u8::from(e.smtputf8),
         u8::from(e.body_8bit),
     );
+    if e.junk {
+        s.push_str("junk 1\n");
+    }
     for r in &e.recipients {
         let kind = if r.local { 'L' } else { 'R' };
         s.push_str(&format!("rcpt {kind} {} {}\n", escape(&r.address), escape(&r.orig)));
@@ -197,6 +202,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Head> {
         smtputf8: false,
         body_8bit: false,
         warned: false,
+        junk: false,
     };
     let mut size = None;
     for line in lines {
@@ -211,6 +217,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Head> {
             "proto" => e.proto = unescape(value)?,
             "smtputf8" => e.smtputf8 = value == "1",
             "body-8bit" => e.body_8bit = value == "1",
+            "junk" => e.junk = value == "1",
             "rcpt" => {
                 let mut parts = value.split(' ');
                 let (Some(kind), Some(addr), Some(orig)) = (parts.next(), parts.next(), parts.next()) else {

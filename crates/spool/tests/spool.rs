@@ -18,6 +18,7 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
         smtputf8: true,
         body_8bit: false,
         warned: false,
+        junk: false,
     }
 }
 

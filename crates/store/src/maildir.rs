@@ -23,6 +23,8 @@ pub struct Delivery<'a> {
     pub parts: &'a [&'a [u8]],
     /// An earlier attempt may have happened (after a restart): also look in cur/.
     pub recovering: bool,
+    /// A folder other than INBOX (its IMAP name, such as "Junk"); it must exist.
+    pub folder: Option<&'a str>,
 }
 
 /// Where a message went.
@@ -97,7 +99,10 @@ impl Maildir {
 
 impl MailboxStore for Maildir {
     fn deliver(&self, d: &Delivery) -> io::Result<Delivered> {
-        let dir = self.path_for(d.user);
+        let dir = match d.folder.and_then(crate::names::dir_name) {
+            Some(folder) => self.path_for(d.user).join(folder),
+            None => self.path_for(d.user),
+        };
         let name = self.file_name(d);
         let new = dir.join("new").join(&name);
         if new.exists() {
@@ -205,7 +210,7 @@ mod tests {
     }
 
     fn delivery<'a>(user: &'a str, id: &'a str, parts: &'a [&'a [u8]], recovering: bool) -> Delivery<'a> {
-        Delivery { user, id, time: UNIX_EPOCH + Duration::from_secs(1_700_000_000), parts, recovering }
+        Delivery { user, id, time: UNIX_EPOCH + Duration::from_secs(1_700_000_000), parts, recovering, folder: None }
     }
 
     #[test]

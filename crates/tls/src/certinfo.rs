@@ -97,19 +97,11 @@ fn time(input: &[u8]) -> Option<SystemTime> {
         _ => return None,
     };
     let field = |i: usize| -> Option<i64> { std::str::from_utf8(text.get(i..i + 2)?).ok()?.parse().ok() };
-    let days = days_from_civil(year, field(0)?, field(2)?);
+    let month = u32::try_from(field(0)?).ok()?;
+    let day = u32::try_from(field(2)?).ok()?;
+    let days = carrier_syntax::date::days_from_civil(year, month, day);
     let secs = days * 86_400 + field(4)? * 3600 + field(6)? * 60 + field(8)?;
     Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
-}
-
-/// Howard Hinnant's days_from_civil: days since 1970-01-01.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The dNSName entries of the subjectAltName extension (OID 2.5.29.17) in `extensions`.

@@ -70,6 +70,7 @@ pub fn run(config: &Path, opts: &Options) -> Result<(), String> {
     pickup::create(&cfg.data_dir).map_err(|e| format!("cannot create the pickup directory: {e}"))?;
     let (_, source) = carrier_tls::server_config(&cfg.hostname, &cfg.data_dir, None).map_err(|e| e.to_string())?;
     let password = postmaster(&cfg, &format!("postmaster@{domain}"))?;
+    carrier_mailauth::keys::ensure(&cfg, std::time::SystemTime::now()).map_err(|e| format!("DKIM keys: {e}"))?;
     if let Some(target) = privileges::target(&cfg)? {
         privileges::own_data_dir(&cfg.data_dir, &target)?;
     }
@@ -204,7 +205,7 @@ fn print_next_steps(
     }
     println!("pickup directory {} ready", pickup::dir(&cfg.data_dir).display());
     println!("wrote the systemd unit {}", unit.display());
-    println!("DKIM: carrier does not sign mail yet; no key was made");
+    println!("made DKIM keys (Ed25519 and RSA) for each domain in {}", cfg.data_dir.join("dkim").display());
     println!();
     println!("next:");
     println!("  1. publish the DNS records:          carrier -c {} dns-records", config.display());

@@ -3,6 +3,7 @@
 //! none of them is part of the daemon.
 
 pub mod check;
+pub mod dkim;
 pub mod init;
 pub mod queue;
 pub mod records;

@@ -1,19 +1,28 @@
 //! `carrier dns-records`: the DNS records to publish for each local domain, in zone-file
-//! syntax (RFC 1035 5), with a comment saying what each is for. Pure: configuration in, text out.
+//! syntax (RFC 1035 5), with a comment saying what each is for. Pure: configuration and keys
+//! in, text out.
 
 use carrier_config::Config;
+use carrier_mailauth::Keyring;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+/// Prints the records, with the DKIM keys found in data_dir.
+pub fn print(cfg: &Config) -> Result<(), String> {
+    let keys = Keyring::load(cfg).map_err(|e| format!("cannot read the DKIM keys: {e}"))?;
+    print!("{}", render(cfg, &keys));
+    Ok(())
+}
+
 /// The whole text for every local domain.
-pub fn render(cfg: &Config) -> String {
+pub fn render(cfg: &Config, keys: &Keyring) -> String {
     let host = &cfg.hostname;
     let mut out = String::new();
     let _ = writeln!(out, "; DNS records for carrier on {host} (carrier dns-records).");
     let _ = writeln!(out, "; Publish each block in the zone it names; `carrier check` verifies the result.\n");
     host_block(cfg, &mut out);
     for domain in &cfg.domains {
-        domain_block(cfg, domain, &mut out);
+        domain_block(cfg, keys, domain, &mut out);
     }
     out
 }
@@ -48,7 +57,7 @@ fn host_block(cfg: &Config, out: &mut String) {
     out.push('\n');
 }
 
-fn domain_block(cfg: &Config, domain: &str, out: &mut String) {
+fn domain_block(cfg: &Config, keys: &Keyring, domain: &str, out: &mut String) {
     let host = &cfg.hostname;
     comment(out, &format!("--- {domain}"));
     comment(out, "mail for the domain comes to this server:");
@@ -57,7 +66,7 @@ fn domain_block(cfg: &Config, domain: &str, out: &mut String) {
     record(out, domain, "TXT", "\"v=spf1 mx -all\"");
     comment(out, "DMARC (RFC 7489): start by collecting reports, then raise p= to quarantine or reject");
     record(out, &format!("_dmarc.{domain}"), "TXT", &format!("\"v=DMARC1; p=none; rua=mailto:postmaster@{domain}\""));
-    comment(out, "DKIM: carrier does not sign outgoing mail yet, so there is no DKIM key to publish");
+    dkim_records(cfg, keys, domain, out);
     comment(out, "TLS reporting (RFC 8460): receivers report TLS problems with your server here");
     record(out, &format!("_smtp._tls.{domain}"), "TXT", &format!("\"v=TLSRPTv1; rua=mailto:postmaster@{domain}\""));
     comment(out, &format!("MTA-STS (RFC 8461), once https://mta-sts.{domain}/.well-known/mta-sts.txt serves a policy"));
@@ -82,6 +91,32 @@ fn domain_block(cfg: &Config, domain: &str, out: &mut String) {
     out.push('\n');
 }
 
+/// The DKIM key records (RFC 6376 3.6.2.2): every key carrier has for the domain, the ones
+/// that sign and the ones kept until they are retired.
+fn dkim_records(cfg: &Config, keys: &Keyring, domain: &str, out: &mut String) {
+    let mut any = false;
+    for key in keys.of(domain) {
+        let role = if key.signing { "signs" } else { "no longer signs; remove after `carrier dkim retire`" };
+        comment(out, &format!("DKIM key {} ({}, {role}):", key.selector, key.kind.tag()));
+        record(out, &key.record_name(), "TXT", &txt_strings(&key.record()));
+        any = true;
+    }
+    if !any && cfg.dkim.sign {
+        comment(
+            out,
+            "DKIM: no key yet; `carrier serve` makes one at its first start (or `carrier dkim rotate DOMAIN`)",
+        );
+    }
+}
+
+/// A TXT value as quoted strings of at most 255 octets each (RFC 1035 3.3.14); an RSA-2048
+/// key record needs two.
+fn txt_strings(text: &str) -> String {
+    let chunks: Vec<String> =
+        text.as_bytes().chunks(255).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect();
+    chunks.join(" ")
+}
+
 /// (SRV service label, configured port if the service listens, standard port).
 fn services(cfg: &Config) -> [(&'static str, Option<u16>, u16); 6] {
     let port = |addrs: &[SocketAddr]| addrs.first().map(SocketAddr::port);
@@ -100,6 +135,10 @@ fn services(cfg: &Config) -> [(&'static str, Option<u16>, u16); 6] {
 mod tests {
     use super::*;
 
+    fn render_plain(cfg: &Config) -> String {
+        render(cfg, &Keyring::default())
+    }
+
     fn config(extra: &str) -> Config {
         let text = format!("hostname = \"mx.example.com\"\ndomains = [\"example.com\", \"example.org\"]\n{extra}");
         Config::parse(&text, std::path::Path::new("/etc/carrier/carrier.toml")).unwrap()
@@ -107,7 +146,7 @@ mod tests {
 
     #[test]
     fn every_domain_gets_mx_spf_dmarc_tlsrpt_and_srv() {
-        let text = render(&config(
+        let text = render_plain(&config(
             "[listen]\nsmtp = [\"0.0.0.0:25\"]\nsubmission = [\"0.0.0.0:587\"]\nimaps = [\"[::]:993\"]\n",
         ));
         for domain in ["example.com", "example.org"] {
@@ -135,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_specific_listen_address_is_the_a_record() {
-        let text = render(&config("[listen]\nsmtp = [\"203.0.113.5:25\", \"[2001:db8::5]:25\"]\n"));
+        let text = render_plain(&config("[listen]\nsmtp = [\"203.0.113.5:25\", \"[2001:db8::5]:25\"]\n"));
         assert!(text.contains("mx.example.com.                          3600 IN A     203.0.113.5"), "{text}");
         assert!(text.contains("mx.example.com.                          3600 IN AAAA  2001:db8::5"), "{text}");
     }

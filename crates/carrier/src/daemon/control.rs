@@ -155,6 +155,13 @@ async fn answer(server: &Server, request: &str, caller: Caller, reader: &mut (im
             }
         }
         "STATUS" => Answer::Body(status::report(server).await.into_bytes()),
+        "DKIM-RELOAD" if caller.privileged => match server.intake.signer().reload(&server.cfg) {
+            Ok(n) => {
+                info!("DKIM keys reloaded on request of uid {uid}: {n} signing");
+                Answer::Ok(format!("signs with them from now on ({n} signing keys)"))
+            }
+            Err(e) => Answer::Err(sysexits::CONFIG, e),
+        },
         _ => Answer::Err(sysexits::USAGE, format!("unknown request {command:?}")),
     }
 }

@@ -17,9 +17,10 @@ mod status;
 use crate::privileges;
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
+use carrier_mailauth::{Keyring, Signer, Verifier, keys};
 use carrier_mta::recent::Recent;
 use carrier_mta::relay::Relay;
-use carrier_mta::{Intake, SharedDirectory, dns, handoff, jobs, runner};
+use carrier_mta::{Intake, MailAuth, SharedDirectory, dns, handoff, jobs, runner};
 use carrier_spool::Spool;
 use carrier_store::Maildir;
 pub use memory::return_large_frees_to_the_system;
@@ -57,8 +58,9 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
              {wanted}: raise the limit (LimitNOFILE= in the systemd unit, or ulimit -n)"
         );
     }
+    let signer = Arc::new(dkim_signer(&cfg)?);
     let listeners = bind(&cfg).await?;
-    // Everything that needs root is done: ports bound, certificate read, files created.
+    // Everything that needs root is done: ports bound, certificate and keys read, files created.
     if let Some(target) = &switch_to {
         privileges::own_data_dir(&cfg.data_dir, target)?;
         privileges::drop_to(target)?;
@@ -73,7 +75,11 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let directory = Arc::new(SharedDirectory::new(directory));
     let store = Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname).with_quota(cfg.mailbox.quota);
     let (jobs, inbox) = jobs::channel();
-    let intake = Intake::new(cfg.clone(), spool, directory.clone(), jobs);
+    let verifier = match cfg.authentication.verify {
+        true => Some(Verifier::new(dns::resolver(&cfg)?, &cfg.hostname, cfg.authentication.clone())),
+        false => None,
+    };
+    let intake = Intake::new(cfg.clone(), spool, directory.clone(), jobs, MailAuth { signer, verifier });
     let context = runner::Context {
         cfg: cfg.clone(),
         intake: intake.clone(),
@@ -118,6 +124,29 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     run_until_stopped(&server).await;
     info!("shutting down");
     Ok(())
+}
+
+/// The DKIM keys: made for the local domains that have none (first start), then read.
+fn dkim_signer(cfg: &Config) -> Result<Signer, String> {
+    let created = keys::ensure(cfg, SystemTime::now()).map_err(|e| format!("DKIM keys: {e}"))?;
+    for path in &created {
+        privileges::own(cfg, path)?;
+    }
+    let keyring = Keyring::load(cfg).map_err(|e| format!("cannot read the DKIM keys: {e}"))?;
+    if !created.is_empty() {
+        info!("DKIM: made new keys in {}; publish them: carrier dns-records", cfg.data_dir.join("dkim").display());
+    }
+    log_keys(&keyring, cfg);
+    Ok(Signer::new(keyring))
+}
+
+fn log_keys(keyring: &Keyring, cfg: &Config) {
+    if !cfg.dkim.sign {
+        return info!("DKIM: signing is off ([dkim] sign = false)");
+    }
+    for key in keyring.keys().iter().filter(|k| k.signing) {
+        info!("DKIM: signing mail of {} with {} ({})", key.domain, key.record_name(), key.kind.tag());
+    }
 }
 
 fn open_directory(cfg: &Config) -> Result<Directory, String> {
@@ -239,13 +268,24 @@ async fn run_until_stopped(server: &Server) {
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
-            _ = hup.recv() => reload_tls(server, "SIGHUP"),
+            _ = hup.recv() => {
+                reload_tls(server, "SIGHUP");
+                reload_dkim(server);
+            }
             _ = check.tick() => {
                 if server.tls.changed_on_disk() {
                     reload_tls(server, "certificate file changed");
                 }
             }
         }
+    }
+}
+
+/// After `carrier dkim rotate`: the new keys sign from now on.
+fn reload_dkim(server: &Server) {
+    match server.intake.signer().reload(&server.cfg) {
+        Ok(_) => log_keys(&server.intake.signer().keyring(), &server.cfg),
+        Err(e) => warn!("DKIM keys not reloaded (SIGHUP): {e}; the previous keys stay in use"),
     }
 }
 

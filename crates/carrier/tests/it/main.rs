@@ -2,10 +2,12 @@
 //! file): each module starts the real server on loopback ports and talks to it over
 //! sockets, with Rust clients, Python's libraries and real clients from Debian.
 
+mod authentication;
 mod check;
 mod cli;
 mod common;
 mod crash;
+mod dkim;
 mod faults;
 mod imap;
 mod imap_clients;

@@ -247,7 +247,7 @@ fn existing_message_id_and_date_are_kept() {
     c.data("Message-ID: <own@client.example>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nSubject: kept\r\n\r\nx\r\n")
         .expect(250);
     let m = &server.wait_messages("example.com", "alice", 1)[0];
-    assert_eq!(m.matches("Message-ID:").count(), 1, "{m}");
+    assert_eq!(m.matches("\nMessage-ID:").count(), 1, "{m}");
     assert_eq!(m.matches("\nDate:").count(), 1, "{m}");
 }
 

@@ -343,7 +343,14 @@ mod tests {
 
     fn deliver(m: &Maildir, id: &str, text: &str) {
         let parts: [&[u8]; 1] = [text.as_bytes()];
-        let d = Delivery { user: "bob@example.com", id, time: SystemTime::now(), parts: &parts, recovering: false };
+        let d = Delivery {
+            user: "bob@example.com",
+            id,
+            time: SystemTime::now(),
+            parts: &parts,
+            recovering: false,
+            folder: None,
+        };
         m.deliver(&d).unwrap();
     }
 

@@ -1,8 +1,8 @@
-//! A fake DNS server on a loopback UDP port, answering MX, A, AAAA, CNAME and PTR
+//! A fake DNS server on a loopback UDP port, answering MX, A, AAAA, CNAME, PTR and TXT
 //! queries from a table the test fills. Names it does not know are NXDOMAIN.
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -17,6 +17,7 @@ enum Rec {
     Addr(IpAddr),
     Cname(String),
     Ptr(String),
+    Txt(String),
 }
 
 #[derive(Default)]
@@ -83,6 +84,11 @@ impl FakeDns {
         self.add(&owner, Rec::Ptr(name.into()));
     }
 
+    /// A TXT record (SPF, DKIM key, DMARC policy), split into strings of 255 octets.
+    pub fn txt(&self, name: &str, text: &str) {
+        self.add(name, Rec::Txt(text.into()));
+    }
+
     /// Every query for `name` gets SERVFAIL (a broken name server).
     pub fn servfail(&self, name: &str) {
         self.zone.lock().unwrap().servfail.push(key(name));
@@ -146,6 +152,10 @@ fn rdata_for(rec: &Rec, wanted: RecordType) -> Option<RData> {
         (Rec::Addr(IpAddr::V4(ip)), RecordType::A) => Some(RData::A(A(*ip))),
         (Rec::Addr(IpAddr::V6(ip)), RecordType::AAAA) => Some(RData::AAAA(AAAA(*ip))),
         (Rec::Ptr(target), RecordType::PTR) => Some(RData::PTR(PTR(name(target)?))),
+        (Rec::Txt(text), RecordType::TXT) => {
+            let strings = text.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+            Some(RData::TXT(TXT::new(strings)))
+        }
         _ => None,
     }
 }

@@ -1,0 +1,220 @@
+//! Checks of mail from other servers (issue 16.2): SPF, DKIM, ARC, DMARC and iprev against a
+//! DNS server on loopback, with messages signed by dkimpy and the RFC 8463 test vectors;
+//! one Authentication-Results field, forged ones removed, and the DMARC policy applied.
+
+use crate::common::dns::FakeDns;
+use crate::common::{Client, Options, Server};
+use crate::dkim::{dkimpy, require_dkimpy};
+use std::process::Command;
+
+/// A carrier checking what arrives on port 25 from 127.0.0.1 (not a relay network).
+fn checking_server(dns: &FakeDns, authentication: &str) -> Server {
+    Server::start_with(Options {
+        sections: format!("{}\n[authentication]\nverify = true\n{authentication}", dns.config()),
+        ..Options::default()
+    })
+}
+
+/// `sender.example`: its client at 127.0.0.1 named client.sender.example (forward-confirmed),
+/// SPF allowing that address, and a DMARC policy.
+fn sender_domain(dns: &FakeDns, dmarc: &str) {
+    dns.ptr("127.0.0.1", "client.sender.example");
+    dns.a("client.sender.example", "127.0.0.1");
+    dns.txt("sender.example", "v=spf1 ip4:127.0.0.1 -all");
+    dns.txt("_dmarc.sender.example", dmarc);
+}
+
+/// An Ed25519 key made by dkimpy's dknewkey, published at `selector._domainkey.domain`;
+/// returns the private key file.
+fn dkimpy_key(dns: &FakeDns, dir: &std::path::Path, domain: &str, selector: &str) -> std::path::PathBuf {
+    let made = Command::new("dknewkey").args(["--ktype", "ed25519"]).arg(dir.join(selector)).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let record = std::fs::read_to_string(dir.join(format!("{selector}.dns"))).unwrap();
+    dns.txt(&format!("{selector}._domainkey.{domain}"), record.trim());
+    dir.join(format!("{selector}.key"))
+}
+
+/// `message` with a DKIM-Signature made by dkimpy.
+fn signed_by_dkimpy(message: &str, key: &std::path::Path, domain: &str, selector: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    std::fs::write(&path, message).unwrap();
+    let args = [path.to_str().unwrap(), key.to_str().unwrap(), domain, selector, "ed25519-sha256"];
+    dkimpy(&[&["sign"][..], &args].concat())
+}
+
+/// Sends one message from `from` at `helo`; the reply to the end of DATA.
+fn deliver(server: &Server, helo: &str, from: &str, message: &str) -> crate::common::Reply {
+    let mut c = Client::connect(server.port);
+    c.cmd(&format!("EHLO {helo}")).expect(250);
+    c.cmd(&format!("MAIL FROM:<{from}>")).expect(250);
+    c.cmd("RCPT TO:<alice@example.com>").expect(250);
+    c.cmd("DATA").expect(354);
+    c.data(message)
+}
+
+/// The Authentication-Results field carrier added, unfolded.
+fn results(message: &str) -> String {
+    let start = message.find("Authentication-Results: mx.example.com").expect("no Authentication-Results of ours");
+    let mut field = String::new();
+    for (i, line) in message[start..].lines().enumerate() {
+        if i > 0 && !line.starts_with([' ', '\t']) {
+            break;
+        }
+        field.push_str(line.trim());
+        field.push(' ');
+    }
+    field
+}
+
+#[test]
+fn aligned_signed_mail_passes_every_check_and_a_forged_verdict_is_removed() {
+    require_dkimpy();
+    let dns = FakeDns::start();
+    sender_domain(&dns, "v=DMARC1; p=reject");
+    let keys = tempfile::tempdir().unwrap();
+    let key = dkimpy_key(&dns, keys.path(), "sender.example", "s1");
+    let server = checking_server(&dns, "");
+    let message = "From: News <news@sender.example>\r\nTo: alice@example.com\r\nSubject: hello\r\n\
+                   Date: Sat, 5 Dec 2026 10:00:00 +0000\r\nMessage-ID: <1@sender.example>\r\n\r\nSigned.\r\n";
+    let signed = signed_by_dkimpy(message, &key, "sender.example", "s1");
+    // A sender's own claim in our name, outside the signature: it must not reach alice.
+    let forged = format!("Authentication-Results: mx.example.com; dkim=pass header.d=bank.example\r\n{signed}");
+    deliver(&server, "client.sender.example", "news@sender.example", &forged).expect(250);
+    let got = &server.wait_messages("example.com", "alice", 1)[0];
+    assert_eq!(got.matches("Authentication-Results:").count(), 1, "{got}");
+    let ar = results(got);
+    for part in ["dkim=pass", "header.i=@sender.example", "spf=pass", "smtp.mailfrom=", "dmarc=pass", "iprev=pass"] {
+        assert!(ar.contains(part), "{part} missing from {ar}");
+    }
+    assert!(!ar.contains("bank.example"), "{ar}");
+    server.wait_log("dkim=pass spf=pass dmarc=pass arc=none iprev=pass", 1);
+    let log = server.log();
+    let id = log.lines().find(|l| l.contains("from=<news@sender.example>")).unwrap().split(": from=").next().unwrap();
+    let id = id.rsplit(' ').next().unwrap();
+    assert!(
+        log.contains(&format!("{id}: dkim=pass spf=pass dmarc=pass")),
+        "the verdict is logged under the queue id:\n{log}"
+    );
+}
+
+#[test]
+fn the_rfc_8463_vectors_verify_for_ed25519_and_rsa() {
+    let dns = FakeDns::start();
+    dns.txt(
+        "brisbane._domainkey.football.example.com",
+        "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+    );
+    dns.txt(
+        "test._domainkey.football.example.com",
+        "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY\
+         /J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTI\
+         KT+l/K4w3QIDAQAB",
+    );
+    let server = checking_server(&dns, "");
+    // RFC 8463 appendix A.3, signed with both of A.2's keys.
+    let message = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n d=football.example.com; \
+                   i=@football.example.com;\r\n q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n subject : \
+                   date : message-id : from : subject : date;\r\n \
+                   bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n \
+                   b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n\
+                   DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=football.example.com; \
+                   i=@football.example.com;\r\n q=dns/txt; s=test; t=1528637909; h=from : to : subject :\r\n date : \
+                   message-id : from : subject : date;\r\n bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n \
+                   b=F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3\r\n \
+                   DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2Jz\r\n \
+                   dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=\r\n\
+                   From: Joe SixPack <joe@football.example.com>\r\nTo: Suzie Q <suzie@shopping.example.net>\r\n\
+                   Subject: Is dinner ready?\r\nDate: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n\
+                   Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n\r\nHi.\r\n\r\n\
+                   We lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n";
+    deliver(&server, "mail.football.example.com", "joe@football.example.com", message).expect(250);
+    let got = server.wait_messages("example.com", "alice", 1);
+    let ar = results(&got[0]);
+    assert_eq!(ar.matches("dkim=pass").count(), 2, "{ar}");
+    assert!(ar.contains("header.s=brisbane") && ar.contains("header.s=test"), "{ar}");
+    // One octet changed in the body: both fail, and the message is still delivered (no
+    // DMARC policy for football.example.com asks otherwise).
+    deliver(&server, "mail.football.example.com", "joe@football.example.com", &message.replace("Joe.", "Jon."))
+        .expect(250);
+    let msgs = server.wait_messages("example.com", "alice", 2);
+    let tampered = msgs.iter().find(|m| m.contains("Jon.")).unwrap();
+    assert_eq!(results(tampered).matches("dkim=fail").count(), 2, "{}", results(tampered));
+}
+
+#[test]
+fn a_forged_from_of_a_reject_domain_is_refused_and_quarantine_goes_to_junk() {
+    let dns = FakeDns::start();
+    dns.txt("bank.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.txt("_dmarc.bank.example", "v=DMARC1; p=reject");
+    dns.txt("shop.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.txt("_dmarc.shop.example", "v=DMARC1; p=quarantine");
+    let server = checking_server(&dns, "");
+    let mut c = Client::connect(server.port);
+    c.cmd("EHLO mallory.example").expect(250);
+    c.cmd("MAIL FROM:<ceo@bank.example>").expect(250);
+    c.cmd("RCPT TO:<alice@example.com>").expect(250);
+    c.cmd("DATA").expect(354);
+    let reply = c.data("From: The Bank <ceo@bank.example>\r\nSubject: verify your account\r\n\r\nclick\r\n");
+    let reply = reply.expect_status(550, "5.7.1");
+    assert!(reply.text.contains("DMARC policy of bank.example"), "{}", reply.text);
+    // The session goes on: the next message in it is taken.
+    c.cmd("MAIL FROM:<ceo@shop.example>").expect(250);
+    c.cmd("RCPT TO:<alice@example.com>").expect(250);
+    c.cmd("DATA").expect(354);
+    c.data("From: ceo@shop.example\r\nSubject: offer\r\n\r\nbuy\r\n").expect(250);
+    let junk = server.maildir("example.com", "alice").join(".Junk/new");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_dir(&junk).map_or(0, |d| d.count()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing in Junk:\n{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(server.messages("example.com", "alice").is_empty(), "quarantined mail is not in INBOX");
+    server.wait_log("to Junk: DMARC policy of shop.example (p=quarantine)", 1);
+    server.wait_log("NOQUEUE: reject: DATA from unknown[127.0.0.1]: 550 5.7.1", 1);
+    // And the IMAP user sees it there.
+    let mut imap = crate::common::imap::Imap::connect(server.imap_port, &server.cert_path());
+    imap.starttls();
+    imap.login("alice@example.com", "alice-pw").expect("OK");
+    let status = imap.cmd("STATUS Junk (MESSAGES)").expect("OK");
+    assert!(status.lines("STATUS")[0].contains("MESSAGES 1"), "{:?}", status.lines(""));
+}
+
+#[test]
+fn dmarc_reject_can_be_set_to_quarantine_or_none() {
+    let dns = FakeDns::start();
+    dns.txt("_dmarc.bank.example", "v=DMARC1; p=reject");
+    for (setting, junk) in [("quarantine", true), ("none", false)] {
+        let server = checking_server(&dns, &format!("dmarc_reject = \"{setting}\"\n"));
+        deliver(&server, "mallory.example", "x@mallory.example", "From: ceo@bank.example\r\n\r\nhi\r\n").expect(250);
+        let folder = if junk { ".Junk/new" } else { "new" };
+        let dir = server.maildir("example.com", "alice").join(folder);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_dir(&dir).map_or(0, |d| d.count()) == 0 {
+            assert!(std::time::Instant::now() < deadline, "{setting}: nothing in {folder}:\n{}", server.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_dns_failure_defers_only_when_the_policy_needs_the_answer() {
+    require_dkimpy();
+    let dns = FakeDns::start();
+    let keys = tempfile::tempdir().unwrap();
+    let mut signed = Vec::new();
+    for (domain, policy) in [("strict.example", "p=reject"), ("lax.example", "p=none")] {
+        let dir = keys.path().join(domain);
+        std::fs::create_dir(&dir).unwrap();
+        let key = dkimpy_key(&dns, &dir, domain, "s1");
+        // The key's name server is broken: DKIM cannot be checked.
+        dns.servfail(&format!("s1._domainkey.{domain}"));
+        dns.txt(&format!("_dmarc.{domain}"), &format!("v=DMARC1; {policy}"));
+        signed.push(signed_by_dkimpy(&format!("From: a@{domain}\r\nSubject: x\r\n\r\nbody\r\n"), &key, domain, "s1"));
+    }
+    let server = checking_server(&dns, "");
+    deliver(&server, "mx.strict.example", "a@strict.example", &signed[0]).expect_status(451, "4.7.5");
+    deliver(&server, "mx.lax.example", "a@lax.example", &signed[1]).expect(250);
+    let ar = results(&server.wait_messages("example.com", "alice", 1)[0]);
+    assert!(ar.contains("dkim=temperror"), "{ar}");
+}
