@@ -16,9 +16,10 @@ command -v s-nail >/dev/null || missing+=(s-nail)
 # A peer MTA for the relay tests (a private instance; the system one is left unconfigured).
 [ -x /usr/sbin/postfix ] || missing+=(postfix)
 # The independent DKIM/ARC verifier and signer (dkimpy, for Debian's /usr/bin/python3), and
-# OpenDKIM's key generator for a key made elsewhere.
+# OpenDKIM (a private milter signing for the Postfix peer) and its key generator.
 [ -x /usr/bin/dkimverify ] || missing+=(python3-dkim)
 command -v opendkim-genkey >/dev/null || missing+=(opendkim-tools)
+[ -x /usr/sbin/opendkim ] || missing+=(opendkim)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${missing[*]}"

@@ -2,7 +2,7 @@
 //! domain signs, relaxed/relaxed, over the header fields RFC 6376 5.4.1 recommends that the
 //! message has, with From, To and Subject over-signed so no second one can be added.
 
-use crate::keys::{Key, Keyring};
+use crate::keys::{Key, Keyring, Kind};
 use carrier_config::Config;
 use carrier_smtp::headers;
 use mail_auth::common::crypto::{Algorithm, DkimKey, Sha256, SigningKey};
@@ -65,6 +65,16 @@ impl Signer {
         self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The key that seals forwarded mail (RFC 8617 5.1): the RSA signing key of the first
+    /// local domain that has one (rsa-sha256 is the one algorithm every ARC verifier knows).
+    pub fn arc_key(&self, domains: &[String]) -> Option<(Arc<Keyring>, usize)> {
+        let keys = self.keyring();
+        let index = domains.iter().find_map(|d| {
+            keys.keys().iter().position(|k| k.signing && k.kind == Kind::Rsa && k.domain.eq_ignore_ascii_case(d))
+        })?;
+        Some((keys, index))
+    }
+
     /// The DKIM-Signature fields to put on top of `message` (CRLF line ends), and the domain
     /// that signed; None when no key signs for its From: domain.
     pub fn sign(&self, message: &[u8]) -> Result<Option<(String, String)>, String> {
@@ -108,8 +118,8 @@ fn signing_domain(keys: &Keyring, author: &str) -> Option<String> {
     }
 }
 
-/// The `h=` list for this message.
-fn signed_names(message: &[u8]) -> Vec<String> {
+/// The `h=` list for this message (also the ARC-Message-Signature's).
+pub(crate) fn signed_names(message: &[u8]) -> Vec<String> {
     let present = headers::fields(message);
     let mut names: Vec<String> = SIGNED.iter().filter(|n| headers::has(&present, n)).map(|n| n.to_string()).collect();
     // mail-auth lists every occurrence of a name, then once more each name of the list it did
@@ -137,7 +147,7 @@ fn sign_with(key: &Key, names: &[String], message: &[u8]) -> Result<String, Stri
 
 /// A key lent to one signature: mail-auth's signer owns its key, and the `h=` list differs
 /// from message to message, while parsing a key again for each would cost more than signing.
-struct Borrowed<'k>(&'k DkimKey);
+pub(crate) struct Borrowed<'k>(pub(crate) &'k DkimKey);
 
 impl SigningKey for Borrowed<'_> {
     type Hasher = Sha256;

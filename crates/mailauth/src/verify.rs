@@ -3,8 +3,11 @@
 //! DMARC with alignment (RFC 7489) and iprev (RFC 8601 3), recorded in one
 //! `Authentication-Results:` field (RFC 8601) and turned into a verdict by `[authentication]`.
 
+use crate::keys::Key;
+use crate::sign::Borrowed;
 use carrier_config::{Authentication, Disposition};
 use carrier_smtp::headers::{self, Line};
+use mail_auth::arc::ArcSealer;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Policy;
@@ -16,6 +19,7 @@ use mail_auth::{
 };
 use std::net::IpAddr;
 use std::time::Duration;
+use tracing::warn;
 
 /// How long one check may wait for DNS before it counts as a temporary error; the checks run
 /// side by side, so a session waits at most about twice this at the end of DATA.
@@ -72,8 +76,10 @@ impl Verifier {
         Verifier { auth: MessageAuthenticator(resolver), hostname: hostname.to_string(), policy }
     }
 
-    /// Runs every check on `message` (CRLF line ends, as received).
-    pub async fn verify(&self, facts: &Facts<'_>, message: &[u8]) -> Verdict {
+    /// Runs every check on `message` (CRLF line ends, as received). With `seal`, a message
+    /// carrier forwards to another domain, the results are also sealed into an ARC set
+    /// (RFC 8617 5.1), so the next hop can trust them though forwarding broke SPF.
+    pub async fn verify(&self, facts: &Facts<'_>, message: &[u8], seal: Option<&Key>) -> Verdict {
         let Some(parsed) = AuthenticatedMessage::parse(message) else {
             // Not even a header section: nothing can be aligned, nothing is claimed.
             let header = format!("Authentication-Results: {}; none (the message has no header)\r\n", self.hostname);
@@ -119,7 +125,16 @@ impl Verifier {
             iprev_word(&iprev.result),
         );
         let action = self.action(&spf, &dmarc);
-        Verdict { header: body_mismatch_fails(results.to_header()), summary, action }
+        let mut header = String::new();
+        if let Some(key) = seal {
+            match arc_seal(key, &parsed, &results, &arc) {
+                Ok(set) => header.push_str(&set),
+                // A broken chain (cv=fail) is not sealed again (RFC 8617 5.1.2).
+                Err(e) => warn!("ARC: not sealed: {e}"),
+            }
+        }
+        header.push_str(&body_mismatch_fails(results.to_header()));
+        Verdict { header, summary, action }
     }
 
     /// What `[authentication]` says to do with these results.
@@ -158,6 +173,23 @@ impl Verifier {
         }
         Action::Deliver
     }
+}
+
+/// The ARC-Seal, ARC-Message-Signature and ARC-Authentication-Results fields of our hop.
+fn arc_seal(
+    key: &Key,
+    parsed: &AuthenticatedMessage<'_>,
+    results: &AuthenticationResults<'_>,
+    arc: &ArcOutput<'_>,
+) -> Result<String, String> {
+    let names = crate::sign::signed_names(parsed.raw_message);
+    let set = ArcSealer::from_key(Borrowed(&key.secret))
+        .domain(&key.domain)
+        .selector(&key.selector)
+        .headers(names)
+        .seal(parsed, results, arc)
+        .map_err(|e| e.to_string())?;
+    Ok(set.to_header())
 }
 
 /// RFC 6376 6.1.3 makes a body that does not match its signature's hash a failed

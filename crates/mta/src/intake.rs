@@ -167,9 +167,10 @@ impl Intake {
     /// Checks, expands and queues a message; returns its queue id once it is durable.
     pub async fn accept(&self, mut msg: Message, unknown: Unknown) -> Result<Accepted, Refusal> {
         self.check(&mut msg)?;
-        let checked = self.authenticate(&mut msg).await?;
-        self.sign(&mut msg);
         let (recipients, unknown) = self.expand(&msg, unknown)?;
+        let forwarded = recipients.iter().any(|r| !r.local);
+        let checked = self.authenticate(&mut msg, forwarded).await?;
+        self.sign(&mut msg);
         if recipients.is_empty() {
             // Every recipient vanished from the alias table between RCPT and DATA.
             let text = "Recipients no longer valid, try again later";
@@ -228,9 +229,10 @@ impl Intake {
     }
 
     /// Mail from another server: removes `Authentication-Results:` fields forged in our name,
-    /// runs the checks and puts their results on top; refuses or defers what the domain's
-    /// policy and `[authentication]` say to (RFC 7489 6.6.2, RFC 8601).
-    async fn authenticate(&self, msg: &mut Message) -> Result<Option<Checked>, Refusal> {
+    /// runs the checks and puts their results on top, sealed into an ARC set when an alias
+    /// forwards it to another domain; refuses or defers what the domain's policy and
+    /// `[authentication]` say to (RFC 7489 6.6.2, RFC 8601, RFC 8617).
+    async fn authenticate(&self, msg: &mut Message, forwarded: bool) -> Result<Option<Checked>, Refusal> {
         let Some((ip, helo)) = self.foreign(&msg.origin) else { return Ok(None) };
         if let Some(cleaned) = verify::strip_forged(&msg.content, &self.0.cfg.hostname) {
             msg.content = cleaned;
@@ -239,7 +241,9 @@ impl Intake {
         let facts = Facts { ip, helo, sender: &msg.sender };
         // Boxed: the checks' state is large, and an unboxed future would make every idle SMTP
         // connection's task that large too.
-        let verdict = Box::pin(verifier.verify(&facts, &msg.content)).await;
+        let sealer = forwarded.then(|| self.0.auth.signer.arc_key(&self.0.cfg.domains)).flatten();
+        let seal = sealer.as_ref().map(|(keys, index)| &keys.keys()[*index]);
+        let verdict = Box::pin(verifier.verify(&facts, &msg.content, seal)).await;
         let refusal = match &verdict.action {
             Action::Reject(why) => Some(Refusal::new(550, "5.7.1", sysexits::NOPERM, why.clone())),
             Action::Defer(why) => Some(Refusal::new(451, "4.7.5", sysexits::TEMPFAIL, why.clone())),

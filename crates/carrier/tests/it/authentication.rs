@@ -3,8 +3,9 @@
 //! one Authentication-Results field, forged ones removed, and the DMARC policy applied.
 
 use crate::common::dns::FakeDns;
+use crate::common::sink::{Sink, common_port};
 use crate::common::{Client, Options, Server};
-use crate::dkim::{dkimpy, require_dkimpy};
+use crate::dkim::{dkimpy, require_dkimpy, submit_as_bob, submitting_server};
 use std::process::Command;
 
 /// A carrier checking what arrives on port 25 from 127.0.0.1 (not a relay network).
@@ -217,4 +218,110 @@ fn a_dns_failure_defers_only_when_the_policy_needs_the_answer() {
     deliver(&server, "mx.lax.example", "a@lax.example", &signed[1]).expect(250);
     let ar = results(&server.wait_messages("example.com", "alice", 1)[0]);
     assert!(ar.contains("dkim=temperror"), "{ar}");
+}
+
+#[test]
+fn forwarded_mail_is_arc_sealed_and_dkimpy_validates_the_chain() {
+    require_dkimpy();
+    let dns = FakeDns::start();
+    sender_domain(&dns, "v=DMARC1; p=reject");
+    let keys = tempfile::tempdir().unwrap();
+    let key = dkimpy_key(&dns, keys.path(), "sender.example", "s1");
+    let (port, mut listeners) = common_port(&["127.0.0.2"]);
+    let sink = Sink::on(listeners.remove(0));
+    dns.mx("remote.example", 10, "mx.remote.example");
+    dns.a("mx.remote.example", "127.0.0.2");
+    let aliases = keys.path().join("aliases");
+    std::fs::write(&aliases, "forwarder: carol@remote.example\n").unwrap();
+    let server = Server::start_with(Options {
+        top: format!("aliases = {:?}", aliases.display().to_string()),
+        sections: format!(
+            "{}\n[authentication]\nverify = true\n[delivery]\nremote_port = {port}\nretry = [\"1s\"]\n",
+            dns.config()
+        ),
+        ..Options::default()
+    });
+    let message = "From: news@sender.example\r\nTo: forwarder@example.com\r\nSubject: forwarded\r\n\r\nkeep me\r\n";
+    let signed = signed_by_dkimpy(message, &key, "sender.example", "s1");
+    let mut c = Client::connect(server.port);
+    c.cmd("EHLO client.sender.example").expect(250);
+    c.cmd("MAIL FROM:<news@sender.example>").expect(250);
+    c.cmd("RCPT TO:<forwarder@example.com>").expect(250);
+    c.cmd("DATA").expect(354);
+    c.data(&signed).expect(250);
+    let got = sink.wait(1);
+    assert_eq!(got.len(), 1, "{}", server.log());
+    let data = &got[0].data;
+    for field in ["ARC-Seal: i=1; a=rsa-sha256", "ARC-Message-Signature: i=1;", "ARC-Authentication-Results: i=1;"] {
+        assert!(data.contains(field), "{field} missing:\n{data}");
+    }
+    assert!(data.contains("cv=none"), "the first set has no chain before it:\n{data}");
+    // The next hop's view: our seal and the sender's signature, both verified by dkimpy.
+    let mut records = crate::dkim::dkim_records(&server);
+    records.push_str(&format!("s1._domainkey.sender.example {}\n", dkimpy_record(keys.path(), "s1")));
+    let dir = tempfile::tempdir().unwrap();
+    let (msg, recs) = (dir.path().join("m"), dir.path().join("r"));
+    std::fs::write(&msg, data).unwrap();
+    std::fs::write(&recs, records).unwrap();
+    let arc = dkimpy(&["arc", msg.to_str().unwrap(), recs.to_str().unwrap()]);
+    assert!(arc.starts_with("arc pass"), "{arc}\n{data}");
+    let dkim = dkimpy(&["verify", msg.to_str().unwrap(), recs.to_str().unwrap()]);
+    assert_eq!(dkim.trim(), "d=sender.example s=s1 a=ed25519-sha256 pass", "the sender's signature survives");
+}
+
+/// The record dknewkey wrote for `selector`.
+fn dkimpy_record(dir: &std::path::Path, selector: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{selector}.dns"))).unwrap().trim().to_string()
+}
+
+#[test]
+fn two_carriers_sign_and_verify_each_other_and_a_forged_sender_is_refused() {
+    let dns = FakeDns::start();
+    let (port, mut listeners) = common_port(&["127.0.0.3"]);
+    drop(listeners.remove(0)); // B binds it
+    // A: example.com, sends for its users to other.example's MX, B.
+    dns.mx("other.example", 10, "mx.other.example");
+    dns.a("mx.other.example", "127.0.0.3");
+    let a = submitting_server(&dns, port, "");
+    // A's published records: its DKIM keys, SPF for its address, DMARC p=reject, and a
+    // forward-confirmed reverse name.
+    for line in crate::dkim::dkim_records(&a).lines() {
+        let (name, value) = line.split_once(' ').unwrap();
+        dns.txt(name, value);
+    }
+    dns.txt("example.com", "v=spf1 ip4:127.0.0.1 -all");
+    dns.txt("_dmarc.example.com", "v=DMARC1; p=reject");
+    dns.ptr("127.0.0.1", "mx.example.com");
+    dns.a("mx.example.com", "127.0.0.1");
+    let b = Server::start_with(Options {
+        hostname: "mx.other.example".into(),
+        domains: vec!["other.example".into()],
+        users: vec![("carol@other.example".into(), "carol-pw".into())],
+        smtp: format!("127.0.0.3:{port}"),
+        sections: format!("{}\n[authentication]\nverify = true\n", dns.config()),
+        ..Options::default()
+    });
+    let message = "From: Bob <bob@example.com>\r\nTo: carol@other.example\r\nSubject: hello B\r\n\r\nfrom A\r\n";
+    submit_as_bob(&a, "carol@other.example", message, false);
+    let got = b.wait_messages("other.example", "carol", 1);
+    assert_eq!(got.len(), 1, "A:\n{}\nB:\n{}", a.log(), b.log());
+    let ar = results_of(&got[0], "mx.other.example");
+    assert_eq!(ar.matches("dkim=pass").count(), 2, "both of A's signatures pass: {ar}");
+    for part in ["spf=pass", "dmarc=pass", "iprev=pass"] {
+        assert!(ar.contains(part), "{part} missing from {ar}");
+    }
+    b.wait_log("dkim=pass spf=pass dmarc=pass arc=none iprev=pass", 1);
+    // Someone else writing as bob@example.com, straight to B with their own envelope: not
+    // signed by example.com, SPF for another domain, so DMARC fails and p=reject applies.
+    let mut m = Client::connect_to(std::net::SocketAddr::new(b.smtp_ip, b.port));
+    m.cmd("EHLO mallory.example").expect(250);
+    m.cmd("MAIL FROM:<mallory@mallory.example>").expect(250);
+    m.cmd("RCPT TO:<carol@other.example>").expect(250);
+    m.cmd("DATA").expect(354);
+    m.data("From: Bob <bob@example.com>\r\nSubject: wire money\r\n\r\nnow\r\n").expect_status(550, "5.7.1");
+}
+
+/// The Authentication-Results field of host `authserv`, unfolded.
+fn results_of(message: &str, authserv: &str) -> String {
+    results(&message.replace(&format!("Authentication-Results: {authserv}"), "Authentication-Results: mx.example.com"))
 }

@@ -43,12 +43,24 @@ pub fn dkim_records(server: &Server) -> String {
 }
 
 /// What dkimpy says of each signature of `message`.
-fn verify(server: &Server, message: &str) -> String {
+pub fn verify(server: &Server, message: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let (msg, recs) = (dir.path().join("message"), dir.path().join("records"));
     std::fs::write(&msg, message.replace("\r\n", "\n").replace('\n', "\r\n")).unwrap();
     std::fs::write(&recs, dkim_records(server)).unwrap();
     dkimpy(&["verify", msg.to_str().unwrap(), recs.to_str().unwrap()])
+}
+
+/// A carrier resolving through `dns`, reaching MX hosts on `port`, taking AUTH on plain
+/// loopback connections so its users' mail can be sent without TLS.
+pub fn submitting_server(dns: &FakeDns, port: u16, extra: &str) -> Server {
+    Server::start_with(Options {
+        sections: format!(
+            "{}\n[delivery]\nremote_port = {port}\nretry = [\"1s\"]\n[submission]\nplaintext_loopback = true\n{extra}",
+            dns.config()
+        ),
+        ..Options::default()
+    })
 }
 
 /// A carrier whose users' mail to remote.example goes to a sink.
@@ -57,17 +69,11 @@ fn relaying_server(dns: &FakeDns, extra: &str) -> (Server, Sink) {
     let sink = Sink::on(listeners.remove(0));
     dns.mx("remote.example", 10, "mx.remote.example");
     dns.a("mx.remote.example", "127.0.0.2");
-    let server = Server::start_with(Options {
-        sections: format!(
-            "{}\n[delivery]\nremote_port = {port}\nretry = [\"1s\"]\n[submission]\nplaintext_loopback = true\n{extra}",
-            dns.config()
-        ),
-        ..Options::default()
-    });
-    (server, sink)
+    (submitting_server(dns, port, extra), sink)
 }
 
-fn submit(server: &Server, message: &str, eight_bit: bool) {
+/// bob@example.com sends `message` to `to` through submission.
+pub fn submit_as_bob(server: &Server, to: &str, message: &str, eight_bit: bool) {
     use base64::Engine;
     let mut c = Client::connect(server.submission_port);
     c.cmd("EHLO client.example").expect(250);
@@ -75,9 +81,13 @@ fn submit(server: &Server, message: &str, eight_bit: bool) {
     c.cmd(&format!("AUTH PLAIN {login}")).expect(235);
     let body = if eight_bit { " BODY=8BITMIME" } else { "" };
     c.cmd(&format!("MAIL FROM:<bob@example.com>{body}")).expect(250);
-    c.cmd("RCPT TO:<carol@remote.example>").expect(250);
+    c.cmd(&format!("RCPT TO:<{to}>")).expect(250);
     c.cmd("DATA").expect(354);
     c.data(message).expect(250);
+}
+
+fn submit(server: &Server, message: &str, eight_bit: bool) {
+    submit_as_bob(server, "carol@remote.example", message, eight_bit);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 pub mod dns;
 pub mod imap;
 pub mod line;
+pub mod opendkim;
 pub mod pop3;
 pub mod postfix;
 pub mod sink;

@@ -25,6 +25,8 @@ pub struct Setup<'a> {
     pub users: &'a [&'a str],
     /// Everything else goes to this `[ip]:port`.
     pub relayhost: &'a str,
+    /// A milter every message passes through (`inet:127.0.0.1:port`), such as OpenDKIM.
+    pub milter: Option<&'a str>,
 }
 
 impl Postfix {
@@ -150,7 +152,13 @@ smtputf8_enable = no
 ",
         relayhost = s.relayhost,
         domain = s.domain,
-    )
+    ) + &s.milter.map(milters).unwrap_or_default()
+}
+
+/// Messages from SMTP clients and local submission both pass the milter; when it cannot be
+/// reached the message is deferred, so a test never sees unsigned mail by accident.
+fn milters(socket: &str) -> String {
+    format!("smtpd_milters = {socket}\nnon_smtpd_milters = {socket}\nmilter_default_action = tempfail\n")
 }
 
 fn master_cf(ip: &str, port: u16) -> String {
