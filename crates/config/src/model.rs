@@ -238,6 +238,9 @@ pub struct Smtp {
     pub data_timeout: Duration,
     /// Wait before the greeting; clients that talk first are refused. Zero is off.
     pub greet_pause: Duration,
+    /// Refuse MAIL FROM on port 25 whose domain has no MX and no address (sendmail's check,
+    /// Postfix's reject_unknown_sender_domain): bounces to it could never be delivered.
+    pub check_sender_domain: bool,
 }
 
 impl Default for Delivery {
@@ -375,6 +378,7 @@ impl Default for Smtp {
             timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
             greet_pause: Duration::ZERO,
+            check_sender_domain: true,
         }
     }
 }

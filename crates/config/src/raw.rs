@@ -182,6 +182,7 @@ struct RawSmtp {
     timeout: Option<S<toml::Value>>,
     data_timeout: Option<S<toml::Value>>,
     greet_pause: Option<S<toml::Value>>,
+    check_sender_domain: Option<bool>,
 }
 
 /// Turns spans into lines and builds errors that name the key.
@@ -685,6 +686,9 @@ fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {
     }
     if let Some(v) = &raw.greet_pause {
         s.greet_pause = duration_value(ctx, v, "smtp.greet_pause")?;
+    }
+    if let Some(v) = raw.check_sender_domain {
+        s.check_sender_domain = v;
     }
     if let Some(v) = &raw.max_message_memory {
         s.max_message_memory = size_value(ctx, v, "smtp.max_message_memory")?;

@@ -203,6 +203,20 @@ fn is_body_mismatch(result: &DkimResult) -> bool {
     matches!(result, DkimResult::Neutral(mail_auth::Error::Dkim(DkimError::FailedBodyHashMatch)))
 }
 
+/// The SPF result (RFC 7208 2.6) for mail from `domain` sent by `ip`, as `carrier check`
+/// asks it of the domain's published policy: "pass", "fail", "softfail", ...
+pub async fn spf_result(
+    resolver: &mail_auth::hickory_resolver::TokioResolver,
+    ip: IpAddr,
+    domain: &str,
+    hostname: &str,
+) -> &'static str {
+    let auth = MessageAuthenticator(resolver.clone());
+    let sender = format!("postmaster@{domain}");
+    let params = SpfParameters::verify_mail_from(ip, hostname, hostname, &sender);
+    spf_word(bounded(auth.verify_spf(params), || spf_temperror(domain)).await.result())
+}
+
 /// A check that gives up after [`CHECK_TIMEOUT`].
 async fn bounded<T>(check: impl Future<Output = T>, on_timeout: impl FnOnce() -> T) -> T {
     tokio::time::timeout(CHECK_TIMEOUT, check).await.unwrap_or_else(|_| on_timeout())

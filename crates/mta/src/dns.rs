@@ -89,6 +89,81 @@ pub async fn ptr(resolver: &Resolver, ip: IpAddr) -> Result<Vec<String>, Failure
         .collect())
 }
 
+/// The TXT records of a name, each record's strings joined (RFC 7208 3.3, RFC 6376 3.6.2.2).
+pub async fn txt(resolver: &Resolver, name: &str) -> Result<Vec<String>, Failure> {
+    let lookup = resolver.txt_lookup(fqdn(name)).await.map_err(failure)?;
+    Ok(lookup
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect()),
+            _ => None,
+        })
+        .collect())
+}
+
+/// What a client's address says about its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientName {
+    /// A PTR name whose addresses include the client's (forward-confirmed).
+    Confirmed(String),
+    /// A PTR name that does not resolve back to the client: anyone may publish any PTR name
+    /// for their own addresses (sendmail's "IP name possibly forged").
+    Unconfirmed(String),
+    /// No PTR record, or no answer.
+    Unknown,
+}
+
+impl ClientName {
+    /// The name logs and Received: fields show: only a confirmed one, else "unknown", as
+    /// Postfix does.
+    pub fn shown(&self) -> &str {
+        match self {
+            ClientName::Confirmed(name) => name,
+            _ => "unknown",
+        }
+    }
+}
+
+/// Forward-confirmed reverse DNS (RFC 8601 3, "iprev"): the client's PTR names, the first
+/// two of which are looked up again. A loopback client is this host, `localhost` (RFC 6761
+/// 6.3; the resolver answers so for all of 127/8 without asking).
+pub async fn client_name(resolver: &Resolver, ip: IpAddr) -> ClientName {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    if ip.is_loopback() {
+        return ClientName::Confirmed("localhost".into());
+    }
+    let names = match ptr(resolver, ip).await {
+        Ok(names) if !names.is_empty() => names,
+        _ => return ClientName::Unknown,
+    };
+    for name in names.iter().take(2) {
+        if addresses(resolver, name).await.is_ok_and(|found| found.contains(&ip)) {
+            return ClientName::Confirmed(name.clone());
+        }
+    }
+    ClientName::Unconfirmed(names[0].clone())
+}
+
+/// Whether mail can be returned to a domain: it has MX records, or else addresses (RFC 5321
+/// 5.1's implicit MX). A null MX (RFC 7505) counts as existing: the domain is real, it only
+/// takes no mail.
+pub async fn domain_exists(resolver: &Resolver, domain: &str) -> Result<bool, Failure> {
+    match mx(resolver, domain).await {
+        Ok(records) if !records.is_empty() => return Ok(true),
+        Ok(_) | Err(Failure::NotFound) => {}
+        Err(e) => return Err(e),
+    }
+    match addresses(resolver, domain).await {
+        Ok(found) => Ok(!found.is_empty()),
+        Err(Failure::NotFound) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Absolute form, so the resolver does not try search domains.
 fn fqdn(name: &str) -> String {
     if name.ends_with('.') { name.to_string() } else { format!("{name}.") }

@@ -32,8 +32,9 @@ const MAX_HOPS: usize = 30;
 /// Where a message comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    /// An SMTP client; `user` when it authenticated (submission).
-    Smtp { ip: IpAddr, helo: String, proto: String, user: Option<String> },
+    /// An SMTP client; `name` is its forward-confirmed reverse name or "unknown", `user` is
+    /// set when it authenticated (submission).
+    Smtp { ip: IpAddr, name: String, helo: String, proto: String, user: Option<String> },
     /// A local command (`sendmail`) run by `uid`; `helo` and `proto` come from `sendmail -bs`.
     Local { uid: u32, helo: Option<String>, proto: String },
     /// A delivery status notification carrier writes itself.
@@ -384,7 +385,7 @@ impl Intake {
 
     fn envelope(&self, msg: &Message, recipients: Vec<Recipient>) -> Envelope {
         let (client_ip, client_name, helo, proto) = match &msg.origin {
-            Origin::Smtp { ip, helo, proto, .. } => (Some(*ip), "unknown".into(), helo.clone(), proto.clone()),
+            Origin::Smtp { ip, name, helo, proto, .. } => (Some(*ip), name.clone(), helo.clone(), proto.clone()),
             Origin::Local { uid, helo, proto } => {
                 (None, format!("uid {uid}"), helo.clone().unwrap_or_else(|| "localhost".into()), proto.clone())
             }
@@ -409,7 +410,7 @@ impl Intake {
 /// The client as Postfix names it in logs.
 fn client(origin: &Origin) -> String {
     match origin {
-        Origin::Smtp { ip, .. } => format!("unknown[{ip}]"),
+        Origin::Smtp { ip, name, .. } => format!("{name}[{ip}]"),
         Origin::Local { uid, .. } => format!("uid {uid}"),
         Origin::Notification => "localhost".into(),
     }
@@ -418,9 +419,9 @@ fn client(origin: &Origin) -> String {
 /// The end of the `QID: from=<..>` line: how the message came in.
 fn log_origin(origin: &Origin) -> String {
     match origin {
-        Origin::Smtp { ip, helo, proto, user } => {
+        Origin::Smtp { ip, name, helo, proto, user } => {
             let sasl = user.as_ref().map(|u| format!(", sasl_username={u}")).unwrap_or_default();
-            format!("proto={proto}, helo=<{helo}>, relay=unknown[{ip}]{sasl}")
+            format!("proto={proto}, helo=<{helo}>, relay={name}[{ip}]{sasl}")
         }
         Origin::Local { uid, proto, .. } => format!("proto={proto}, uid={uid}"),
         Origin::Notification => "proto=local".into(),

@@ -150,9 +150,103 @@ async fn check_dns(cfg: &Config, resolver: &dns::Resolver, r: &mut Report) {
     for ip in &ours {
         check_reverse(host, *ip, resolver, r).await;
     }
+    let keys = match carrier_mailauth::Keyring::load(cfg) {
+        Ok(keys) => keys,
+        Err(e) => {
+            r.problem(
+                format!("DKIM keys cannot be read: {e}"),
+                "restore the key files, or `carrier dkim rotate DOMAIN`",
+            );
+            carrier_mailauth::Keyring::default()
+        }
+    };
     for domain in &cfg.domains {
         check_domain(host, domain, &ours, resolver, r).await;
+        check_authentication(cfg, domain, &ours, &keys, resolver, r).await;
     }
+}
+
+/// What receivers find when they check the domain's mail: the DKIM keys carrier signs with
+/// (RFC 6376 3.6.2.2), an SPF policy that lets this server send (RFC 7208), and a DMARC
+/// policy (RFC 7489 6.1). Each missing record is a problem: large mailbox providers refuse or
+/// file away mail without them.
+async fn check_authentication(
+    cfg: &Config,
+    domain: &str,
+    ours: &[IpAddr],
+    keys: &carrier_mailauth::Keyring,
+    resolver: &dns::Resolver,
+    r: &mut Report,
+) {
+    let printed = "publish the record `carrier dns-records` prints for it";
+    for key in keys.of(domain).filter(|k| k.signing && cfg.dkim.sign) {
+        let name = key.record_name();
+        match dns::txt(resolver, &name).await {
+            Ok(found) if found.iter().any(|t| key_of(t) == key_of(&key.record())) => {
+                r.ok(format!("{domain}: DKIM key {name} is published"))
+            }
+            Ok(found) if !found.is_empty() => {
+                r.problem(format!("{name} publishes another key than the one carrier signs with"), printed)
+            }
+            Ok(_) | Err(dns::Failure::NotFound) => r.problem(
+                format!("{domain}: DKIM key {name} is not published, so receivers cannot check the signatures"),
+                printed,
+            ),
+            Err(dns::Failure::Unreachable(e)) => r.not_checked(format!("DKIM key {name}: {e}")),
+        }
+    }
+    check_spf(cfg, domain, ours, resolver, r).await;
+    let dmarc = format!("_dmarc.{domain}");
+    match dns::txt(resolver, &dmarc).await {
+        Ok(found) if found.iter().any(|t| t.starts_with("v=DMARC1")) => {
+            let record = found.iter().find(|t| t.starts_with("v=DMARC1")).cloned().unwrap_or_default();
+            r.ok(format!("{domain}: DMARC record \"{record}\""))
+        }
+        Ok(_) | Err(dns::Failure::NotFound) => r.problem(
+            format!("{domain} publishes no DMARC policy (RFC 7489); large providers expect one"),
+            format!("publish `{dmarc}. IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@{domain}\"`"),
+        ),
+        Err(dns::Failure::Unreachable(e)) => r.not_checked(format!("DMARC record of {domain}: {e}")),
+    }
+}
+
+/// One SPF record (RFC 7208 4.5: two are a permanent error), letting each of our addresses send.
+async fn check_spf(cfg: &Config, domain: &str, ours: &[IpAddr], resolver: &dns::Resolver, r: &mut Report) {
+    let fix = format!("publish `{domain}. IN TXT \"v=spf1 mx -all\"` (the domain's MX hosts send its mail)");
+    let records = match dns::txt(resolver, domain).await {
+        Ok(found) => found.into_iter().filter(|t| t.to_ascii_lowercase().starts_with("v=spf1")).collect(),
+        Err(dns::Failure::NotFound) => Vec::new(),
+        Err(dns::Failure::Unreachable(e)) => return r.not_checked(format!("SPF of {domain}: {e}")),
+    };
+    match records.len() {
+        0 => {
+            return r
+                .problem(format!("{domain} has no SPF record, so receivers cannot tell who may send its mail"), fix);
+        }
+        1 => {}
+        n => {
+            return r.problem(
+                format!("{domain} has {n} SPF records; receivers treat that as an error (RFC 7208 4.5)"),
+                "merge them into one",
+            );
+        }
+    }
+    for ip in ours {
+        match carrier_mailauth::verify::spf_result(resolver, *ip, domain, &cfg.hostname).await {
+            "pass" => r.ok(format!("{domain}: SPF lets this server ({ip}) send")),
+            "temperror" => r.not_checked(format!("SPF of {domain}: no answer from the name servers")),
+            result => r.problem(
+                format!("{domain}: SPF says {result} for this server's address {ip} (\"{}\")", records[0]),
+                format!("add `ip{}:{ip}` or `mx` to it before its `all`", if ip.is_ipv4() { 4 } else { 6 }),
+            ),
+        }
+    }
+}
+
+/// The `p=` of a DKIM key record, without white space.
+fn key_of(record: &str) -> String {
+    let tag = record.split(';').map(str::trim).find(|t| t.starts_with("p=")).unwrap_or_default();
+    tag.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 async fn check_reverse(host: &str, ip: IpAddr, resolver: &dns::Resolver, r: &mut Report) {

@@ -71,12 +71,13 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         .filter(|(_, service)| matches!(service, Service::Smtp(smtp::Service::Smtp)))
         .filter_map(|(l, _)| l.local_addr().ok())
         .collect();
-    let relay = Relay::new(&cfg, dns::resolver(&cfg)?, smtp_addrs);
+    let resolver = dns::resolver(&cfg)?;
+    let relay = Relay::new(&cfg, resolver.clone(), smtp_addrs);
     let directory = Arc::new(SharedDirectory::new(directory));
     let store = Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname).with_quota(cfg.mailbox.quota);
     let (jobs, inbox) = jobs::channel();
     let verifier = match cfg.authentication.verify {
-        true => Some(Verifier::new(dns::resolver(&cfg)?, &cfg.hostname, cfg.authentication.clone())),
+        true => Some(Verifier::new(resolver.clone(), &cfg.hostname, cfg.authentication.clone())),
         false => None,
     };
     let intake = Intake::new(cfg.clone(), spool, directory.clone(), jobs, MailAuth { signer, verifier });
@@ -108,6 +109,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         listeners: listeners.iter().filter_map(|(l, s)| Some((s.name(), l.local_addr().ok()?))).collect(),
         delivered,
         started: SystemTime::now(),
+        resolver,
     });
     recover(&server)?;
     for (listener, service) in listeners {

@@ -50,6 +50,9 @@ pub struct Server {
     pub delivered: Arc<Recent>,
     /// When the daemon started.
     pub started: SystemTime,
+    /// carrier's resolver (`[dns] nameservers`), with its cache, for the clients' names and
+    /// the senders' domains.
+    pub resolver: carrier_mta::dns::Resolver,
 }
 
 impl Server {

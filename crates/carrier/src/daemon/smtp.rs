@@ -4,7 +4,7 @@
 use super::conn::{self, Conn};
 use super::shared::Server;
 use super::{limits, login};
-use carrier_mta::{Message, Origin, Unknown, policy};
+use carrier_mta::{Message, Origin, Unknown, dns, policy};
 use carrier_smtp::{BodyType, Event, Mailbox, Reply, Session, SessionConfig, Transaction};
 use std::io;
 use std::net::SocketAddr;
@@ -19,6 +19,8 @@ use tracing::{info, warn};
 const COMMAND_BUFFER: usize = 4 * 1024;
 /// Read buffer while a message arrives: large reads keep DATA cheap.
 const DATA_BUFFER: usize = 64 * 1024;
+/// How long a DNS question at connect or MAIL may hold a session up.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which SMTP service a listener offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,22 +57,36 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
                 Ok(slot) => slot,
                 Err(text) => return refuse(&server, tcp, "421 4.7.0", &text).await,
             };
-            info!("connect from unknown[{}] to {}", peer.ip(), service.name());
+            let name = client_name(&server, peer.ip()).await;
+            let shown = format!("{}[{}]", name.shown(), peer.ip());
+            info!("connect from {shown} to {}", service.name());
             let conn = match service {
                 Service::Smtps => {
                     let limit = server.cfg.smtp.timeout.min(Duration::from_secs(60));
                     match conn::implicit_tls(tcp, &server.tls.acceptor(), limit).await {
                         Ok(conn) => conn,
-                        Err(e) => return warn!("TLS handshake failed from unknown[{}] on smtps: {e}", peer.ip()),
+                        Err(e) => return warn!("TLS handshake failed from {shown} on smtps: {e}"),
                     }
                 }
                 _ => Conn::Plain(tcp),
             };
-            let mut client = Client::new(server, peer, service);
+            let mut client = Client::new(server, peer, service, name);
             let end = client.run(conn).await;
             client.log_disconnect(end);
         });
     }
+}
+
+/// The client's forward-confirmed name (RFC 8601 3), looked up before the greeting as
+/// Postfix does; a name that does not confirm is logged with sendmail's warning and shown
+/// as "unknown". Given up after [`LOOKUP_TIMEOUT`].
+async fn client_name(server: &Server, ip: std::net::IpAddr) -> dns::ClientName {
+    let name =
+        timeout(LOOKUP_TIMEOUT, dns::client_name(&server.resolver, ip)).await.unwrap_or(dns::ClientName::Unknown);
+    if let dns::ClientName::Unconfirmed(claimed) = &name {
+        warn!("hostname {claimed} does not resolve to address {ip}: IP name possibly forged");
+    }
+    name
 }
 
 /// RFC 5321 3.8 / 4.2.5: 421 when the server cannot take the connection now.
@@ -115,6 +131,8 @@ struct Client {
     declared_size: Option<u64>,
     /// This session's share of `smtp.max_message_memory` while it holds content.
     memory: limits::MemoryShare,
+    /// What reverse DNS says the client is.
+    name: dns::ClientName,
 }
 
 #[derive(Default)]
@@ -124,7 +142,7 @@ struct Counts {
 }
 
 impl Client {
-    fn new(server: Arc<Server>, peer: SocketAddr, service: Service) -> Client {
+    fn new(server: Arc<Server>, peer: SocketAddr, service: Service, name: dns::ClientName) -> Client {
         let cfg = &server.cfg;
         let session = Session::new(SessionConfig {
             hostname: cfg.hostname.clone(),
@@ -146,7 +164,13 @@ impl Client {
             counts: Counts::default(),
             declared_size: None,
             memory: Default::default(),
+            name,
         }
+    }
+
+    /// The client as logs name it: `host[ip]`, or `unknown[ip]` without a confirmed name.
+    fn shown(&self) -> String {
+        format!("{}[{}]", self.name.shown(), self.peer.ip())
     }
 
     /// Keeps this session's share of `smtp.max_message_memory` equal to the message content
@@ -159,8 +183,8 @@ impl Client {
         let limit = self.server.cfg.smtp.max_message_memory;
         warn!(
             "reject: messages being received hold {limit} octets (smtp.max_message_memory); refusing the one \
-             from unknown[{}] with 452 4.3.1, its sender will retry",
-            self.peer.ip()
+             from {} with 452 4.3.1, its sender will retry",
+            self.shown()
         );
         self.session.shed();
     }
@@ -199,7 +223,7 @@ impl Client {
                 }
                 Event::Mail { from, params } => {
                     self.declared_size = params.size;
-                    self.mail(&from)
+                    self.mail(&from).await
                 }
                 Event::Auth { mechanism, login, password } => {
                     let result = login::authenticate(&self.server, self.peer.ip(), mechanism, login, password).await;
@@ -218,11 +242,7 @@ impl Client {
                     match timeout(self.server.cfg.smtp.timeout, conn.start_tls(&acceptor)).await {
                         Ok(Ok(tls)) => {
                             conn = tls;
-                            info!(
-                                "TLS established from unknown[{}]: {}",
-                                self.peer.ip(),
-                                conn.tls_summary().unwrap_or_default()
-                            );
+                            info!("TLS established from {}: {}", self.shown(), conn.tls_summary().unwrap_or_default());
                             self.session.tls_established();
                         }
                         Ok(Err(e)) => return format!("TLS handshake failed: {e}"),
@@ -238,13 +258,41 @@ impl Client {
         }
     }
 
-    /// MAIL FROM: an authenticated user may only use their own addresses.
-    fn mail(&mut self, from: &str) {
+    /// MAIL FROM: an authenticated user may only use their own addresses; another server's
+    /// sender must have a domain that exists.
+    async fn mail(&mut self, from: &str) {
         let decision = match self.session.user() {
             Some(user) => policy::check_sender(&self.server.cfg, &self.server.directory(), user, from),
-            None => Ok(()),
+            None => self.sender_domain(from).await,
         };
         self.answer("MAIL", decision);
+    }
+
+    /// sendmail's check on port 25: a sender domain with neither MX nor address records is
+    /// refused `553 5.1.8` (RFC 3463 5.1.8: bad sender's system address), since nothing
+    /// could be returned to it; when DNS does not answer, `451 4.1.8` lets the client retry.
+    /// Relay networks, the null sender, address literals and our own domains are not asked.
+    async fn sender_domain(&self, from: &str) -> Result<(), Reply> {
+        let cfg = &self.server.cfg;
+        if self.service != Service::Smtp || !cfg.smtp.check_sender_domain || cfg.relay_allowed(self.peer.ip()) {
+            return Ok(());
+        }
+        let Some((_, domain)) = from.rsplit_once('@') else { return Ok(()) };
+        if domain.starts_with('[') || cfg.is_local_domain(domain) {
+            return Ok(());
+        }
+        let answer = timeout(LOOKUP_TIMEOUT, dns::domain_exists(&self.server.resolver, domain)).await;
+        match answer {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => {
+                Err(Reply::new(553, "5.1.8", format!("<{from}>: Domain of sender address does not exist")))
+            }
+            Ok(Err(_)) | Err(_) => Err(Reply::new(
+                451,
+                "4.1.8",
+                format!("<{from}>: Domain of sender address cannot be checked now, try again later"),
+            )),
+        }
     }
 
     /// RCPT TO: local users, relay networks, or an authenticated user; then the quota.
@@ -266,7 +314,7 @@ impl Client {
         if let Err(reply) = &decision {
             self.counts.rejected += 1;
             let helo = self.session.helo_name().unwrap_or_default();
-            info!("NOQUEUE: reject: {stage} from unknown[{}]: {reply}; helo=<{helo}>", self.peer.ip());
+            info!("NOQUEUE: reject: {stage} from {}: {reply}; helo=<{helo}>", self.shown());
         }
         self.session.answer(decision);
     }
@@ -283,7 +331,7 @@ impl Client {
                 Ok(Ok(_)) => {
                     self.session.early_talker();
                     let _ = self.flush(conn).await;
-                    warn!("reject: unknown[{}] talked before the greeting", self.peer.ip());
+                    warn!("reject: {} talked before the greeting", self.shown());
                     return Some("pregreet".into());
                 }
             }
@@ -302,7 +350,13 @@ impl Client {
             sender: tx.from,
             recipients: tx.recipients,
             content: tx.message,
-            origin: Origin::Smtp { ip: self.peer.ip(), helo: tx.helo, proto: tx.proto.to_string(), user: tx.user },
+            origin: Origin::Smtp {
+                ip: self.peer.ip(),
+                name: self.name.shown().to_string(),
+                helo: tx.helo,
+                proto: tx.proto.to_string(),
+                user: tx.user,
+            },
             body_8bit: tx.params.body == BodyType::EightBitMime,
             smtputf8: tx.params.smtputf8,
         };
@@ -313,8 +367,8 @@ impl Client {
 
     fn log_disconnect(&self, end: String) {
         info!(
-            "disconnect from unknown[{}] messages={} rejected={} ({end})",
-            self.peer.ip(),
+            "disconnect from {} messages={} rejected={} ({end})",
+            self.shown(),
             self.counts.messages,
             self.counts.rejected
         );

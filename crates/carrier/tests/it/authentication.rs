@@ -172,7 +172,7 @@ fn a_forged_from_of_a_reject_domain_is_refused_and_quarantine_goes_to_junk() {
     }
     assert!(server.messages("example.com", "alice").is_empty(), "quarantined mail is not in INBOX");
     server.wait_log("to Junk: DMARC policy of shop.example (p=quarantine)", 1);
-    server.wait_log("NOQUEUE: reject: DATA from unknown[127.0.0.1]: 550 5.7.1", 1);
+    server.wait_log("NOQUEUE: reject: DATA from localhost[127.0.0.1]: 550 5.7.1", 1);
     // And the IMAP user sees it there.
     let mut imap = crate::common::imap::Imap::connect(server.imap_port, &server.cert_path());
     imap.starttls();

@@ -36,6 +36,7 @@ fn a_good_setup_passes() {
     dns.mx("example.com", 10, "mx.example.com");
     dns.a("example.net", "192.0.2.10"); // no MX: the A record is the fallback (RFC 5321 5.1)
     let server = Server::start_with(with_dns(&dns));
+    publish_authentication(&dns, &server);
     let probe = format!("127.0.0.1:{}", fake_smtp());
     let (code, out, err) = server.cli(&["check", "--outbound-probe", &probe], "");
     assert_eq!(code, 0, "{out}{err}");
@@ -48,11 +49,58 @@ fn a_good_setup_passes() {
         "ok:          TLS: certificate valid for mx.example.com for 36", // ten years, a day early
         "ok:          the daemon is running",
         "ok:          outgoing SMTP to 127.0.0.1:",
+        "ok:          example.com: DKIM key 2",
+        "ok:          example.com: SPF lets this server (192.0.2.10) send",
+        "ok:          example.net: SPF lets this server (192.0.2.10) send",
+        "ok:          example.com: DMARC record \"v=DMARC1; p=none\"",
         "no problems found",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
     assert!(!out.contains("PROBLEM"), "{out}");
+}
+
+/// What a careful administrator publishes: the DKIM keys from `dns-records`, SPF and DMARC.
+fn publish_authentication(dns: &FakeDns, server: &Server) {
+    for line in crate::dkim::dkim_records(server).lines() {
+        let (name, value) = line.split_once(' ').unwrap();
+        dns.txt(name, value);
+    }
+    dns.txt("example.com", "v=spf1 mx -all");
+    dns.txt("example.net", "v=spf1 a -all");
+    dns.txt("_dmarc.example.com", "v=DMARC1; p=none");
+    dns.txt("_dmarc.example.net", "v=DMARC1; p=reject");
+}
+
+#[test]
+fn published_authentication_records_must_match_what_carrier_signs_and_sends_from() {
+    let dns = FakeDns::start();
+    dns.a("mx.example.com", "192.0.2.10");
+    dns.ptr("192.0.2.10", "mx.example.com");
+    dns.mx("example.com", 10, "mx.example.com");
+    dns.mx("example.net", 10, "mx.example.com");
+    let server = Server::start_with(with_dns(&dns));
+    let records = crate::dkim::dkim_records(&server);
+    let mut lines = records.lines().filter(|l| l.contains("._domainkey.example.com. "));
+    let (stale, _) = lines.next().unwrap().split_once(". ").unwrap();
+    dns.txt(stale, "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+    // SPF that names another server, and two SPF records for example.net.
+    dns.txt("example.com", "v=spf1 ip4:198.51.100.1 -all");
+    dns.txt("example.net", "v=spf1 mx -all");
+    dns.txt("example.net", "v=spf1 a -all");
+    let (code, out, _) = server.cli(&["check", "--no-outbound"], "");
+    assert_eq!(code, 1, "{out}");
+    for line in [
+        &*format!("PROBLEM:     {stale} publishes another key than the one carrier signs with"),
+        "._domainkey.example.com is not published, so receivers cannot check the signatures",
+        "PROBLEM:     example.com: SPF says fail for this server's address 192.0.2.10 (\"v=spf1 ip4:198.51.100.1 -all\")",
+        "fix:       add `ip4:192.0.2.10` or `mx` to it before its `all`",
+        "PROBLEM:     example.net has 2 SPF records; receivers treat that as an error (RFC 7208 4.5)",
+        "PROBLEM:     example.com publishes no DMARC policy (RFC 7489)",
+        "fix:       publish `_dmarc.example.com. IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@example.com\"`",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
 }
 
 #[test]
@@ -72,7 +120,11 @@ fn missing_dns_records_and_blocked_port_25_are_problems_with_fixes() {
         "PROBLEM:     example.net has no MX record and no address record pointing here",
         "PROBLEM:     outgoing SMTP to 127.0.0.1:",
         "smarthost",
-        "4 problems found",
+        "PROBLEM:     example.com has no SPF record",
+        "fix:       publish `example.com. IN TXT \"v=spf1 mx -all\"`",
+        "PROBLEM:     example.net publishes no DMARC policy",
+        // Two SPF and two DMARC problems; the daemon never ran, so no DKIM key exists yet.
+        "8 problems found",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
@@ -122,7 +174,10 @@ fn broken_configs_name_the_problem_and_the_fix() {
 
 #[test]
 fn a_wrong_name_an_expiring_certificate_and_open_permissions_are_problems() {
-    let server = Server::configure(Options::default());
+    let server = Server::configure(Options {
+        sections: "[dns]\nnameservers = [\"127.0.0.1:9\"]\n".into(),
+        ..Options::default()
+    });
     let tls = server.dir.path().join("tls");
     std::fs::create_dir_all(&tls).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
@@ -133,10 +188,7 @@ fn a_wrong_name_an_expiring_certificate_and_open_permissions_are_problems() {
     std::fs::write(tls.join("cert.pem"), cert.pem()).unwrap();
     std::fs::write(tls.join("key.pem"), key.serialize_pem()).unwrap();
     let config = std::fs::read_to_string(&server.config).unwrap();
-    let extra = format!(
-        "[dns]\nnameservers = [\"127.0.0.1:9\"]\n[tls]\ncert = \"{0}/cert.pem\"\nkey = \"{0}/key.pem\"\n",
-        tls.display()
-    );
+    let extra = format!("[tls]\ncert = \"{0}/cert.pem\"\nkey = \"{0}/key.pem\"\n", tls.display());
     std::fs::write(&server.config, config + &extra).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(server.data_dir().join("users"), std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -56,7 +56,7 @@ fn a_thousand_idle_connections_cost_little_and_newcomers_are_served() {
         .expect(250);
     assert_eq!(server.wait_messages("example.com", "bob", 1).len(), 1);
     drop(held);
-    server.wait_log("disconnect from unknown[127.0.0.1]", 1000);
+    server.wait_log("disconnect from localhost[127.0.0.1]", 1000);
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn one_address_may_not_hold_too_many_connections() {
     server.wait_log("(smtp.max_connections_per_ip); refused", 1);
     // Closing them frees the slots (once the server has seen the connections end).
     drop(held);
-    server.wait_log("disconnect from unknown[127.0.0.1]", 3);
+    server.wait_log("disconnect from localhost[127.0.0.1]", 3);
     server.send_mail("someone@elsewhere.example", &["bob@example.com"], "Subject: x\r\n\r\nx\r\n").expect(250);
 }
 
@@ -187,7 +187,7 @@ fn messages_arriving_at_once_cannot_take_more_memory_than_allowed() {
     b.cmd("RCPT TO:<bob@example.com>").expect(250);
     b.raw(format!("BDAT {} LAST\r\n{big}", big.len()).as_bytes());
     b.reply().expect_status(452, "4.3.1");
-    server.wait_log("(smtp.max_message_memory); refusing the one from unknown[127.0.0.1] with 452 4.3.1", 2);
+    server.wait_log("(smtp.max_message_memory); refusing the one from localhost[127.0.0.1] with 452 4.3.1", 2);
     // A finishes; its memory is free again, and B's retry in the same session is accepted.
     a.cmd("BDAT 0 LAST").expect(250);
     b.cmd("MAIL FROM:<alice@example.com>").expect(250);

@@ -41,7 +41,7 @@ fn full_mailboxes_are_refused_at_rcpt_until_there_is_room() {
     // Other recipients in the same transaction are unaffected.
     c.cmd("RCPT TO:<alice@example.com>").expect(250);
     c.cmd("QUIT");
-    server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 452 4.2.2 <bob@example.com>: Mailbox full", 1);
+    server.wait_log("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 452 4.2.2 <bob@example.com>: Mailbox full", 1);
     // Bob deletes the big message over POP3: mail is accepted again.
     let mut pop = Pop3::connect_tls(server.pop3s_port, &server.cert_path());
     assert_eq!(pop.login("bob@example.com", "bob-secret"), "+OK Logged in.");

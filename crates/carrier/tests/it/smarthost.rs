@@ -56,7 +56,7 @@ fn mail_reaches_a_real_mx_over_starttls() {
     assert!(got[0].contains("by mx.example.com (carrier) with ESMTP"), "{}", got[0]);
     assert!(got[0].contains("by mx.final.test (carrier) with ESMTPS"), "the hop was encrypted: {}", got[0]);
     server.wait_log(&format!("relay=mx.final.test[127.0.0.5]:{}", mx.port), 1);
-    mx.wait_log("TLS established from unknown[127.0.0.1]", 1);
+    mx.wait_log("TLS established from localhost[127.0.0.1]", 1);
     server
         .wait_log(&format!("Untrusted TLS connection established to mx.final.test[127.0.0.5]:{}: TLSv1_3", mx.port), 1);
 }

@@ -334,3 +334,66 @@ fn connection_limit_answers_421() {
     c.read_line(&mut line).unwrap();
     assert!(line.starts_with("421 4.3.2"), "{line}");
 }
+
+#[test]
+fn the_client_name_is_forward_confirmed_and_a_forged_one_is_not_believed() {
+    use carrier_mta::dns::{ClientName, client_name, resolver};
+    // Only loopback addresses exist here, and a loopback client is always "localhost"; the
+    // lookups themselves are asked of carrier's resolver against a DNS server on loopback.
+    let dns = crate::common::dns::FakeDns::start();
+    dns.ptr("192.0.2.7", "good.client.example");
+    dns.a("good.client.example", "192.0.2.7");
+    dns.ptr("192.0.2.8", "bank.example");
+    dns.a("bank.example", "198.51.100.1");
+    dns.ptr("2001:db8::9", "six.client.example");
+    dns.a("six.client.example", "192.0.2.99");
+    let mut cfg = carrier_config::Config::development();
+    cfg.dns.nameservers = vec![dns.addr];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let resolver = resolver(&cfg).unwrap();
+    let name = |ip: &str| rt.block_on(client_name(&resolver, ip.parse().unwrap()));
+    assert_eq!(name("192.0.2.7"), ClientName::Confirmed("good.client.example".into()));
+    assert_eq!(name("::ffff:192.0.2.7"), ClientName::Confirmed("good.client.example".into()));
+    assert_eq!(name("192.0.2.8"), ClientName::Unconfirmed("bank.example".into()));
+    assert_eq!(name("192.0.2.8").shown(), "unknown");
+    assert_eq!(name("2001:db8::9"), ClientName::Unconfirmed("six.client.example".into()));
+    assert_eq!(name("192.0.2.200"), ClientName::Unknown);
+    assert_eq!(name("127.0.0.5"), ClientName::Confirmed("localhost".into()));
+    // Over SMTP the name is logged as host[ip] and written into Received:.
+    let server = Server::start();
+    server.send_mail("a@elsewhere.example", &["bob@example.com"], "Subject: x\r\n\r\nx\r\n").expect(250);
+    server.wait_log("connect from localhost[127.0.0.1] to SMTP", 1);
+    server.wait_log("relay=localhost[127.0.0.1]", 1);
+    let msgs = server.wait_messages("example.com", "bob", 1);
+    assert!(msgs[0].contains("from client.example (localhost [127.0.0.1])"), "{}", msgs[0]);
+}
+
+#[test]
+fn a_sender_domain_that_does_not_exist_is_refused_and_a_dns_failure_deferred() {
+    let dns = crate::common::dns::FakeDns::start();
+    dns.mx("mx-only.example", 10, "mail.mx-only.example");
+    dns.a("a-only.example", "192.0.2.7");
+    dns.servfail("broken.example");
+    let server = Server::start_with(Options {
+        sections: format!("{}\n[smtp]\ncheck_sender_domain = true\n", dns.config()),
+        ..Options::default()
+    });
+    let mut c = server.connect();
+    c.cmd("EHLO client.example").expect(250);
+    // RFC 3463 5.1.8: bad sender's system address; nothing could ever be returned to it.
+    let r = c.cmd("MAIL FROM:<someone@no-such-domain.example>").expect_status(553, "5.1.8");
+    assert!(r.text.contains("Domain of sender address does not exist"), "{}", r.text);
+    c.cmd("MAIL FROM:<someone@broken.example>").expect_status(451, "4.1.8");
+    // The session is still usable, and real domains, the null sender and our own pass.
+    for sender in ["a@mx-only.example", "a@a-only.example", "", "alice@example.com"] {
+        c.cmd(&format!("MAIL FROM:<{sender}>")).expect(250);
+        c.cmd("RSET").expect(250);
+    }
+    server.wait_log("NOQUEUE: reject: MAIL from localhost[127.0.0.1]: 553 5.1.8", 1);
+    // An authenticated user's sender is judged by ownership instead, and [smtp]
+    // check_sender_domain = false turns the check off (the test harness's default).
+    let relaxed = Server::start_with(Options { sections: dns.config(), ..Options::default() });
+    let mut c = relaxed.connect();
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd("MAIL FROM:<someone@no-such-domain.example>").expect(250);
+}

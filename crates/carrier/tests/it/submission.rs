@@ -289,7 +289,7 @@ fn plaintext_and_stalled_clients_on_the_tls_port_do_not_hurt_the_server() {
     c.cmd("NOOP").expect(250);
     let _ = stalled.write_all(b"");
     // The log line may follow the closed connection by a moment.
-    server.wait_log("TLS handshake failed from unknown[127.0.0.1] on smtps", 1);
+    server.wait_log("TLS handshake failed from localhost[127.0.0.1] on smtps", 1);
 }
 
 fn certificate_subject(port: u16) -> String {
