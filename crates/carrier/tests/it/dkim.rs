@@ -42,6 +42,14 @@ pub fn dkim_records(server: &Server) -> String {
     records
 }
 
+/// Publishes the server's DKIM key records in `dns`.
+pub fn publish_dkim(dns: &FakeDns, server: &Server) {
+    for line in dkim_records(server).lines() {
+        let (name, value) = line.split_once(' ').unwrap();
+        dns.txt(name, value);
+    }
+}
+
 /// What dkimpy says of each signature of `message`.
 pub fn verify(server: &Server, message: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
