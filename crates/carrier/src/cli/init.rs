@@ -207,12 +207,27 @@ fn print_next_steps(
     println!("wrote the systemd unit {}", unit.display());
     println!("made DKIM keys (Ed25519 and RSA) for each domain in {}", cfg.data_dir.join("dkim").display());
     println!();
+    // Issue 15.1: every command carries the -c init was given; at the default path none is needed.
+    let carrier = match config == Path::new(carrier_config::SYSTEM_CONFIG) {
+        true => "carrier".to_string(),
+        false => format!("carrier -c {}", config.display()),
+    };
     println!("next:");
-    println!("  1. publish the DNS records:          carrier -c {} dns-records", config.display());
-    println!("  2. check the set-up:                 carrier -c {} check", config.display());
+    println!("  1. publish the DNS records:          {carrier} dns-records");
+    println!("  2. check the set-up:                 {carrier} check");
     println!("  3. start it now and at every boot:   systemctl daemon-reload && systemctl enable --now carrier");
     println!("  4. let mail/cron use it:             ln -sf {} /usr/sbin/sendmail", exe_name());
-    println!("  5. add users:                        carrier user add alice@{domain}");
+    if config != Path::new(carrier_config::SYSTEM_CONFIG) {
+        // sendmail, mailq and cron are run without -c: they look at $CARRIER_CONFIG, then here.
+        println!(
+            "     sendmail and mailq read {}: ln -s {} {} (or export CARRIER_CONFIG={})",
+            carrier_config::SYSTEM_CONFIG,
+            config.display(),
+            carrier_config::SYSTEM_CONFIG,
+            config.display()
+        );
+    }
+    println!("  5. add users:                        {carrier} user add alice@{domain}");
     println!(
         "  6. for a trusted certificate:        certbot certonly --standalone -d {}, then set [tls]",
         cfg.hostname

@@ -50,6 +50,13 @@ pub fn main(name: &str, argv: Vec<String>, config: Option<&Path>) -> ExitCode {
             return ExitCode::from(sysexits::CONFIG);
         }
     };
+    if parsed.verbose
+        && let Some(file) = &cfg.source
+    {
+        // Issue 15.1: with the file at a non-default path, which one is in force is the
+        // first question when something goes wrong.
+        eprintln!("{name}: configuration {}", file.display());
+    }
     let result = match parsed.mode {
         Mode::Deliver => deliver(&cfg, &parsed, name),
         Mode::Smtp => stdio::run(&cfg),

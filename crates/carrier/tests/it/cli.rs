@@ -176,14 +176,18 @@ fn init_writes_a_working_setup_and_says_what_next() {
         .lines()
         .find_map(|l| l.strip_prefix("created the account postmaster@example.com with password "))
         .unwrap_or_else(|| panic!("no password line in:\n{out}"));
+    // Issue 15.1: every next step carries the -c init was given, and sendmail (run without
+    // one) is told where to find the file.
+    let c = format!("carrier -c {}", cfg.display());
     for line in [
-        "carrier -c",
-        "dns-records",
-        "check",
-        "systemctl daemon-reload && systemctl enable --now carrier",
-        "/usr/sbin/sendmail",
+        format!("{c} dns-records"),
+        format!("{c} check"),
+        format!("{c} user add alice@example.com"),
+        "systemctl daemon-reload && systemctl enable --now carrier".into(),
+        "/usr/sbin/sendmail".into(),
+        format!("ln -s {} /etc/carrier/carrier.toml (or export CARRIER_CONFIG={})", cfg.display(), cfg.display()),
     ] {
-        assert!(out.contains(line), "missing {line:?}:\n{out}");
+        assert!(out.contains(&line), "missing {line:?}:\n{out}");
     }
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(text.contains("hostname = \"mail.example.com\"") && text.contains("domains = [\"example.com\"]"), "{text}");

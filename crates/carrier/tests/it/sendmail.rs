@@ -14,6 +14,8 @@ fn daemon_up_the_message_goes_through_the_control_socket() {
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty(), "{out}");
     assert!(err.contains("queued as"), "-v reports the queue id: {err}");
+    // Issue 15.1: the file in force comes first.
+    assert_eq!(err.lines().next(), Some(format!("sendmail: configuration {}", server.config.display()).as_str()));
     let msgs = server.wait_messages("example.com", "bob", 1);
     assert_eq!(msgs.len(), 1, "{}", server.log());
     let m = &msgs[0];
