@@ -1,8 +1,9 @@
 //! The queue as people read it: `mailq`'s listing (printed by `carrier queue list`, and sent
-//! by the daemon over the control socket to users who may not read the spool), and ages.
+//! by the daemon over the control socket to users who may not read the spool), ages, and
+//! `carrier queue delete` (run by the daemon for the command, or by the command itself).
 
 use crate::handoff::Submission;
-use carrier_spool::{Spool, Status};
+use carrier_spool::{QueueId, Spool, Status};
 use std::fmt::Write as _;
 use std::io;
 use std::time::{Duration, SystemTime};
@@ -29,6 +30,60 @@ pub fn listing(spool: &Spool, waiting: &[(String, Submission)]) -> io::Result<St
         }
     }
     Ok(out)
+}
+
+/// What `carrier queue delete` removes: one message, or every one (`--all`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delete {
+    One(QueueId),
+    All,
+}
+
+impl Delete {
+    /// The argument of the control socket's `DELETE` request: a queue id or `ALL`.
+    pub fn request(&self) -> String {
+        match self {
+            Delete::One(id) => format!("DELETE {id}"),
+            Delete::All => "DELETE ALL".into(),
+        }
+    }
+
+    /// Reads a `DELETE` request's argument.
+    pub fn parse(arg: &str) -> Option<Delete> {
+        match arg {
+            "ALL" => Some(Delete::All),
+            id => id.parse().ok().map(Delete::One),
+        }
+    }
+}
+
+/// Removes what `what` names and returns the ids removed; a single id that is not queued
+/// (delivered meanwhile, or mistyped) is `NotFound`. Each removal is the log line
+/// [`deleted_line`], so `grep QID` tells the whole story.
+pub fn delete(spool: &Spool, what: &Delete) -> io::Result<Vec<QueueId>> {
+    match what {
+        Delete::One(id) => spool.remove(id).map(|()| vec![id.clone()]),
+        Delete::All => {
+            let mut removed = Vec::new();
+            for q in spool.list()? {
+                // Delivered meanwhile: nothing to delete.
+                if spool.remove(&q.id).is_ok() {
+                    removed.push(q.id);
+                }
+            }
+            Ok(removed)
+        }
+    }
+}
+
+/// Why a queue id names nothing.
+pub fn not_queued(id: impl std::fmt::Display) -> String {
+    format!("{id}: no such message in the queue (delivered?)")
+}
+
+/// The log line of a message removed by `carrier queue delete`.
+pub fn deleted_line(id: &QueueId, uid: u32) -> String {
+    format!("{id}: removed by queue delete (uid {uid})")
 }
 
 fn queued_text(queued: &[carrier_spool::Queued]) -> String {
@@ -87,6 +142,18 @@ pub fn span(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delete_requests_round_trip_and_nothing_else_is_read_as_one() {
+        let id = QueueId::generate();
+        for what in [Delete::One(id.clone()), Delete::All] {
+            let request = what.request();
+            assert_eq!(Delete::parse(request.strip_prefix("DELETE ").unwrap()), Some(what));
+        }
+        for bad in ["", "all", "../etc", "ALL ALL"] {
+            assert_eq!(Delete::parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn spans_for_people() {

@@ -6,7 +6,7 @@
 use carrier_config::Config;
 use carrier_mta::handoff::control::{self, Answer};
 use carrier_mta::handoff::{self, pickup};
-use carrier_mta::mailq::{age, listing, state};
+use carrier_mta::mailq::{self, Delete, age, listing, state};
 use carrier_mta::sysexits::{self, Failure};
 use carrier_spool::{QueueId, Record, Spool};
 use clap::Subcommand;
@@ -43,17 +43,12 @@ pub fn run(cfg: &Config, action: Action) -> Result<(), Failure> {
         Action::Show { id } => print!("{}", show(&open(cfg)?, &parse_id(&id)?)?),
         Action::Delete { id: Some(id), .. } => {
             let id = parse_id(&id)?;
-            open(cfg)?.remove(&id).map_err(|e| missing(&id, e))?;
+            delete(cfg, &Delete::One(id.clone()))?;
             println!("{id}: deleted");
         }
         Action::Delete { id: None, .. } => {
-            let spool = open(cfg)?;
-            let queued = spool.list().map_err(|e| fail(sysexits::IOERR, e.to_string()))?;
-            for q in &queued {
-                // Gone meanwhile (delivered): nothing to delete.
-                let _ = spool.remove(&q.id);
-            }
-            println!("deleted {} message(s)", queued.len());
+            let removed = delete(cfg, &Delete::All)?;
+            println!("deleted {removed} message(s)");
         }
         Action::Flush => println!("{}", flush(cfg)?),
     }
@@ -78,6 +73,27 @@ pub fn list(cfg: &Config) -> Result<String, Failure> {
         }
         Err(e) => Err(fail(sysexits::IOERR, format!("cannot open the queue in {}: {e}", spool_dir(cfg).display()))),
     }
+}
+
+/// Removes queued mail through the running daemon, so that its log has the line
+/// `QID: removed by queue delete` (issue 15.8); with the daemon down, directly, and the line
+/// goes to stderr. Returns how many messages were removed.
+fn delete(cfg: &Config, what: &Delete) -> Result<usize, Failure> {
+    match control::request(&cfg.data_dir, &what.request(), b"", Duration::from_secs(60)) {
+        Ok(Answer::Ok(n)) => return Ok(n.parse().unwrap_or(0)),
+        Ok(Answer::Err(code, text)) => return Err(fail(code, text)),
+        Ok(Answer::Body(_)) => return Err(fail(sysexits::IOERR, "unexpected answer from the daemon")),
+        Err(_) => {} // not running: the spool is ours alone
+    }
+    let removed = mailq::delete(&open(cfg)?, what).map_err(|e| match what {
+        Delete::One(id) => missing(id, e),
+        Delete::All => fail(sysexits::IOERR, format!("cannot list the queue: {e}")),
+    })?;
+    let (uid, _) = carrier_accounts::passwd::caller();
+    for id in &removed {
+        eprintln!("{} (the daemon is not running; this line is not in its log)", mailq::deleted_line(id, uid));
+    }
+    Ok(removed.len())
 }
 
 /// Asks the daemon to retry everything now.
@@ -118,7 +134,7 @@ fn parse_id(id: &str) -> Result<QueueId, Failure> {
 
 fn missing(id: &QueueId, e: io::Error) -> Failure {
     match e.kind() {
-        io::ErrorKind::NotFound => fail(sysexits::NOUSER, format!("{id}: no such message in the queue (delivered?)")),
+        io::ErrorKind::NotFound => fail(sysexits::NOUSER, mailq::not_queued(id)),
         _ => fail(sysexits::IOERR, format!("{id}: {e}")),
     }
 }

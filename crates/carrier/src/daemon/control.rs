@@ -155,6 +155,12 @@ async fn answer(server: &Server, request: &str, caller: Caller, reader: &mut (im
             }
         }
         "STATUS" => Answer::Body(status::report(server).await.into_bytes()),
+        // `carrier queue delete`: removed here so that the daemon's log has the line.
+        "DELETE" if caller.privileged => delete(server, arg, uid).await,
+        "DELETE" => {
+            info!("control socket: DELETE refused to uid {uid}");
+            Answer::Err(sysexits::NOPERM, "only root and carrier's user may delete queued mail".into())
+        }
         "DKIM-RELOAD" if caller.privileged => match server.intake.signer().reload(&server.cfg) {
             Ok(n) => {
                 info!("DKIM keys reloaded on request of uid {uid}: {n} signing");
@@ -163,6 +169,26 @@ async fn answer(server: &Server, request: &str, caller: Caller, reader: &mut (im
             Err(e) => Answer::Err(sysexits::CONFIG, e),
         },
         _ => Answer::Err(sysexits::USAGE, format!("unknown request {command:?}")),
+    }
+}
+
+/// `DELETE <queue id>` or `DELETE ALL`: each message removed is logged with its queue id.
+async fn delete(server: &Server, arg: &str, uid: u32) -> Answer {
+    let Some(what) = mailq::Delete::parse(arg) else {
+        return Answer::Err(sysexits::USAGE, format!("DELETE needs a queue id or ALL, not {arg:?}"));
+    };
+    let spool = server.spool().clone();
+    let done = tokio::task::spawn_blocking(move || mailq::delete(&spool, &what)).await;
+    match done {
+        Ok(Ok(removed)) => {
+            for id in &removed {
+                info!("{}", mailq::deleted_line(id, uid));
+            }
+            Answer::Ok(removed.len().to_string())
+        }
+        Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => Answer::Err(sysexits::NOUSER, mailq::not_queued(arg)),
+        Ok(Err(e)) => Answer::Err(sysexits::IOERR, format!("{arg}: {e}")),
+        Err(e) => Answer::Err(sysexits::IOERR, format!("{arg}: {e}")),
     }
 }
 

@@ -361,6 +361,12 @@ fn the_queue_can_be_listed_shown_deleted_and_flushed() {
 
     let (code, out, _) = server.cli(&["queue", "delete", &ids[0]], "");
     assert_eq!((code, out.trim()), (0, format!("{}: deleted", ids[0]).as_str()));
+    // Issue 15.8: the daemon did it, so its log tells the message's whole story.
+    let (uid, _) = carrier_accounts::passwd::caller();
+    server.wait_log(&format!("{}: removed by queue delete (uid {uid})", ids[0]), 1);
+    let (code, _, err) = server.cli(&["queue", "delete", &ids[0]], "");
+    assert_eq!(code, 67, "{err}");
+    assert!(err.contains(&format!("{}: no such message in the queue", ids[0])), "{err}");
     let (_, list, _) = server.cli(&["queue", "list"], "");
     assert!(!list.contains(ids[0].as_str()) && list.contains(ids[1].as_str()), "{list}");
 
@@ -379,8 +385,9 @@ fn the_queue_can_be_listed_shown_deleted_and_flushed() {
     server.send_mail("alice@example.com", &["z@down.example"], MESSAGE).expect(250);
     server.wait_log("to=<z@down.example>", 1);
     server.kill9();
-    let (code, out, _) = server.cli(&["queue", "delete", "--all"], "");
+    let (code, out, err) = server.cli(&["queue", "delete", "--all"], "");
     assert_eq!((code, out.trim()), (0, "deleted 1 message(s)"));
+    assert!(err.contains(": removed by queue delete (uid ") && err.contains("the daemon is not running"), "{err}");
     let (_, list, _) = server.cli(&["queue", "list"], "");
     assert_eq!(list, "Mail queue is empty\n");
     let (code, _, err) = server.cli(&["queue", "flush"], "");
