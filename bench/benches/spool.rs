@@ -24,6 +24,7 @@ fn envelope() -> Envelope {
         smtputf8: false,
         body_8bit: false,
         warned: false,
+        junk: false,
     }
 }
 

@@ -212,6 +212,13 @@ pub struct Delivery {
     /// Tell the sender once when a message has waited this long; None is off (as Postfix's
     /// default `delay_warning_time = 0h`).
     pub delay_warning: Option<Duration>,
+    /// Honour the MTA-STS policies of receiving domains (RFC 8461).
+    pub mta_sts: bool,
+    /// The HTTPS port MTA-STS policies are fetched from (443; tests use another).
+    pub mta_sts_port: u16,
+    /// Certificate authorities trusted where TLS must be verified (MTA-STS policy servers and
+    /// the MX hosts of an enforced policy); None means the system's bundle.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[smtp]`: limits and timeouts of the SMTP server.
@@ -250,6 +257,9 @@ impl Default for Delivery {
             retry: [60, 300, 900, 3600, 14_400].into_iter().map(Duration::from_secs).collect(),
             max_queue_time: Duration::from_secs(5 * 86_400),
             delay_warning: None,
+            mta_sts: true,
+            mta_sts_port: 443,
+            ca_file: None,
         }
     }
 }

@@ -167,6 +167,9 @@ struct RawDelivery {
     retry: Option<S<Vec<S<toml::Value>>>>,
     max_queue_time: Option<S<toml::Value>>,
     delay_warning: Option<S<toml::Value>>,
+    mta_sts: Option<bool>,
+    mta_sts_port: Option<S<u16>>,
+    ca_file: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -289,7 +292,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         tls: tls(&ctx, raw.tls.as_ref(), &base)?,
         relay: relay(&ctx, &raw.relay, &base)?,
         dns: Dns { nameservers: list(&ctx, &raw.dns.nameservers, "dns.nameservers", values::nameserver)? },
-        delivery: delivery(&ctx, &raw.delivery)?,
+        delivery: delivery(&ctx, &raw.delivery, &base)?,
         smtp: smtp(&ctx, &raw.smtp)?,
         submission: submission(&ctx, &raw.submission)?,
         pop3: pop3(&ctx, &raw.pop3)?,
@@ -470,8 +473,15 @@ fn duration_value(ctx: &Ctx, v: &S<toml::Value>, key: &str) -> Result<Duration, 
     })
 }
 
-fn delivery(ctx: &Ctx, raw: &RawDelivery) -> Result<Delivery, ConfigError> {
+fn delivery(ctx: &Ctx, raw: &RawDelivery, base: &Path) -> Result<Delivery, ConfigError> {
     let mut d = Delivery::default();
+    if let Some(v) = raw.mta_sts {
+        d.mta_sts = v;
+    }
+    if let Some(p) = &raw.mta_sts_port {
+        d.mta_sts_port = ctx.check(p, "delivery.mta_sts_port", |p| nonzero(*p as u64).map(|_| *p))?;
+    }
+    d.ca_file = raw.ca_file.as_ref().map(|f| absolute(base, f));
     if let Some(p) = &raw.remote_port {
         d.remote_port = ctx.check(p, "delivery.remote_port", |p| nonzero(*p as u64).map(|_| *p))?;
     }

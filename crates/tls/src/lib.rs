@@ -365,9 +365,12 @@ fn insecure_client(versions: &[&'static rustls::SupportedProtocolVersion]) -> ru
 pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// A client configuration that verifies the server's certificate against the authorities in
-/// `ca_file` (PEM), for smarthosts: we send them a password, so they must prove who they are.
-pub fn verifying_client_config(ca_file: &Path) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let fix = "install ca-certificates, or set `smarthost_ca` under [relay] to the PEM file of the smarthost's CA";
+/// `ca_file` (PEM): for smarthosts (we send them a password, so they must prove who they
+/// are), MTA-STS policy servers and MX hosts whose domain requires verified TLS. `setting`
+/// names the key that chooses another file, for the error.
+pub fn verifying_client_config(ca_file: &Path, setting: &str) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let fix =
+        format!("install ca-certificates, or set {setting} to a PEM file of the certificate authorities to trust");
     let certs = CertificateDer::pem_file_iter(ca_file)
         .map_err(|e| TlsError(format!("cannot read the CA file {}: {e}; {fix}", ca_file.display())))?;
     let mut roots = rustls::RootCertStore::empty();

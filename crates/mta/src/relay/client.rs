@@ -59,6 +59,10 @@ pub enum TlsPolicy {
     StartTls(Arc<rustls::ClientConfig>),
     /// A smarthost on port 465: TLS from the first byte (RFC 8314), verified.
     Implicit(Arc<rustls::ClientConfig>),
+    /// An MX host of a domain whose MTA-STS policy is enforced (RFC 8461 4.2): STARTTLS is
+    /// required and the certificate must be valid for the MX name; otherwise the host is
+    /// not used.
+    Required(Arc<rustls::ClientConfig>),
 }
 
 /// Credentials for AUTH (smarthosts).
@@ -179,9 +183,15 @@ impl Connection {
     async fn start_tls(&mut self, setup: &Setup<'_>) -> Result<(), OpenError> {
         let (config, verified) = match setup.tls {
             TlsPolicy::Opportunistic { config, plain: false } => (config.clone(), false),
-            TlsPolicy::StartTls(config) => (config.clone(), true),
+            TlsPolicy::StartTls(config) | TlsPolicy::Required(config) => (config.clone(), true),
             TlsPolicy::Opportunistic { plain: true, .. } | TlsPolicy::Implicit(_) => return Ok(()),
         };
+        if !self.caps.starttls && matches!(setup.tls, TlsPolicy::Required(_)) {
+            return Err(OpenError::Failed(Failure::temporary(
+                "4.7.5",
+                format!("{} offers no STARTTLS, but its domain's MTA-STS policy requires TLS", self.peer.describe()),
+            )));
+        }
         if !self.caps.starttls {
             if verified && setup.auth.is_some() {
                 return Err(OpenError::Failed(Failure::temporary(

@@ -3,6 +3,7 @@
 //! single transaction; connections are kept a few seconds for the next message.
 
 pub mod client;
+pub mod mta_sts;
 pub mod route;
 
 use crate::outcome::{Failure, Outcome};
@@ -53,6 +54,8 @@ pub struct Relay {
     suspended: Mutex<HashMap<String, Suspension>>,
     /// How long a destination stays suspended: the first retry interval.
     suspend_for: Duration,
+    /// The receiving domains' MTA-STS policies; None when `[delivery] mta_sts = false`.
+    sts: Option<mta_sts::Sts>,
 }
 
 /// Why and until when a destination is not tried.
@@ -78,6 +81,7 @@ impl Relay {
             credentials: s.user.clone().zip(s.password.clone()).map(|(user, password)| Credentials { user, password }),
             tls: carrier_tls::verifying_client_config(
                 s.ca_file.as_deref().unwrap_or(Path::new(carrier_tls::SYSTEM_CA_FILE)),
+                "`smarthost_ca` under [relay]",
             )
             .map_err(|e| e.to_string()),
         });
@@ -85,6 +89,7 @@ impl Relay {
             tracing::warn!("smarthost: {e}; mail for other domains will wait in the queue");
         }
         Relay {
+            sts: cfg.delivery.mta_sts.then(|| mta_sts::Sts::new(cfg, resolver.clone())),
             resolver,
             me: Me { hostname: cfg.hostname.clone(), listeners, port: cfg.delivery.remote_port },
             smarthost,
@@ -195,7 +200,7 @@ impl Relay {
     async fn plan(&self, destination: &str) -> Result<(Vec<Hop>, TlsPolicy, Option<Credentials>, u16), Failure> {
         let Some(s) = &self.smarthost else {
             let hops = route::resolve(&self.resolver, destination, &self.me).await?;
-            let policy = TlsPolicy::Opportunistic { config: self.opportunistic.clone(), plain: false };
+            let (hops, policy) = self.mta_sts(destination, hops).await?;
             return Ok((hops, policy, None, self.me.port));
         };
         let config = s
@@ -209,6 +214,27 @@ impl Relay {
             Err(_) => self.smarthost_addresses(&s.host).await?,
         };
         Ok((vec![Hop { name: s.host.clone(), addrs }], policy, s.credentials.clone(), s.port))
+    }
+
+    /// The hosts and TLS an MX delivery uses under the domain's MTA-STS policy (RFC 8461 5):
+    /// enforced, only the hosts it names, over verified TLS, and deferred when none is left.
+    async fn mta_sts(&self, destination: &str, hops: Vec<Hop>) -> Result<(Vec<Hop>, TlsPolicy), Failure> {
+        let opportunistic = TlsPolicy::Opportunistic { config: self.opportunistic.clone(), plain: false };
+        let Some(sts) = &self.sts else { return Ok((hops, opportunistic)) };
+        let Some(policy) = sts.policy(destination).await.filter(|p| p.mode == mta_sts::Mode::Enforce) else {
+            return Ok((hops, opportunistic));
+        };
+        let config = sts.verifying().map_err(|e| {
+            Failure::temporary("4.7.5", format!("{destination} requires verified TLS (MTA-STS), but {e}"))
+        })?;
+        let allowed: Vec<Hop> = hops.into_iter().filter(|h| policy.matches(&h.name)).collect();
+        if allowed.is_empty() {
+            return Err(Failure::temporary(
+                "4.7.5",
+                format!("no MX host of {destination} is one its MTA-STS policy names (mx: {})", policy.mx.join(", ")),
+            ));
+        }
+        Ok((allowed, TlsPolicy::Required(config)))
     }
 
     async fn smarthost_addresses(&self, host: &str) -> Result<Vec<IpAddr>, Failure> {
@@ -225,7 +251,9 @@ impl Relay {
     /// A kept connection to `peer` that still answers RSET, or a new one. An opportunistic
     /// TLS handshake that fails is retried once in plain text, as Postfix does.
     async fn connect(&self, peer: Peer, setup: &Setup<'_>) -> Result<Connection, Failure> {
-        while let Some(mut conn) = self.pool.take(&peer) {
+        // A kept connection was opened under some other policy; verified TLS starts afresh.
+        let reuse = !matches!(setup.tls, TlsPolicy::Required(_));
+        while reuse && let Some(mut conn) = self.pool.take(&peer) {
             if conn.reset().await {
                 return Ok(conn);
             }

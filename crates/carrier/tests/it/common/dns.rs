@@ -20,8 +20,9 @@ enum Rec {
     Txt(String),
 }
 
-#[derive(Default)]
 struct Zone {
+    /// Time to live of every answer, in seconds (resolvers cache them that long).
+    ttl: u32,
     records: HashMap<String, Vec<Rec>>,
     servfail: Vec<String>,
 }
@@ -42,7 +43,7 @@ impl FakeDns {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         let addr = socket.local_addr().unwrap();
-        let zone = Arc::new(Mutex::new(Zone::default()));
+        let zone = Arc::new(Mutex::new(Zone { ttl: 60, records: HashMap::new(), servfail: Vec::new() }));
         let stop = Arc::new(AtomicBool::new(false));
         let (z, s) = (zone.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -89,6 +90,19 @@ impl FakeDns {
         self.add(name, Rec::Txt(text.into()));
     }
 
+    /// Answers from now on live `seconds` in resolvers' caches (60 by default).
+    pub fn ttl(&self, seconds: u32) {
+        self.zone.lock().unwrap().ttl = seconds;
+    }
+
+    /// Replaces the TXT records of `name` with this one.
+    pub fn set_txt(&self, name: &str, text: &str) {
+        let mut zone = self.zone.lock().unwrap();
+        let records = zone.records.entry(key(name)).or_default();
+        records.retain(|r| !matches!(r, Rec::Txt(_)));
+        records.push(Rec::Txt(text.into()));
+    }
+
     /// Every query for `name` gets SERVFAIL (a broken name server).
     pub fn servfail(&self, name: &str) {
         self.zone.lock().unwrap().servfail.push(key(name));
@@ -131,13 +145,13 @@ fn answer(zone: &Zone, packet: &[u8]) -> Option<Vec<u8>> {
             && q.query_type() != RecordType::CNAME
         {
             let rdata = RData::CNAME(CNAME(Name::from_str(&format!("{}.", key(target))).ok()?));
-            reply.add_answer(Record::from_rdata(owner, 60, rdata));
+            reply.add_answer(Record::from_rdata(owner, zone.ttl, rdata));
             name = key(target);
             continue;
         }
         for rec in recs {
             if let Some(rdata) = rdata_for(&rec, q.query_type()) {
-                reply.add_answer(Record::from_rdata(owner.clone(), 60, rdata));
+                reply.add_answer(Record::from_rdata(owner.clone(), zone.ttl, rdata));
             }
         }
         break;

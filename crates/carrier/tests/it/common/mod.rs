@@ -1,6 +1,7 @@
 //! Test harness: runs the real `carrier` binary on loopback ports with a temporary data_dir.
 
 pub mod dns;
+pub mod https;
 pub mod imap;
 pub mod line;
 pub mod opendkim;

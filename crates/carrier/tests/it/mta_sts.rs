@@ -1,0 +1,119 @@
+//! Outbound MTA-STS (issue 16.4, RFC 8461) against a receiving carrier and a policy server
+//! on loopback: an enforced policy sends mail only to the MX hosts it names, only over TLS
+//! verified against the MX name, and defers otherwise; policies are fetched once per id.
+
+use crate::common::dns::FakeDns;
+use crate::common::https::Https;
+use crate::common::sink::common_port;
+use crate::common::{Options, Server};
+
+const MESSAGE: &str = "From: alice@example.com\r\nSubject: sts\r\n\r\nHello.\r\n";
+
+/// The receiving side: final.test's MX, a carrier with a self-signed certificate for
+/// mx.final.test, and its policy server at mta-sts.final.test.
+struct Remote {
+    mx: Server,
+    policy: Https,
+    https_port: u16,
+}
+
+fn receiver(dns: &FakeDns, policy: &str) -> Remote {
+    let mx = Server::start_with(Options {
+        hostname: "mx.final.test".into(),
+        domains: vec!["final.test".into()],
+        users: vec![("dora@final.test".into(), "x".into())],
+        smtp: "127.0.0.5:0".into(),
+        submission: "127.0.0.5:0".into(),
+        smtps: "127.0.0.5:0".into(),
+        ..Options::default()
+    });
+    let (https_port, mut listeners) = common_port(&["127.0.0.6"]);
+    let policy = Https::start(listeners.remove(0), "mta-sts.final.test", policy);
+    dns.mx("final.test", 10, "mx.final.test");
+    dns.a("mx.final.test", "127.0.0.5");
+    dns.a("mta-sts.final.test", "127.0.0.6");
+    dns.txt("_mta-sts.final.test", "v=STSv1; id=20261205T000000;");
+    Remote { mx, policy, https_port }
+}
+
+/// The sending side; it trusts the policy server's certificate, and the MX's when `trust_mx`.
+fn sender(dns: &FakeDns, remote: &Remote, trust_mx: bool) -> Server {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let mut cas = remote.policy.cert_pem.clone();
+    if trust_mx {
+        cas.push_str(&std::fs::read_to_string(remote.mx.data_dir().join("tls/cert.pem")).unwrap());
+    }
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, cas).unwrap();
+    Server::start_with(Options {
+        relay_networks: vec!["127.0.0.0/8".into()],
+        sections: format!(
+            "{}\n[delivery]\nremote_port = {}\nmta_sts_port = {}\nca_file = {:?}\nretry = [\"1s\"]\n",
+            dns.config(),
+            remote.mx.port,
+            remote.https_port,
+            ca_file.display().to_string()
+        ),
+        ..Options::default()
+    })
+}
+
+const ENFORCE: &str = "version: STSv1\nmode: enforce\nmx: mx.final.test\nmax_age: 86400\n";
+
+#[test]
+fn an_enforced_policy_delivers_over_verified_tls_and_is_fetched_once() {
+    let dns = FakeDns::start();
+    dns.ttl(1); // so the sender sees the TXT record change below
+    let remote = receiver(&dns, ENFORCE);
+    let server = sender(&dns, &remote, true);
+    for _ in 0..2 {
+        server.send_mail("alice@example.com", &["dora@final.test"], MESSAGE).expect(250);
+    }
+    let got = remote.mx.wait_messages("final.test", "dora", 2);
+    assert_eq!(got.len(), 2, "sender:\n{}\nmx:\n{}", server.log(), remote.mx.log());
+    server.wait_log("MTA-STS: final.test policy id 20261205T000000: mode Enforce, mx mx.final.test", 1);
+    server.wait_log("Verified TLS connection established to mx.final.test[127.0.0.5]", 1);
+    assert_eq!(remote.policy.requests(), 1, "the cached policy is used while its id stands");
+    // Kept on disk, so a restart does not depend on the policy server being up.
+    assert!(server.data_dir().join("mta-sts/final.test").exists());
+    // A new id: fetched again, and the new policy (naming another MX) applies at once.
+    remote.policy.set_body("version: STSv1\nmode: enforce\nmx: other.final.test\nmax_age: 86400\n");
+    dns.set_txt("_mta-sts.final.test", "v=STSv1; id=20261206T000000;");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    server.send_mail("alice@example.com", &["dora@final.test"], MESSAGE).expect(250);
+    server.wait_log("no MX host of final.test is one its MTA-STS policy names (mx: other.final.test)", 1);
+    assert_eq!(remote.policy.requests(), 2);
+}
+
+#[test]
+fn an_enforced_policy_defers_when_no_mx_is_named_or_the_certificate_is_not_trusted() {
+    let dns = FakeDns::start();
+    let remote = receiver(&dns, "version: STSv1\nmode: enforce\nmx: other.final.test\nmax_age: 86400\n");
+    let server = sender(&dns, &remote, true);
+    server.send_mail("alice@example.com", &["dora@final.test"], MESSAGE).expect(250);
+    server.wait_log("no MX host of final.test is one its MTA-STS policy names (mx: other.final.test)", 1);
+    server.wait_log("dsn=4.7.5, stat=Deferred", 1);
+    assert!(remote.mx.messages("final.test", "dora").is_empty());
+
+    // The MX is named, but its certificate is not one the sender trusts: deferred, and never
+    // sent in plain text instead (as opportunistic TLS would).
+    let dns = FakeDns::start();
+    let remote = receiver(&dns, ENFORCE);
+    let server = sender(&dns, &remote, false);
+    server.send_mail("alice@example.com", &["dora@final.test"], MESSAGE).expect(250);
+    server.wait_log("TLS handshake with mx.final.test[127.0.0.5] failed", 1);
+    server.wait_log("dsn=4.7.5, stat=Deferred", 1);
+    assert!(!server.log().contains("trying again without TLS"), "{}", server.log());
+    assert!(remote.mx.messages("final.test", "dora").is_empty());
+}
+
+#[test]
+fn a_testing_policy_changes_nothing() {
+    let dns = FakeDns::start();
+    let remote = receiver(&dns, "version: STSv1\nmode: testing\nmx: other.final.test\nmax_age: 86400\n");
+    let server = sender(&dns, &remote, false);
+    server.send_mail("alice@example.com", &["dora@final.test"], MESSAGE).expect(250);
+    assert_eq!(remote.mx.wait_messages("final.test", "dora", 1).len(), 1, "{}", server.log());
+    server.wait_log("mode Testing", 1);
+    server.wait_log("Untrusted TLS connection established to mx.final.test", 1);
+}
