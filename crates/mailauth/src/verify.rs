@@ -133,7 +133,16 @@ impl Verifier {
                 Err(e) => warn!("ARC: not sealed: {e}"),
             }
         }
-        header.push_str(&body_mismatch_fails(results.to_header()));
+        let mut field = body_mismatch_fails(results.to_header());
+        if dkim.is_empty() {
+            // RFC 8601 2.7.1: no signature is `dkim=none`, said rather than left out.
+            field = field.replacen(
+                &format!("Authentication-Results: {host};"),
+                &format!("Authentication-Results: {host};\r\n\tdkim=none;"),
+                1,
+            );
+        }
+        header.push_str(&field);
         Verdict { header, summary, action }
     }
 

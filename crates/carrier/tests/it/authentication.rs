@@ -322,3 +322,53 @@ fn two_carriers_sign_and_verify_each_other_and_a_forged_sender_is_refused() {
 fn results_of(message: &str, authserv: &str) -> String {
     results(&message.replace(&format!("Authentication-Results: {authserv}"), "Authentication-Results: mx.example.com"))
 }
+
+#[test]
+fn bad_records_and_dead_name_servers_are_answered_per_the_rfcs_without_stalling() {
+    let dns = FakeDns::start();
+    // RFC 7208 4.6.4: an include loop, and more than 10 lookups, are permerrors.
+    dns.txt("loop.example", "v=spf1 include:loop2.example -all");
+    dns.txt("loop2.example", "v=spf1 include:loop.example -all");
+    let includes: Vec<String> = (0..11).map(|i| format!("include:i{i}.many.example")).collect();
+    dns.txt("many.example", &format!("v=spf1 {} -all", includes.join(" ")));
+    for i in 0..11 {
+        dns.txt(&format!("i{i}.many.example"), "v=spf1 ?all");
+    }
+    // A key record of absurd size (a 36000-bit "key"), and a signature that is no tag list.
+    dns.txt("huge._domainkey.huge.example", &format!("v=DKIM1; k=rsa; p={}", "A".repeat(6000)));
+    // A name server that never answers for this sender's domain.
+    dns.silent("dead.example");
+    dns.silent("_dmarc.dead.example");
+    let server = checking_server(&dns, "");
+    let mut c = Client::connect(server.port);
+    c.cmd("EHLO client.example").expect(250);
+    let cases = [
+        ("a@loop.example", "From: a@loop.example\r\n\r\nx\r\n", "spf=permerror"),
+        ("a@many.example", "From: a@many.example\r\n\r\nx\r\n", "spf=permerror"),
+        (
+            "a@huge.example",
+            "DKIM-Signature: v=1; a=rsa-sha256; d=huge.example; s=huge; h=from; bh=AAAA; b=AAAA\r\n\
+             From: a@huge.example\r\n\r\nx\r\n",
+            "dkim=",
+        ),
+        ("a@broken.example", "DKIM-Signature: this is not a tag list\r\nFrom: a@broken.example\r\n\r\nx\r\n", "dkim="),
+        ("a@plain.example", "From: a@plain.example\r\n\r\nx\r\n", "dkim=none"),
+        ("a@dead.example", "From: a@dead.example\r\n\r\nx\r\n", "spf=temperror"),
+    ];
+    let started = std::time::Instant::now();
+    for (sender, message, _) in &cases {
+        c.cmd(&format!("MAIL FROM:<{sender}>")).expect(250);
+        c.cmd("RCPT TO:<alice@example.com>").expect(250);
+        c.cmd("DATA").expect(354);
+        c.data(message).expect(250);
+    }
+    // The dead name server costs at most the checks' bound, well inside the session timeout.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+    let msgs = server.wait_messages("example.com", "alice", cases.len());
+    for (sender, _, expected) in &cases {
+        let m = msgs.iter().find(|m| m.contains(&format!("smtp.mailfrom={sender}"))).expect(sender);
+        let ar = results(m);
+        assert!(ar.contains(expected) && !ar.contains("dkim=pass"), "{sender}: {expected} missing from {ar}");
+    }
+    c.cmd("NOOP").expect(250);
+}

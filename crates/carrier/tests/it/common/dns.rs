@@ -25,6 +25,8 @@ struct Zone {
     ttl: u32,
     records: HashMap<String, Vec<Rec>>,
     servfail: Vec<String>,
+    /// Names whose queries get no answer at all (a dead name server: the resolver times out).
+    silent: Vec<String>,
 }
 
 /// The server; it stops when dropped.
@@ -43,7 +45,8 @@ impl FakeDns {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         let addr = socket.local_addr().unwrap();
-        let zone = Arc::new(Mutex::new(Zone { ttl: 60, records: HashMap::new(), servfail: Vec::new() }));
+        let zone =
+            Arc::new(Mutex::new(Zone { ttl: 60, records: HashMap::new(), servfail: Vec::new(), silent: Vec::new() }));
         let stop = Arc::new(AtomicBool::new(false));
         let (z, s) = (zone.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -103,6 +106,11 @@ impl FakeDns {
         records.push(Rec::Txt(text.into()));
     }
 
+    /// Queries for `name` are never answered.
+    pub fn silent(&self, name: &str) {
+        self.zone.lock().unwrap().silent.push(key(name));
+    }
+
     /// Every query for `name` gets SERVFAIL (a broken name server).
     pub fn servfail(&self, name: &str) {
         self.zone.lock().unwrap().servfail.push(key(name));
@@ -129,6 +137,9 @@ fn answer(zone: &Zone, packet: &[u8]) -> Option<Vec<u8>> {
     reply.metadata.recursion_available = true;
     reply.add_query(q.clone());
     let mut name = key(&q.name().to_ascii());
+    if zone.silent.contains(&name) {
+        return None;
+    }
     if zone.servfail.contains(&name) {
         reply.metadata.response_code = ResponseCode::ServFail;
         return reply.to_vec().ok();
