@@ -24,15 +24,33 @@ fn sign(c: &mut Criterion) {
     cfg.data_dir = dir.path().to_path_buf();
     cfg.domains = vec!["example.com".into()];
     keys::ensure(&cfg, SystemTime::now()).expect("keys");
-    let signer = Signer::new(Keyring::load(&cfg).expect("keyring"));
+    let both = Keyring::load(&cfg).expect("keyring");
+    // Each key alone too, through [[dkim.keys]], to show which one costs what.
+    let alone = |kind: keys::Kind| {
+        let key = both.keys().iter().find(|k| k.kind == kind).expect("a key of each kind");
+        let mut one = cfg.clone();
+        one.dkim.keys = vec![carrier_config::DkimKey {
+            domain: "example.com".into(),
+            selector: key.selector.clone(),
+            private_key: key.path.clone(),
+        }];
+        Signer::new(Keyring::load(&one).expect("keyring"))
+    };
+    let signers = [
+        ("Ed25519 + RSA-2048", Signer::new(Keyring::load(&cfg).expect("keyring"))),
+        ("Ed25519", alone(keys::Kind::Ed25519)),
+        ("RSA-2048", alone(keys::Kind::Rsa)),
+    ];
     let mut g = c.benchmark_group("dkim");
     g.sample_size(50).measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Elements(1));
     for kib in [1, 100] {
         let m = message(kib);
-        g.bench_function(format!("sign {kib} KiB (Ed25519 + RSA-2048)"), |b| {
-            b.iter(|| signer.sign(&m).expect("signs").expect("a key for example.com"))
-        });
+        for (name, signer) in &signers {
+            g.bench_function(format!("sign {kib} KiB ({name})"), |b| {
+                b.iter(|| signer.sign(&m).expect("signs").expect("a key for example.com"))
+            });
+        }
     }
     g.finish();
 }
