@@ -1,7 +1,8 @@
-//! Running as root only as long as needed: `serve` started as root binds its ports (25, 465,
-//! 587 need root), creates its control socket and reads its certificate, then becomes the
-//! configured `user` for good. data_dir is made that user's, so the queue, mailboxes and
-//! accounts stay writable.
+//! Running as root only as long as needed. The unit `carrier init` writes starts the daemon
+//! as `user` with CAP_NET_BIND_SERVICE alone (docs/operations.md), and nothing here runs then.
+//! `serve` started as root binds its ports (25, 465, 587 need root), creates its control
+//! socket and reads its certificate, then becomes the configured `user` for good. data_dir is
+//! made that user's, so the queue, mailboxes and accounts stay writable.
 //!
 //! `auth = "system"` reads the shadow file after the switch. Rather than keep a capability
 //! (CAP_DAC_READ_SEARCH would let the daemon read every file on the host) or a descriptor
@@ -28,7 +29,7 @@ pub struct Target {
     pub groups: Vec<u32>,
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
@@ -119,6 +120,10 @@ pub fn drop_to(t: &Target) -> Result<(), String> {
             return Err(format!("switched to user {} but could regain root; refusing to run", t.name));
         }
     }
-    info!("running as user {} (uid {}, gid {}, extra groups {:?})", t.name, t.uid, t.gid, t.groups);
+    let extra = match t.groups.as_slice() {
+        [] => String::new(),
+        groups => format!(", extra groups {}", groups.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")),
+    };
+    info!("running as user {} (uid {}, gid {}{extra})", t.name, t.uid, t.gid);
     Ok(())
 }

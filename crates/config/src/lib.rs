@@ -12,6 +12,7 @@ pub use model::{
     AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, Imap, Listen, Mailbox, Pop3, Relay,
     SYSTEM_CONFIG, Smarthost, Smtp, Submission, Tls,
 };
+pub use values::login_name;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@ use crate::model::{
     AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, Imap, Listen, Mailbox, Pop3, Relay,
     Smarthost, Smtp, Submission, Tls,
 };
-use crate::values;
+use crate::values::{self, login_name};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -363,12 +363,6 @@ fn system_hostname() -> Result<String, String> {
              in carrier.toml (the name this server's MX record points at)"
         )
     })
-}
-
-/// A local login name as useradd(8) accepts it.
-fn login_name(u: &str) -> Result<String, String> {
-    let ok = !u.is_empty() && u.len() <= 32 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok { Ok(u.to_string()) } else { Err(format!("{u:?} is not a user name such as \"carrier\"")) }
 }
 
 fn list<T>(ctx: &Ctx, items: &[S<String>], key: &str, f: fn(&str) -> Result<T, String>) -> Result<Vec<T>, ConfigError> {

@@ -103,6 +103,15 @@ pub fn host_port(text: &str) -> Result<(String, u16), String> {
     dns_name(host).map(|h| (h, port)).map_err(|_| bad())
 }
 
+/// A local login name as useradd(8) accepts it (and never an option: no leading `-`).
+pub fn login_name(u: &str) -> Result<String, String> {
+    let ok = !u.is_empty()
+        && u.len() <= 32
+        && !u.starts_with('-')
+        && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok { Ok(u.to_string()) } else { Err(format!("{u:?} is not a user name such as \"carrier\"")) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +162,14 @@ mod tests {
         }
         assert!(hostname("mx").unwrap_err().contains("hostname `mx` is not fully qualified"));
         assert_eq!(hostname("localhost").unwrap(), "localhost");
+    }
+
+    #[test]
+    fn login_names() {
+        assert_eq!(login_name("carrier").unwrap(), "carrier");
+        for bad in ["", "-o", "a b", "a:b", &"x".repeat(33)] {
+            assert!(login_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -169,6 +169,9 @@ fn init_writes_a_working_setup_and_says_what_next() {
         data.to_str().unwrap(),
         "--systemd-unit",
         unit.to_str().unwrap(),
+        // An account that exists: tests make no system accounts (see init_makes_the_service_account).
+        "--user",
+        "nobody",
     ];
     let (code, out, err) = run_cli(&cfg, &args, "");
     assert_eq!(code, 0, "{err}");
@@ -210,6 +213,16 @@ fn init_writes_a_working_setup_and_says_what_next() {
         assert!(unit_text.contains(line), "missing {line}: {unit_text}");
     }
     assert!(unit_text.contains(&format!("ReadWritePaths={}", data.display())), "{unit_text}");
+    // Issue 15.2: started as the configured user, with only the capability to bind low ports.
+    assert!(text.contains("\nuser = \"nobody\""), "{text}");
+    for line in
+        ["User=nobody", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"]
+    {
+        assert!(unit_text.lines().any(|l| l == line), "missing {line}: {unit_text}");
+    }
+    // Issue 15.3: the records to publish close the summary, as dns-records prints them.
+    let records_at = out.find("; DNS records for carrier on mail.example.com").unwrap_or_else(|| panic!("{out}"));
+    assert!(out[records_at..].contains("example.com.                             3600 IN MX    10 mail.example.com."));
     // The records and the certificate fit the new configuration.
     let (code, records, _) = run_cli(&cfg, &["dns-records"], "");
     assert_eq!(code, 0);
@@ -230,7 +243,7 @@ fn init_keeps_an_existing_unit_unless_forced_and_writes_absolute_paths() {
     std::fs::write(&unit, "# the administrator's own unit\n").unwrap();
     let data = dir.path().join("data");
     let args = |force: bool| {
-        let mut a = vec!["init", "--domain", "example.com", "--data-dir", data.to_str().unwrap()];
+        let mut a = vec!["init", "--domain", "example.com", "--data-dir", data.to_str().unwrap(), "--user", "nobody"];
         a.extend(["--systemd-unit", unit.to_str().unwrap()]);
         if force {
             a.push("--force");
@@ -264,10 +277,132 @@ fn init_refuses_a_bad_domain_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("carrier.toml");
     let data = dir.path().join("data");
-    let (code, _, err) = run_cli(&cfg, &["init", "--domain", "not a domain", "--data-dir", data.to_str().unwrap()], "");
+    let args = ["init", "--domain", "not a domain", "--data-dir", data.to_str().unwrap(), "--user", "nobody"];
+    let (code, _, err) = run_cli(&cfg, &args, "");
     assert_eq!(code, 1);
     assert!(err.contains("is not a domain name"), "{err}");
     assert!(!cfg.exists() && !data.exists());
+}
+
+/// A system account that exists only for one test: removed (with its group) when dropped.
+struct TestAccount(String);
+
+impl Drop for TestAccount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("userdel").arg(&self.0).output();
+    }
+}
+
+/// Issue 15.3 and 15.2: init run as root makes the unprivileged account, gives it data_dir
+/// and writes a unit that starts the daemon as that account with CAP_NET_BIND_SERVICE only.
+/// The daemon is then started exactly so (setpriv, as systemd would) and takes mail on port 25.
+#[test]
+fn init_makes_the_service_account_and_the_daemon_runs_as_it_with_one_capability() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !crate::common::is_root() {
+        eprintln!("init_makes_the_service_account...: skipped, only root makes system accounts");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let name = format!("carrier-it{}", std::process::id() % 100_000);
+    let account = TestAccount(name.clone());
+    assert!(carrier_accounts::passwd::by_name(&name).is_none(), "{name} exists already");
+    let (cfg, data, unit) = (dir.path().join("carrier.toml"), dir.path().join("data"), dir.path().join("unit"));
+    let args = ["init", "--domain", "example.com", "--hostname", "mail.example.com", "--user", &name];
+    let paths = ["--data-dir", data.to_str().unwrap(), "--systemd-unit", unit.to_str().unwrap()];
+    let (code, out, err) = run_cli(&cfg, &[&args[..], &paths[..]].concat(), "");
+    assert_eq!(code, 0, "{err}");
+    let made = format!("made the system account {name} (useradd --system --user-group --no-create-home");
+    assert!(out.contains(&made), "{out}");
+    let uid = carrier_accounts::passwd::by_name(&name).expect("the account exists now").uid;
+    for path in ["", "users", "tls/key.pem", "pickup", "dkim"] {
+        assert_eq!(std::fs::metadata(data.join(path)).unwrap().uid(), uid, "{path} is not {name}'s");
+    }
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains(&format!("\nuser = \"{name}\"")), "{text}");
+    assert!(std::fs::read_to_string(&unit).unwrap().contains(&format!("\nUser={name}\n")));
+
+    // What the unit asks of systemd: the account, the one capability, nothing to regain.
+    let ip = "127.0.15.3";
+    let listen = format!("[listen]\nsmtp = [\"{ip}:25\"]\n");
+    let start = text.find("[listen]").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    std::fs::write(&cfg, format!("{}{listen}{}", &text[..start], &text[end..])).unwrap();
+    let log = dir.path().join("log");
+    let mut daemon = std::process::Command::new("setpriv")
+        .args(["--reuid", &name, "--regid", &name, "--init-groups", "--no-new-privs"])
+        .args(["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service"])
+        .args(["--bounding-set=-all,+net_bind_service", crate::common::carrier_bin(), "-c"])
+        .arg(&cfg)
+        .arg("serve")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let listening = format!("listening for SMTP on {ip}:25");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap().contains(&listening) {
+        let exited = daemon.try_wait().unwrap();
+        assert!(exited.is_none() && std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut c = crate::common::Client::connect_to(format!("{ip}:25").parse().unwrap());
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd("MAIL FROM:<cron@example.com>").expect(250);
+    c.cmd("RCPT TO:<postmaster@example.com>").expect(250);
+    c.cmd("DATA").expect(354);
+    c.data("Subject: port 25 as an unprivileged account\r\n\r\nhello\r\n").expect(250);
+    let inbox = data.join("mail/example.com/postmaster");
+    while crate::common::read_maildir(&inbox).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let field = |key: &str| status.lines().find(|l| l.starts_with(key)).unwrap().split_whitespace().nth(1).unwrap();
+    assert_eq!(field("Uid:"), uid.to_string(), "{status}");
+    // CAP_NET_BIND_SERVICE is bit 10: it is the only capability the daemon has or could get.
+    assert_eq!((field("CapEff:"), field("CapBnd:")), ("0000000000000400", "0000000000000400"), "{status}");
+    drop(account);
+    assert!(carrier_accounts::passwd::by_name(&name).is_none(), "the test account is gone again");
+}
+
+/// Issue 15.3: without root, init cannot make the account; it says how, and leaves `user`
+/// commented so that the configuration still loads.
+#[test]
+fn init_without_root_says_how_to_make_the_service_account() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    // As root the test runs init as nobody, in a directory nobody may write.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let carrier = crate::common::binary_copy(&dir.path().join("bin"));
+    let (cfg, data, unit) = (dir.path().join("carrier.toml"), dir.path().join("data"), dir.path().join("unit"));
+    let mut command = std::process::Command::new(carrier);
+    command.arg("-c").arg(&cfg).args(["init", "--domain", "example.com", "--user", "no-such-carrier-user"]);
+    command.arg("--data-dir").arg(&data).arg("--systemd-unit").arg(&unit);
+    if crate::common::is_root() {
+        command.uid(65534).gid(65534);
+    }
+    let out = command.output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("the system account no-such-carrier-user does not exist, and only root can make it"));
+    let how = format!(
+        "  useradd --system --user-group --no-create-home --home-dir {} --shell /usr/sbin/nologin no-such-carrier-user\n  \
+         chown -R no-such-carrier-user: {}\n",
+        data.display(),
+        data.display()
+    );
+    assert!(stdout.contains(&how), "{stdout}");
+    assert!(carrier_accounts::passwd::by_name("no-such-carrier-user").is_none());
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("\n# user = \"no-such-carrier-user\"") && !text.contains("\nuser ="), "{text}");
+    let unit_text = std::fs::read_to_string(&unit).unwrap();
+    assert!(!unit_text.contains("\nUser=") && unit_text.contains("# Starts as root"), "{unit_text}");
+    let (code, _, err) = run_cli(&cfg, &["user", "list"], "");
+    assert_eq!(code, 0, "the configuration loads: {err}");
 }
 
 #[test]

@@ -1,17 +1,13 @@
 //! `user`: started as root, `serve` binds, then runs as that user; data_dir becomes theirs,
 //! and mail still flows through SMTP, sendmail, pickup and `carrier user add`.
 
-use crate::common::{Options, Server};
+use crate::common::{Options, Server, is_root};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 fn uid_of(pid: u32) -> u32 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     line.split_whitespace().nth(2).unwrap().parse().unwrap() // effective uid
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
 #[test]

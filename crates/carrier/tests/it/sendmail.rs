@@ -1,7 +1,7 @@
 //! The sendmail personality through a symlink named `sendmail`: with the daemon up (control
 //! socket), down (pickup directory, taken in at start), `-bs`, s-nail, and bad input.
 
-use crate::common::{Server, require};
+use crate::common::{Server, is_root, require};
 use std::process::Command;
 
 const MESSAGE: &[u8] = b"Subject: hello from cron\n\nline one\nline two\n";
@@ -256,20 +256,11 @@ fn whoami() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// carrier under `name` (`carrier`, `mailq`, `sendmail`) where nobody may run it: the build
 /// directory can sit below one only root may enter, so a copy goes into the test directory.
 fn nobody_bin(server: &Server, name: &str) -> std::path::PathBuf {
     let dir = server.dir.path().join("nobody-bin");
-    let carrier = dir.join("carrier");
-    if !carrier.exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(crate::common::carrier_bin(), &carrier).unwrap();
-    }
+    crate::common::binary_copy(&dir);
     let link = dir.join(name);
     if !link.exists() {
         std::os::unix::fs::symlink("carrier", &link).unwrap();

@@ -20,6 +20,23 @@ pub fn carrier_bin() -> &'static str {
     env!("CARGO_BIN_EXE_carrier")
 }
 
+/// A copy of the binary in `dir`, where any user may run it: the build directory can sit
+/// below one only root may enter.
+pub fn binary_copy(dir: &Path) -> PathBuf {
+    let carrier = dir.join("carrier");
+    if !carrier.exists() {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::copy(carrier_bin(), &carrier).unwrap();
+    }
+    carrier
+}
+
+/// True when the tests run as root (some need it to act as another user).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// A running carrier with its own config and data_dir.
 pub struct Server {
     pub dir: tempfile::TempDir,
