@@ -41,6 +41,26 @@ pub fn caller() -> (u32, String) {
     (uid, name_of(uid))
 }
 
+/// Every group of an account: its primary group and those /etc/group (or NSS) lists it in.
+pub fn groups_of(account: &Account) -> Vec<u32> {
+    let Ok(name) = CString::new(account.name.as_str()) else { return vec![account.gid] };
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut n = groups.len() as libc::c_int;
+        // SAFETY: `groups` has room for `n` ids; the call writes at most that many and sets `n`.
+        let rc = unsafe { libc::getgrouplist(name.as_ptr(), account.gid, groups.as_mut_ptr(), &mut n) };
+        if rc >= 0 {
+            groups.truncate(n.max(0) as usize);
+            return groups;
+        }
+        if groups.len() >= 1 << 16 {
+            return vec![account.gid];
+        }
+        // Too small: `n` says how many there are.
+        groups.resize((n.max(0) as usize).max(groups.len() * 2), 0);
+    }
+}
+
 /// Root, or the user this process runs as: trusted to act for anyone, as sendmail trusts
 /// root and its own user.
 pub fn trusted(uid: u32) -> bool {
@@ -89,5 +109,14 @@ mod tests {
         assert_eq!(by_name("root").unwrap().uid, 0);
         assert!(by_name("no-such-user-carrier-test").is_none());
         assert!(by_name("bad\0name").is_none());
+    }
+
+    #[test]
+    fn groups_include_the_primary_one() {
+        let root = by_uid(0).unwrap();
+        let groups = groups_of(&root);
+        assert!(groups.contains(&root.gid), "{groups:?}");
+        // The first call's room is 64 ids; a list that fits is not padded.
+        assert!(groups.len() < 64 && !groups.is_empty());
     }
 }

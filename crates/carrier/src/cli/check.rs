@@ -3,12 +3,13 @@
 //! anything is wrong. What cannot be checked (no network, no DNS answer) is said, not
 //! counted as wrong.
 
+use carrier_accounts::passwd;
 use carrier_config::Config;
 use carrier_mta::dns;
 use carrier_mta::handoff::{control, pickup};
 use carrier_tls::certinfo::CertInfo;
 use std::fmt::Write as _;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::ExitCode;
@@ -369,12 +370,121 @@ fn check_tls(cfg: &Config, r: &mut Report) {
     }
 }
 
+/// Who the daemon runs as: `user` (the unit starts it so; `serve` started as root becomes
+/// it), else whoever starts it, taken to be whoever runs check.
+struct RunsAs {
+    name: String,
+    uid: u32,
+    groups: Vec<u32>,
+}
+
+impl RunsAs {
+    fn find(cfg: &Config, r: &mut Report) -> Option<RunsAs> {
+        let account = match &cfg.user {
+            Some(name) => match passwd::by_name(name) {
+                Some(account) => account,
+                None => {
+                    r.problem(
+                        format!("user: the account {name:?} does not exist, so the daemon cannot run as it"),
+                        format!(
+                            "make it: useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {name} \
+                             (or change `user`)"
+                        ),
+                    );
+                    return None;
+                }
+            },
+            None => passwd::by_uid(passwd::caller().0)?,
+        };
+        let groups = passwd::groups_of(&account);
+        Some(RunsAs { name: account.name, uid: account.uid, groups })
+    }
+
+    /// True when the permission bits `want` (4 read, 2 write, 1 search) of `meta` are this
+    /// account's, as the kernel decides: owner's bits, else the group's, else others'.
+    fn may(&self, meta: &std::fs::Metadata, want: u32) -> bool {
+        let mode = meta.mode();
+        let bits = match () {
+            _ if self.uid == 0 => 7,
+            _ if meta.uid() == self.uid => mode >> 6,
+            _ if self.groups.contains(&meta.gid()) => mode >> 3,
+            _ => mode,
+        };
+        bits & want == want
+    }
+}
+
+/// What the daemon will do with data_dir (issue 15.7): make it below directories that exist
+/// (none of them a file), and write in it as the account it runs as. `serve` started as
+/// root gives data_dir to `user`, but the unit `carrier init` writes starts it as `user`
+/// from the beginning, so data_dir must be that account's already.
+fn check_data_dir(cfg: &Config, r: &mut Report) -> bool {
+    let dir = &cfg.data_dir;
+    let Some(who) = RunsAs::find(cfg, r) else { return false };
+    let name = &who.name;
+    let chown = format!("chown -R {name}: {}", dir.display());
+    let mut existing = Path::new("/");
+    for path in dir.ancestors().collect::<Vec<_>>().into_iter().rev() {
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_dir() => {
+                r.problem(
+                    format!("data_dir {}: {} is a file, not a directory", dir.display(), path.display()),
+                    format!("move {} away, or set `data_dir` to a directory", path.display()),
+                );
+                return false;
+            }
+            Ok(meta) if path != dir && !who.may(&meta, 1) => {
+                r.problem(
+                    format!("data_dir {}: {name} may not enter {}", dir.display(), path.display()),
+                    format!("chmod o+x {} (or choose a data_dir {name} can reach)", path.display()),
+                );
+                return false;
+            }
+            Ok(_) => existing = path,
+            Err(_) => break,
+        }
+    }
+    if existing != dir.as_path() {
+        let can_make = std::fs::metadata(existing).is_ok_and(|m| who.may(&m, 3));
+        if can_make || who.uid == 0 || cfg.user.is_none() {
+            r.ok(format!("data_dir {} does not exist yet; `carrier serve` creates it", dir.display()));
+            return true;
+        }
+        r.problem(
+            format!(
+                "data_dir {} does not exist, and {name} may not create it in {}",
+                dir.display(),
+                existing.display()
+            ),
+            format!("mkdir -p {} && {chown} (carrier init does both)", dir.display()),
+        );
+        return false;
+    }
+    let entries = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_else(|_| vec![]);
+    let mut denied: Vec<String> = Vec::new();
+    for path in std::iter::once(dir.clone()).chain(entries) {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        // A directory must be searchable and writable, a file readable and writable.
+        let want = if meta.is_dir() { 3 } else { 6 };
+        if !meta.file_type().is_symlink() && !who.may(&meta, want) {
+            denied.push(path.display().to_string());
+        }
+    }
+    if denied.is_empty() {
+        r.ok(format!("data_dir {} is writable by {name}, who runs the daemon", dir.display()));
+        return true;
+    }
+    r.problem(format!("{name}, who runs the daemon, may not write {}", denied.join(", ")), chown);
+    false
+}
+
 /// data_dir and what is in it: nothing world-writable, secrets private.
 fn check_permissions(cfg: &Config, r: &mut Report) {
     let dir = &cfg.data_dir;
-    let Ok(meta) = std::fs::metadata(dir) else {
-        return r.ok(format!("data_dir {} does not exist yet; `carrier serve` creates it", dir.display()));
-    };
+    if !check_data_dir(cfg, r) {
+        return;
+    }
+    let Ok(meta) = std::fs::metadata(dir) else { return };
     let mode = |p: &Path| std::fs::symlink_metadata(p).ok().map(|m| (m.permissions().mode() & 0o7777, m.uid()));
     let mut fine = true;
     let mut bad = |r: &mut Report, what: String, fix: String| {
@@ -439,7 +549,9 @@ fn check_aliases(cfg: &Config, r: &mut Report) {
     }
 }
 
-/// Many providers block outgoing port 25; relay would then only ever defer.
+/// Many providers block outgoing port 25; relay would then only ever defer. The probe looks
+/// its target up with the relay agent's own resolver (`[dns] nameservers`), so a DNS failure
+/// is named as one and not blamed on port 25 (issue 15.7).
 async fn check_outbound(cfg: &Config, opts: &Options, r: &mut Report) {
     if opts.no_outbound {
         return r.not_checked("outgoing SMTP (--no-outbound)");
@@ -449,33 +561,182 @@ async fn check_outbound(cfg: &Config, opts: &Options, r: &mut Report) {
         (None, Some(s)) => format!("{}:{}", s.host, s.port),
         (None, None) => DEFAULT_PROBE.to_string(),
     };
-    let probe = target.clone();
-    let answer = tokio::task::spawn_blocking(move || banner(&probe)).await.unwrap_or_else(|e| Err(e.to_string()));
+    let Some((host, port)) = split_host_port(&target) else {
+        return r.problem(
+            format!("--outbound-probe {target}: not HOST:PORT"),
+            "give it as mx.example.net:25 or 192.0.2.1:25",
+        );
+    };
+    let addrs = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => {
+            let resolver = match dns::resolver(cfg) {
+                Ok(resolver) => resolver,
+                Err(e) => return r.not_checked(format!("outgoing SMTP to {target}: {e}")),
+            };
+            match dns::addresses(&resolver, host).await {
+                Ok(addrs) if !addrs.is_empty() => addrs,
+                Ok(_) | Err(dns::Failure::NotFound) => {
+                    return r.problem(
+                        format!(
+                            "outgoing SMTP to {target}: the name servers say {host} does not exist, so port {port} \
+                             was not tried; relaying would fail the same way"
+                        ),
+                        format!("check the name servers carrier asks ({})", resolver_name(cfg)),
+                    );
+                }
+                Err(dns::Failure::Unreachable(e)) => {
+                    return r.not_checked(format!(
+                        "outgoing SMTP to {target}: cannot look up {host}: no answer from the name servers ({e}); \
+                         port {port} was not tried"
+                    ));
+                }
+            }
+        }
+    };
+    let answer = tokio::task::spawn_blocking(move || banner(&addrs, port))
+        .await
+        .unwrap_or_else(|e| Err(Unreached::Other(e.to_string())));
     match answer {
-        Ok(line) if line.starts_with("220") => r.ok(format!("outgoing SMTP to {target} works ({})", line.trim_end())),
-        Ok(line) => r.problem(
-            format!("outgoing SMTP to {target}: unexpected greeting {:?}", line.trim_end()),
+        Ok((ip, line)) if line.starts_with("220") => {
+            r.ok(format!("outgoing SMTP to {target} ({ip}) works ({})", line.trim_end()))
+        }
+        Ok((ip, line)) => r.problem(
+            format!("outgoing SMTP to {target} ({ip}): unexpected greeting {:?}", line.trim_end()),
             "something between this host and the internet intercepts port 25; ask your provider",
         ),
-        Err(e) => r.problem(
-            format!("outgoing SMTP to {target} failed: {e}"),
-            "many providers block port 25 outbound: ask yours to open it, or send through a smarthost \
-             ([relay] smarthost = \"smtp.provider.net:587\" with user and password)",
-        ),
+        Err(why) => {
+            let (what, fix) = why.explain(port);
+            r.problem(format!("outgoing SMTP to {target}: {what}"), fix)
+        }
     }
 }
 
-fn banner(target: &str) -> Result<String, String> {
+/// Which name servers carrier asks, for messages.
+fn resolver_name(cfg: &Config) -> String {
+    match cfg.dns.nameservers.as_slice() {
+        [] => "the system's, in /etc/resolv.conf; or set [dns] nameservers".into(),
+        servers => {
+            format!("[dns] nameservers = {}", servers.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "))
+        }
+    }
+}
+
+/// `host:port`, `1.2.3.4:port` or `[::1]:port`.
+fn split_host_port(target: &str) -> Option<(&str, u16)> {
+    let (host, port) = target.rsplit_once(':')?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    Some((host, port.parse().ok()?)).filter(|(h, _)| !h.is_empty())
+}
+
+/// Why no greeting came.
+#[derive(Debug)]
+enum Unreached {
+    /// No answer to the connection attempt: what a provider's block looks like.
+    TimedOut(IpAddr),
+    /// The host (or a firewall on the way) answered with a reset.
+    Refused(IpAddr),
+    /// This host has no route to the address.
+    NoRoute(IpAddr, String),
+    /// Connected, but nothing was said.
+    Silent(IpAddr),
+    Other(String),
+}
+
+impl Unreached {
+    fn classify(ip: IpAddr, e: &std::io::Error) -> Unreached {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            TimedOut | WouldBlock => Unreached::TimedOut(ip),
+            ConnectionRefused => Unreached::Refused(ip),
+            NetworkUnreachable | HostUnreachable => Unreached::NoRoute(ip, e.to_string()),
+            _ => Unreached::Other(format!("{ip}: {e}")),
+        }
+    }
+
+    /// What happened and what to do, in words.
+    fn explain(&self, port: u16) -> (String, String) {
+        let smarthost = "or send through your provider's smarthost ([relay] smarthost = \"smtp.provider.net:587\" \
+                         with user and password)";
+        match self {
+            Unreached::TimedOut(ip) => (
+                format!("connecting to {ip} port {port} got no answer within 10 s: outgoing port {port} is blocked"),
+                format!("many providers block port 25 outbound: ask yours to open it, {smarthost}"),
+            ),
+            Unreached::Refused(ip) => (
+                format!("{ip} refused the connection on port {port}: nothing listens there, or a firewall rejects it"),
+                format!(
+                    "if the probe's target is right, a firewall on the way rejects port {port}: ask your provider, {smarthost}"
+                ),
+            ),
+            Unreached::NoRoute(ip, e) => (
+                format!("no route to {ip} ({e})"),
+                "this host cannot reach that network at all (IPv6 without a route?); check its network set-up".into(),
+            ),
+            Unreached::Silent(ip) => (
+                format!("{ip} accepted the connection but sent no greeting within 10 s"),
+                "something between this host and the internet intercepts port 25; ask your provider".into(),
+            ),
+            Unreached::Other(e) => (e.clone(), format!("check the network, {smarthost}")),
+        }
+    }
+}
+
+/// The greeting of the first address that answers. After a timeout the others are not
+/// tried: a blocked port times out on every one of them.
+fn banner(addrs: &[IpAddr], port: u16) -> Result<(IpAddr, String), Unreached> {
     use std::io::{BufRead, BufReader};
-    let addrs: Vec<SocketAddr> = target.to_socket_addrs().map_err(|e| e.to_string())?.collect();
-    let addr = addrs.first().ok_or("no address")?;
-    let stream = TcpStream::connect_timeout(addr, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).map_err(|e| e.to_string())?;
-    Ok(line)
+    let mut last = Unreached::Other("no address".into());
+    for &ip in addrs {
+        let stream = match TcpStream::connect_timeout(&SocketAddr::new(ip, port), Duration::from_secs(10)) {
+            Ok(stream) => stream,
+            Err(e) => {
+                last = Unreached::classify(ip, &e);
+                if matches!(last, Unreached::TimedOut(_)) {
+                    break;
+                }
+                continue;
+            }
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| Unreached::Other(e.to_string()))?;
+        let mut line = String::new();
+        return match BufReader::new(stream).read_line(&mut line) {
+            Ok(_) => Ok((ip, line)),
+            Err(_) => Err(Unreached::Silent(ip)),
+        };
+    }
+    Err(last)
 }
 
 fn list(addrs: &[IpAddr]) -> String {
     addrs.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_targets_are_split_into_host_and_port() {
+        assert_eq!(split_host_port("gmail-smtp-in.l.google.com:25"), Some(("gmail-smtp-in.l.google.com", 25)));
+        assert_eq!(split_host_port("192.0.2.1:2525"), Some(("192.0.2.1", 2525)));
+        assert_eq!(split_host_port("[2001:db8::1]:25"), Some(("2001:db8::1", 25)));
+        for bad in ["mx.example.net", ":25", "mx.example.net:smtp", "mx.example.net:70000"] {
+            assert_eq!(split_host_port(bad), None, "{bad}");
+        }
+    }
+
+    /// A timeout is what a provider's block looks like; a reset is not.
+    #[test]
+    fn connection_failures_are_named_by_their_cause() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let kind = |k| Unreached::classify(ip, &std::io::Error::from(k)).explain(25);
+        let (what, fix) = kind(std::io::ErrorKind::TimedOut);
+        assert!(what.contains("no answer within 10 s: outgoing port 25 is blocked"), "{what}");
+        assert!(fix.contains("ask yours to open it") && fix.contains("smarthost"), "{fix}");
+        let (what, _) = kind(std::io::ErrorKind::ConnectionRefused);
+        assert!(what.contains("refused the connection") && !what.contains("blocked"), "{what}");
+        let (what, fix) = kind(std::io::ErrorKind::NetworkUnreachable);
+        assert!(what.starts_with("no route to 192.0.2.1") && fix.contains("network"), "{what}");
+    }
 }

@@ -195,3 +195,90 @@ fn a_wrong_name_an_expiring_certificate_and_open_permissions_are_problems() {
     assert!(out.contains("cert.pem expires in 5 days") && out.contains("renew"), "{out}");
     assert!(out.contains("users has mode 644") && out.contains("chmod 600"), "{out}");
 }
+
+/// Issue 15.7: the probe looked its target up with the system resolver, ignoring
+/// `[dns] nameservers`, and blamed a DNS failure on a blocked port 25.
+#[test]
+fn the_outbound_probe_uses_carriers_resolver_and_names_the_real_cause() {
+    let dns = FakeDns::start();
+    let port = fake_smtp();
+    dns.a("smtp.probe.example", "127.0.0.1");
+    dns.servfail("broken.probe.example");
+    let server = Server::configure(with_dns(&dns));
+    let check = |target: &str| server.cli(&["check", "--outbound-probe", target], "").1;
+    // Only the fake DNS knows this name.
+    let out = check(&format!("smtp.probe.example:{port}"));
+    let works = format!("ok:          outgoing SMTP to smtp.probe.example:{port} (127.0.0.1) works (220 probe.example");
+    assert!(out.contains(&works), "{out}");
+    let out = check("nowhere.probe.example:25");
+    let dns_cause = "PROBLEM:     outgoing SMTP to nowhere.probe.example:25: the name servers say \
+                     nowhere.probe.example does not exist, so port 25 was not tried";
+    assert!(out.contains(dns_cause), "{out}");
+    assert!(
+        out.contains(&format!("fix:       check the name servers carrier asks ([dns] nameservers = {})", dns.addr))
+    );
+    assert!(!out.contains("block"), "a DNS failure is not a blocked port: {out}");
+    let out = check("broken.probe.example:25");
+    assert!(out.contains("not checked: outgoing SMTP to broken.probe.example:25: cannot look up"), "{out}");
+    // A reset is told apart from the silence of a provider's block.
+    let out = check(&format!("127.0.0.1:{}", closed_port()));
+    assert!(out.contains("127.0.0.1 refused the connection on port") && !out.contains("is blocked"), "{out}");
+}
+
+/// Issue 15.7: check approved a data_dir the daemon could not use: below a file, or not
+/// writable by the account the daemon runs as.
+#[test]
+fn data_dir_must_be_a_directory_the_daemons_account_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("carrier.toml");
+    let write = |data: &std::path::Path, user: &str| {
+        let text = format!(
+            "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\ndomains = [\"example.com\"]\nuser = \"{user}\"\n\
+             [dns]\nnameservers = [\"127.0.0.1:9\"]\n",
+            data.display()
+        );
+        std::fs::write(&cfg, text).unwrap();
+    };
+    let check = || run_cli(&cfg, &["check", "--no-outbound"], "");
+    let (_, login) = carrier_accounts::passwd::caller();
+    let user = if crate::common::is_root() { "nobody" } else { login.as_str() };
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory\n").unwrap();
+    write(&file.join("data"), user);
+    let (code, out, _) = check();
+    assert_eq!(code, 1, "{out}");
+    let what = format!("PROBLEM:     data_dir {}/data: {} is a file, not a directory", file.display(), file.display());
+    assert!(out.contains(&what), "{out}");
+
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("users"), "").unwrap();
+    write(&data, user);
+    if crate::common::is_root() {
+        // nobody cannot even reach it inside a private directory.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let (code, out, _) = check();
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains(&format!("nobody may not enter {}", dir.path().display())), "{out}");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    } else {
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o500)).unwrap();
+    }
+    let (code, out, _) = check();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("PROBLEM:     {user}, who runs the daemon, may not write {}", data.display())),
+        "{out}"
+    );
+    assert!(out.contains(&format!("fix:       chown -R {user}: {}", data.display())), "{out}");
+    if crate::common::is_root() {
+        let status = std::process::Command::new("chown").args(["-R", "nobody:"]).arg(&data).status().unwrap();
+        assert!(status.success());
+    } else {
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let (_, out, _) = check();
+    assert!(out.contains(&format!("ok:          data_dir {} is writable by {user}", data.display())), "{out}");
+}
