@@ -10,13 +10,14 @@ use mail_auth::AuthenticatedMessage;
 use std::sync::LazyLock;
 
 /// Keys made once, in a directory that lives as long as the fuzzer.
-static SIGNER: LazyLock<Signer> = LazyLock::new(|| {
-    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+static SIGNER: LazyLock<(tempfile::TempDir, Signer)> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().unwrap();
     let mut cfg = carrier_config::Config::development();
     cfg.data_dir = dir.path().to_path_buf();
     cfg.domains = vec!["example.com".into()];
     keys::ensure(&cfg, std::time::SystemTime::now()).unwrap();
-    Signer::new(Keyring::load(&cfg).unwrap())
+    let signer = Signer::new(Keyring::load(&cfg).unwrap());
+    (dir, signer)
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -25,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // A From: of ours first, so there is something to sign whatever follows.
     let message = [&b"From: a@example.com\r\n"[..], data].concat();
-    let Ok(Some((fields, _))) = SIGNER.sign(&message) else { return };
+    let Ok(Some((fields, _))) = SIGNER.1.sign(&message) else { return };
     let signed = [fields.as_bytes(), &message].concat();
     let Some(parsed) = AuthenticatedMessage::parse(&signed) else { return };
     for sig in parsed.dkim_headers.iter().map(|h| &h.header).filter(|s| s.d == "example.com") {

@@ -11,7 +11,7 @@ mod sendmail;
 
 use carrier_mta::sysexits;
 use clap::{Parser, Subcommand};
-use cli::{check, dkim, init, queue, records, status, users};
+use cli::{check, dkim, init, queue, records, status, tls_reports, users};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -51,6 +51,8 @@ enum Command {
     Status,
     /// Print the DNS records to publish for the local domains (zone-file syntax).
     DnsRecords,
+    /// Send the TLS reports (RFC 8460) now: those of finished days and today's so far.
+    TlsReports,
     /// Manage the DKIM keys that sign outgoing mail.
     Dkim {
         #[command(subcommand)]
@@ -110,6 +112,7 @@ fn main() -> ExitCode {
         Command::Status => return status::run(&cfg),
         Command::DnsRecords => records::print(&cfg),
         Command::Dkim { action } => dkim::run(&cfg, action),
+        Command::TlsReports => tls_reports::run(&cfg),
         Command::Sendmail { .. } | Command::Queue { .. } | Command::Check(_) | Command::Init(_) => {
             unreachable!("handled above")
         }

@@ -214,6 +214,8 @@ pub struct Delivery {
     pub delay_warning: Option<Duration>,
     /// Honour the MTA-STS policies of receiving domains (RFC 8461).
     pub mta_sts: bool,
+    /// Record TLS outcomes and send daily reports to domains that ask (RFC 8460).
+    pub tls_reports: bool,
     /// The HTTPS port MTA-STS policies are fetched from (443; tests use another).
     pub mta_sts_port: u16,
     /// Certificate authorities trusted where TLS must be verified (MTA-STS policy servers and
@@ -258,6 +260,7 @@ impl Default for Delivery {
             max_queue_time: Duration::from_secs(5 * 86_400),
             delay_warning: None,
             mta_sts: true,
+            tls_reports: true,
             mta_sts_port: 443,
             ca_file: None,
         }

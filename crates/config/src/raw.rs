@@ -168,6 +168,7 @@ struct RawDelivery {
     max_queue_time: Option<S<toml::Value>>,
     delay_warning: Option<S<toml::Value>>,
     mta_sts: Option<bool>,
+    tls_reports: Option<bool>,
     mta_sts_port: Option<S<u16>>,
     ca_file: Option<String>,
 }
@@ -471,6 +472,9 @@ fn delivery(ctx: &Ctx, raw: &RawDelivery, base: &Path) -> Result<Delivery, Confi
     let mut d = Delivery::default();
     if let Some(v) = raw.mta_sts {
         d.mta_sts = v;
+    }
+    if let Some(v) = raw.tls_reports {
+        d.tls_reports = v;
     }
     if let Some(p) = &raw.mta_sts_port {
         d.mta_sts_port = ctx.check(p, "delivery.mta_sts_port", |p| nonzero(*p as u64).map(|_| *p))?;

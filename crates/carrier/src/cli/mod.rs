@@ -8,4 +8,5 @@ pub mod init;
 pub mod queue;
 pub mod records;
 pub mod status;
+pub mod tls_reports;
 pub mod users;

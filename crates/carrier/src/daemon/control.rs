@@ -161,6 +161,13 @@ async fn answer(server: &Server, request: &str, caller: Caller, reader: &mut (im
             info!("control socket: DELETE refused to uid {uid}");
             Answer::Err(sysexits::NOPERM, "only root and carrier's user may delete queued mail".into())
         }
+        // `carrier tls-reports --today`: the reports of finished days, and today's so far.
+        "TLSRPT" if caller.privileged => {
+            match carrier_mta::relay::tls_report::send(&server.intake, &server.cfg, &server.resolver, true).await {
+                Ok(n) => Answer::Ok(format!("{n} TLS report(s) queued")),
+                Err(e) => Answer::Err(sysexits::IOERR, format!("cannot send the TLS reports: {e}")),
+            }
+        }
         "DKIM-RELOAD" if caller.privileged => match server.intake.signer().reload(&server.cfg) {
             Ok(n) => {
                 info!("DKIM keys reloaded on request of uid {uid}: {n} signing");

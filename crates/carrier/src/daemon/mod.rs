@@ -122,6 +122,10 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     tokio::spawn(control::serve(server.clone(), control));
     tokio::spawn(pickup::run(server.clone()));
     tokio::spawn(memory::trim_periodically());
+    if server.cfg.delivery.tls_reports {
+        let (intake, cfg, resolver) = (server.intake.clone(), server.cfg.clone(), server.resolver.clone());
+        tokio::spawn(carrier_mta::relay::tls_report::run_daily(intake, cfg, resolver));
+    }
     info!("carrier {} ready as {}", env!("CARGO_PKG_VERSION"), server.cfg.hostname);
     run_until_stopped(&server).await;
     info!("shutting down");

@@ -117,3 +117,51 @@ fn a_testing_policy_changes_nothing() {
     server.wait_log("mode Testing", 1);
     server.wait_log("Untrusted TLS connection established to mx.final.test", 1);
 }
+
+/// The JSON of the one TLS report in `message`: its base64 attachment, gunzipped.
+fn report_json(message: &str) -> serde_json::Value {
+    use base64::Engine;
+    use std::io::Read;
+    let part = message.split("Content-Type: application/tlsrpt+gzip").nth(1).expect("a tlsrpt+gzip part");
+    let body = part.split("\n\n").nth(1).unwrap().split("--").next().unwrap();
+    let b64: String = body.split_whitespace().collect();
+    let zipped = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(&zipped[..]).read_to_string(&mut json).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn tls_reports_count_sessions_by_policy_and_failure_and_go_to_the_domain_that_asks() {
+    let dns = FakeDns::start();
+    let remote = receiver(&dns, ENFORCE);
+    // final.test wants its reports at alice@example.com (a mailbox on the sending side, so
+    // the report is read without another network hop).
+    dns.txt("_smtp._tls.final.test", "v=TLSRPTv1; rua=mailto:alice@example.com");
+    let server = sender(&dns, &remote, false); // the MX's certificate is not trusted
+    server.send_mail("bob@example.com", &["dora@final.test"], MESSAGE).expect(250);
+    server.wait_log("TLS handshake with mx.final.test[127.0.0.5] failed", 1);
+    let (code, out, err) = server.cli(&["tls-reports"], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "1 TLS report(s) queued");
+    let msgs = server.wait_messages("example.com", "alice", 1);
+    let report = &msgs[0];
+    for field in ["TLS-Report-Domain: final.test", "TLS-Report-Submitter: mx.example.com", "report-type=\"tlsrpt\""] {
+        assert!(report.contains(field), "{field} missing:\n{report}");
+    }
+    assert!(report.contains("DKIM-Signature:"), "reports are signed like all our mail");
+    let json = report_json(report);
+    let policy = &json["policies"][0];
+    assert_eq!(policy["policy"]["policy-type"], "sts");
+    assert_eq!(policy["policy"]["policy-domain"], "final.test");
+    assert_eq!(policy["policy"]["mx-host"][0], "mx.final.test");
+    assert_eq!(policy["summary"]["total-successful-session-count"], 0);
+    assert!(policy["summary"]["total-failure-session-count"].as_u64().unwrap() >= 1, "{json}");
+    let failure = &policy["failure-details"][0];
+    assert_eq!(failure["result-type"], "certificate-not-trusted", "{json}");
+    assert_eq!(failure["receiving-mx-hostname"], "mx.final.test");
+    assert_eq!(failure["receiving-ip"], "127.0.0.5");
+    // Sent once: the day's record is gone.
+    let (_, out, _) = server.cli(&["tls-reports"], "");
+    assert_eq!(out.trim(), "0 TLS report(s) queued");
+}

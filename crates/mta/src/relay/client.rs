@@ -1,6 +1,7 @@
 //! The SMTP client: one connection to a remote server, driven over TCP or TLS with the
 //! sans-IO pieces of `carrier_smtp::client`. Timeouts are RFC 5321 4.5.3.2's.
 
+use super::tls_report::Result as TlsResult;
 use crate::outcome::{Failure, Outcome};
 use carrier_smtp::client::{self, Capabilities, Response, ResponseReader};
 use rustls_pki_types::ServerName;
@@ -77,7 +78,9 @@ pub enum OpenError {
     /// The delivery attempt to this host failed; try the next one.
     Failed(Failure),
     /// The TLS handshake failed on an opportunistic connection: try again in plain text.
-    TlsFailed(Failure),
+    TlsFailed(Failure, TlsResult),
+    /// Verified TLS was required and could not be had: try the next host.
+    Insecure(Failure, TlsResult),
 }
 
 /// An open SMTP session, ready for a transaction.
@@ -132,7 +135,7 @@ impl Connection {
             broken: false,
         };
         if let TlsPolicy::Implicit(config) = setup.tls {
-            conn.handshake(config.clone()).await.map_err(OpenError::Failed)?;
+            conn.handshake(config.clone()).await.map_err(|(f, _)| OpenError::Failed(f))?;
         }
         let greeting = conn.read(COMMAND, "initial greeting").await.map_err(OpenError::Failed)?;
         if greeting.code != 220 {
@@ -186,11 +189,11 @@ impl Connection {
             TlsPolicy::StartTls(config) | TlsPolicy::Required(config) => (config.clone(), true),
             TlsPolicy::Opportunistic { plain: true, .. } | TlsPolicy::Implicit(_) => return Ok(()),
         };
-        if !self.caps.starttls && matches!(setup.tls, TlsPolicy::Required(_)) {
-            return Err(OpenError::Failed(Failure::temporary(
-                "4.7.5",
-                format!("{} offers no STARTTLS, but its domain's MTA-STS policy requires TLS", self.peer.describe()),
-            )));
+        let required = matches!(setup.tls, TlsPolicy::Required(_));
+        if !self.caps.starttls && required {
+            let text =
+                format!("{} offers no STARTTLS, but its domain's MTA-STS policy requires TLS", self.peer.describe());
+            return Err(OpenError::Insecure(Failure::temporary("4.7.5", text), TlsResult::StartTlsNotSupported));
         }
         if !self.caps.starttls {
             if verified && setup.auth.is_some() {
@@ -208,20 +211,25 @@ impl Connection {
         let reply = self.command("STARTTLS\r\n", COMMAND, "STARTTLS").await.map_err(OpenError::Failed)?;
         if reply.code != 220 {
             // An MX that offers STARTTLS and then refuses it gets the mail in plain text.
-            return match verified {
-                true => Err(OpenError::Failed(self.refused(&reply, "STARTTLS"))),
-                false => Ok(()),
+            return match (verified, required) {
+                (_, true) => {
+                    Err(OpenError::Insecure(self.refused(&reply, "STARTTLS"), TlsResult::StartTlsNotSupported))
+                }
+                (true, false) => Err(OpenError::Failed(self.refused(&reply, "STARTTLS"))),
+                (false, false) => Ok(()),
             };
         }
         match self.handshake(config).await {
             Ok(()) => {}
-            Err(f) if verified => return Err(OpenError::Failed(f)),
-            Err(f) => return Err(OpenError::TlsFailed(f)),
+            Err((f, r)) if required => return Err(OpenError::Insecure(f, r)),
+            Err((f, _)) if verified => return Err(OpenError::Failed(f)),
+            Err((f, r)) => return Err(OpenError::TlsFailed(f, r)),
         }
         self.ehlo(setup.helo).await.map_err(OpenError::Failed)
     }
 
-    async fn handshake(&mut self, config: Arc<rustls::ClientConfig>) -> Result<(), Failure> {
+    /// The TLS handshake; a failure also says what kind it was, for TLS reports.
+    async fn handshake(&mut self, config: Arc<rustls::ClientConfig>) -> Result<(), (Failure, TlsResult)> {
         let name = match self.peer.name.parse::<IpAddr>() {
             Ok(ip) => ServerName::IpAddress(ip.into()),
             Err(_) => {
@@ -239,11 +247,17 @@ impl Connection {
                 self.io = Box::new(tls);
                 Ok(())
             }
-            Ok(Err(e)) => Err(Failure::temporary(
-                "4.7.5",
-                format!("TLS handshake with {} failed: {}", self.peer.name_ip(), tls_error_text(&e)),
+            Ok(Err(e)) => Err((
+                Failure::temporary(
+                    "4.7.5",
+                    format!("TLS handshake with {} failed: {}", self.peer.name_ip(), tls_error_text(&e)),
+                ),
+                TlsResult::of_tls_error(&e),
             )),
-            Err(_) => Err(Failure::temporary("4.4.2", format!("TLS handshake with {} timed out", self.peer.name_ip()))),
+            Err(_) => Err((
+                Failure::temporary("4.4.2", format!("TLS handshake with {} timed out", self.peer.name_ip())),
+                TlsResult::ValidationFailure,
+            )),
         }
     }
 
@@ -503,7 +517,8 @@ fn tls_error_text(e: &io::Error) -> String {
     let text = e.to_string();
     if text.contains("certificate") || text.contains("Certificate") {
         format!(
-            "{text} (the certificate is not trusted for this name; set `smarthost_ca` under [relay] if it is a private CA)"
+            "{text} (the certificate is not trusted for this name; a private CA goes in `smarthost_ca` under \
+             [relay] for a smarthost, `ca_file` under [delivery] for MX hosts)"
         )
     } else {
         text

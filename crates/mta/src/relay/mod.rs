@@ -5,11 +5,13 @@
 pub mod client;
 pub mod mta_sts;
 pub mod route;
+pub mod tls_report;
 
 use crate::outcome::{Failure, Outcome};
 use carrier_config::Config;
 use client::{Connection, Credentials, Mail, OpenError, Peer, Setup, TlsPolicy};
 use hickory_resolver::TokioResolver;
+use mta_sts::Policy;
 use route::{Hop, Me};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +19,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tls_report::{Result as TlsResult, Session};
 use tracing::info;
 
 /// Addresses tried for one delivery before giving up for now (Postfix's smtp_mx_address_limit).
@@ -56,6 +59,8 @@ pub struct Relay {
     suspend_for: Duration,
     /// The receiving domains' MTA-STS policies; None when `[delivery] mta_sts = false`.
     sts: Option<mta_sts::Sts>,
+    /// Where sessions with MX hosts are recorded for TLS reports (RFC 8460).
+    reports: Option<tls_report::Recorder>,
 }
 
 /// Why and until when a destination is not tried.
@@ -90,6 +95,7 @@ impl Relay {
         }
         Relay {
             sts: cfg.delivery.mta_sts.then(|| mta_sts::Sts::new(cfg, resolver.clone())),
+            reports: cfg.delivery.tls_reports.then(|| tls_report::Recorder::new(&cfg.data_dir)),
             resolver,
             me: Me { hostname: cfg.hostname.clone(), listeners, port: cfg.delivery.remote_port },
             smarthost,
@@ -143,9 +149,16 @@ impl Relay {
         if let Some((relay, failure)) = self.suspension(destination) {
             return all(relay, msg, failure);
         }
-        let (hops, policy, auth, port) = match self.plan(destination).await {
+        let (hops, policy, auth, port, sts) = match self.plan(destination).await {
             Ok(plan) => plan,
             Err(failure) => return all(None, msg, failure),
+        };
+        // Sessions with a domain's MX hosts are what TLS reports count; a smarthost is not one.
+        let report = |result: TlsResult, peer: &Peer| {
+            if let Some(recorder) = self.reports.as_ref().filter(|_| self.smarthost.is_none()) {
+                let mx = Some((peer.name.as_str(), peer.ip));
+                recorder.record(&Session { domain: destination, policy: sts.as_ref(), result, mx });
+            }
         };
         let mail = Mail {
             sender: msg.sender,
@@ -164,7 +177,12 @@ impl Relay {
         for (name, ip) in addresses {
             let peer = Peer { name, ip, port };
             let setup = Setup { helo: &self.me.hostname, tls: &policy, auth: auth.as_ref() };
-            let mut conn = match self.connect(peer.clone(), &setup).await {
+            let mut tls = None;
+            let opened = self.connect(peer.clone(), &setup, &mut tls).await;
+            if let Some(result) = tls {
+                report(result, &peer);
+            }
+            let mut conn = match opened {
                 Ok(conn) => {
                     reached = true;
                     conn
@@ -196,12 +214,13 @@ impl Relay {
         all(relay, msg, failure)
     }
 
-    /// The hosts to try, the TLS policy, the credentials and the port for a destination.
-    async fn plan(&self, destination: &str) -> Result<(Vec<Hop>, TlsPolicy, Option<Credentials>, u16), Failure> {
+    /// The hosts to try, the TLS policy, the credentials and the port for a destination, and
+    /// the domain's MTA-STS policy in force.
+    async fn plan(&self, destination: &str) -> Result<Plan, Failure> {
         let Some(s) = &self.smarthost else {
             let hops = route::resolve(&self.resolver, destination, &self.me).await?;
-            let (hops, policy) = self.mta_sts(destination, hops).await?;
-            return Ok((hops, policy, None, self.me.port));
+            let (hops, policy, sts) = self.mta_sts(destination, hops).await?;
+            return Ok((hops, policy, None, self.me.port, sts));
         };
         let config = s
             .tls
@@ -213,28 +232,41 @@ impl Relay {
             Ok(ip) => vec![ip],
             Err(_) => self.smarthost_addresses(&s.host).await?,
         };
-        Ok((vec![Hop { name: s.host.clone(), addrs }], policy, s.credentials.clone(), s.port))
+        Ok((vec![Hop { name: s.host.clone(), addrs }], policy, s.credentials.clone(), s.port, None))
     }
 
     /// The hosts and TLS an MX delivery uses under the domain's MTA-STS policy (RFC 8461 5):
     /// enforced, only the hosts it names, over verified TLS, and deferred when none is left.
-    async fn mta_sts(&self, destination: &str, hops: Vec<Hop>) -> Result<(Vec<Hop>, TlsPolicy), Failure> {
+    async fn mta_sts(
+        &self,
+        destination: &str,
+        hops: Vec<Hop>,
+    ) -> Result<(Vec<Hop>, TlsPolicy, Option<Policy>), Failure> {
         let opportunistic = TlsPolicy::Opportunistic { config: self.opportunistic.clone(), plain: false };
-        let Some(sts) = &self.sts else { return Ok((hops, opportunistic)) };
-        let Some(policy) = sts.policy(destination).await.filter(|p| p.mode == mta_sts::Mode::Enforce) else {
-            return Ok((hops, opportunistic));
+        let Some(sts) = &self.sts else { return Ok((hops, opportunistic, None)) };
+        let policy = match sts.policy(destination).await {
+            Some(p) if p.mode == mta_sts::Mode::Enforce => p,
+            testing => return Ok((hops, opportunistic, testing)),
         };
         let config = sts.verifying().map_err(|e| {
             Failure::temporary("4.7.5", format!("{destination} requires verified TLS (MTA-STS), but {e}"))
         })?;
-        let allowed: Vec<Hop> = hops.into_iter().filter(|h| policy.matches(&h.name)).collect();
+        let allowed: Vec<Hop> = hops.iter().filter(|h| policy.matches(&h.name)).cloned().collect();
         if allowed.is_empty() {
+            if let Some(recorder) = &self.reports {
+                for hop in &hops {
+                    let mx = hop.addrs.first().map(|ip| (hop.name.as_str(), *ip));
+                    let session =
+                        Session { domain: destination, policy: Some(&policy), result: TlsResult::MxNotInPolicy, mx };
+                    recorder.record(&session);
+                }
+            }
             return Err(Failure::temporary(
                 "4.7.5",
                 format!("no MX host of {destination} is one its MTA-STS policy names (mx: {})", policy.mx.join(", ")),
             ));
         }
-        Ok((allowed, TlsPolicy::Required(config)))
+        Ok((allowed, TlsPolicy::Required(config), Some(policy)))
     }
 
     async fn smarthost_addresses(&self, host: &str) -> Result<Vec<IpAddr>, Failure> {
@@ -249,8 +281,9 @@ impl Relay {
     }
 
     /// A kept connection to `peer` that still answers RSET, or a new one. An opportunistic
-    /// TLS handshake that fails is retried once in plain text, as Postfix does.
-    async fn connect(&self, peer: Peer, setup: &Setup<'_>) -> Result<Connection, Failure> {
+    /// TLS handshake that fails is retried once in plain text, as Postfix does. `tls` is set
+    /// to how TLS went on a new connection, for the TLS reports.
+    async fn connect(&self, peer: Peer, setup: &Setup<'_>, tls: &mut Option<TlsResult>) -> Result<Connection, Failure> {
         // A kept connection was opened under some other policy; verified TLS starts afresh.
         let reuse = !matches!(setup.tls, TlsPolicy::Required(_));
         while reuse && let Some(mut conn) = self.pool.take(&peer) {
@@ -261,20 +294,29 @@ impl Relay {
         match Connection::open(peer.clone(), setup).await {
             Ok(conn) => {
                 log_tls(&conn, setup.tls);
+                *tls = Some(if conn.tls.is_some() { TlsResult::Success } else { TlsResult::StartTlsNotSupported });
                 Ok(conn)
             }
             Err(OpenError::Failed(f)) => Err(f),
-            Err(OpenError::TlsFailed(f)) => {
+            Err(OpenError::Insecure(f, result)) => {
+                *tls = Some(result);
+                Err(f)
+            }
+            Err(OpenError::TlsFailed(f, result)) => {
+                *tls = Some(result);
                 info!("{}; trying again without TLS", f.text);
                 let plain = TlsPolicy::Opportunistic { config: self.opportunistic.clone(), plain: true };
                 let retry = Setup { tls: &plain, ..*setup };
                 Connection::open(peer, &retry).await.map_err(|e| match e {
-                    OpenError::Failed(f) | OpenError::TlsFailed(f) => f,
+                    OpenError::Failed(f) | OpenError::TlsFailed(f, _) | OpenError::Insecure(f, _) => f,
                 })
             }
         }
     }
 }
+
+/// What `plan` decides: hosts, TLS, credentials, port, and the MTA-STS policy in force.
+type Plan = (Vec<Hop>, TlsPolicy, Option<Credentials>, u16, Option<Policy>);
 
 /// Postfix's wording: "Untrusted" for unverified (MX) TLS, "Verified" for the smarthost.
 fn log_tls(conn: &Connection, policy: &TlsPolicy) {
