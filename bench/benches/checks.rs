@@ -31,7 +31,8 @@ fn dns_server(records: HashMap<String, String>) -> std::net::SocketAddr {
             let name = q.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
             match records.get(&name) {
                 Some(text) if q.query_type() == RecordType::TXT => {
-                    let strings = text.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+                    let strings =
+                        text.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
                     let owner = Name::from_str(&format!("{name}.")).expect("a name");
                     reply.add_answer(Record::from_rdata(owner, 3600, RData::TXT(TXT::new(strings))));
                 }
@@ -40,7 +41,15 @@ fn dns_server(records: HashMap<String, String>) -> std::net::SocketAddr {
                     // With the zone's SOA, as real servers send it: resolvers cache the
                     // negative answer for its minimum TTL (RFC 2308 5).
                     reply.metadata.response_code = ResponseCode::NXDomain;
-                    let soa = SOA::new(Name::from_str("ns.example.").expect("a name"), Name::from_str("hostmaster.example.").expect("a name"), 1, 3600, 600, 86_400, 3600);
+                    let soa = SOA::new(
+                        Name::from_str("ns.example.").expect("a name"),
+                        Name::from_str("hostmaster.example.").expect("a name"),
+                        1,
+                        3600,
+                        600,
+                        86_400,
+                        3600,
+                    );
                     reply.add_authority(Record::from_rdata(Name::root(), 3600, RData::SOA(soa)));
                 }
             }
@@ -60,8 +69,7 @@ fn checks(c: &mut Criterion) {
     cfg.domains = vec!["sender.example".into()];
     keys::ensure(&cfg, SystemTime::now()).expect("keys");
     let keyring = Keyring::load(&cfg).expect("keyring");
-    let mut records: HashMap<String, String> =
-        keyring.keys().iter().map(|k| (k.record_name(), k.record())).collect();
+    let mut records: HashMap<String, String> = keyring.keys().iter().map(|k| (k.record_name(), k.record())).collect();
     records.insert("sender.example".into(), "v=spf1 ip4:192.0.2.0/24 -all".into());
     records.insert("_dmarc.sender.example".into(), "v=DMARC1; p=reject".into());
     cfg.dns.nameservers = vec![dns_server(records)];
@@ -78,7 +86,8 @@ fn checks(c: &mut Criterion) {
     let verifier = rt.block_on(async {
         Verifier::new(carrier_mta::dns::resolver(&cfg).expect("resolver"), "mx.example.com", cfg.authentication.clone())
     });
-    let facts = Facts { ip: "192.0.2.7".parse().expect("address"), helo: "mail.sender.example", sender: "news@sender.example" };
+    let facts =
+        Facts { ip: "192.0.2.7".parse().expect("address"), helo: "mail.sender.example", sender: "news@sender.example" };
     let verdict = rt.block_on(verifier.verify(&facts, &message, None));
     assert!(verdict.summary.starts_with("dkim=pass spf=pass dmarc=pass"), "{}", verdict.summary);
     let mut g = c.benchmark_group("checks");
