@@ -50,6 +50,8 @@ pub struct Config {
     pub dkim: Dkim,
     /// Checks of incoming mail on port 25: SPF, DKIM, ARC, DMARC, iprev.
     pub authentication: Authentication,
+    /// Content filters (`[[milter]]`), in the order they run.
+    pub milters: Vec<Milter>,
     /// The file this came from; None for built-in development defaults.
     pub source: Option<PathBuf>,
 }
@@ -198,6 +200,38 @@ impl Default for Authentication {
             spf_fail: Disposition::Deliver,
         }
     }
+}
+
+/// One `[[milter]]`: a content filter speaking sendmail's milter protocol (OpenDKIM,
+/// rspamd's proxy, ClamAV's clamav-milter, SpamAssassin's spamass-milter).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Milter {
+    /// Where it listens.
+    pub socket: MilterSocket,
+    /// Which mail it sees: "smtp" (port 25), "submission" (587, 465) and "sendmail" (local).
+    pub listeners: Vec<String>,
+    /// How long one answer may take.
+    pub timeout: Duration,
+    /// What happens to a message when the filter cannot be reached or breaks the protocol.
+    pub default_action: MilterDefault,
+}
+
+/// `inet:host:port` (or sendmail's `inet:port@host`) or `unix:/path`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MilterSocket {
+    Inet(String, u16),
+    Unix(PathBuf),
+}
+
+/// Postfix's `milter_default_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MilterDefault {
+    /// 451 4.7.1: the client tries again later (the default, as Postfix's).
+    Tempfail,
+    /// Go on as if the filter were not configured.
+    Accept,
+    /// 550 5.7.1.
+    Reject,
 }
 
 /// `[delivery]`.
@@ -427,6 +461,7 @@ impl Config {
             mailbox: Mailbox::default(),
             dkim: Dkim::default(),
             authentication: Authentication::default(),
+            milters: Vec::new(),
             source: None,
         }
     }

@@ -3,8 +3,8 @@
 
 use crate::error::ConfigError;
 use crate::model::{
-    AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, Imap, Listen, Mailbox, Pop3, Relay,
-    Smarthost, Smtp, Submission, Tls,
+    AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, Imap, Listen, Mailbox, Milter,
+    MilterDefault, MilterSocket, Pop3, Relay, Smarthost, Smtp, Submission, Tls,
 };
 use crate::values::{self, login_name};
 use serde::Deserialize;
@@ -49,6 +49,17 @@ struct Raw {
     dkim: RawDkim,
     #[serde(default)]
     authentication: RawAuthentication,
+    #[serde(default)]
+    milter: Vec<S<RawMilter>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMilter {
+    socket: String,
+    listeners: Option<Vec<String>>,
+    timeout: Option<toml::Value>,
+    default_action: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -301,6 +312,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         mailbox: mailbox(&ctx, &raw.mailbox)?,
         dkim: dkim(&ctx, &raw.dkim, &base)?,
         authentication: authentication(&ctx, &raw.authentication)?,
+        milters: raw.milter.iter().map(|m| milter(&ctx, m, &base)).collect::<Result<_, _>>()?,
         source: Some(path.to_path_buf()),
     };
     memory_fits(&ctx, &raw, &config)?;
@@ -553,6 +565,60 @@ fn dkim(ctx: &Ctx, raw: &RawDkim, base: &Path) -> Result<Dkim, ConfigError> {
         });
     }
     Ok(Dkim { sign: raw.sign.unwrap_or(true), keys })
+}
+
+fn milter(ctx: &Ctx, raw: &S<RawMilter>, base: &Path) -> Result<Milter, ConfigError> {
+    let m = raw.get_ref();
+    let socket = ctx.check(raw, "milter.socket", |m| milter_socket(&m.socket, base))?;
+    let listeners = m.listeners.clone().unwrap_or_else(|| vec!["smtp".into(), "submission".into(), "sendmail".into()]);
+    if let Some(bad) = listeners.iter().find(|l| !["smtp", "submission", "sendmail"].contains(&l.as_str())) {
+        return Err(ctx.err(
+            raw.span(),
+            "milter.listeners",
+            format!("{bad:?} is not \"smtp\", \"submission\" or \"sendmail\""),
+        ));
+    }
+    let timeout = match &m.timeout {
+        Some(toml::Value::String(t)) => ctx.check(raw, "milter.timeout", |_| values::duration(t))?,
+        Some(_) => return Err(ctx.err(raw.span(), "milter.timeout", "expected a duration such as \"30s\"")),
+        None => Duration::from_secs(30),
+    };
+    let default_action = match m.default_action.as_deref() {
+        None | Some("tempfail") => MilterDefault::Tempfail,
+        Some("accept") => MilterDefault::Accept,
+        Some("reject") => MilterDefault::Reject,
+        Some(other) => {
+            return Err(ctx.err(
+                raw.span(),
+                "milter.default_action",
+                format!("expected \"tempfail\", \"accept\" or \"reject\", found {other:?}"),
+            ));
+        }
+    };
+    Ok(Milter { socket, listeners, timeout, default_action })
+}
+
+/// Postfix's `inet:host:port` and `unix:/path`, and sendmail's and OpenDKIM's `inet:port@host`.
+fn milter_socket(text: &str, base: &Path) -> Result<MilterSocket, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a milter socket such as \"inet:127.0.0.1:8891\" or \"unix:/run/opendkim/opendkim.sock\""
+        )
+    };
+    if let Some(path) = text.strip_prefix("unix:").or_else(|| text.strip_prefix("local:")) {
+        return Ok(MilterSocket::Unix(absolute(base, path)));
+    }
+    let rest = text.strip_prefix("inet:").ok_or_else(bad)?;
+    let (host, port) = match rest.split_once('@') {
+        Some((port, host)) => (host, port),
+        None => rest.rsplit_once(':').ok_or_else(bad)?,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok(MilterSocket::Inet(host.to_string(), port))
 }
 
 fn authentication(ctx: &Ctx, raw: &RawAuthentication) -> Result<Authentication, ConfigError> {

@@ -11,7 +11,7 @@
 use crate::directory::SharedDirectory;
 use crate::jobs::Jobs;
 use crate::sysexits;
-use crate::{handoff, policy};
+use crate::{handoff, milter, policy};
 use carrier_accounts::passwd;
 use carrier_config::Config;
 use carrier_mailauth::verify::{self, Action, Facts};
@@ -138,6 +138,16 @@ pub struct MailAuth {
     pub verifier: Option<Verifier>,
 }
 
+/// What the filters decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Filtered {
+    Deliver,
+    /// Quarantined by a filter: delivered into the Junk folders.
+    Junk,
+    /// Dropped by this filter, while the client is told it was accepted.
+    Discard(String),
+}
+
 /// What the checks of an incoming message decided, once it is queued.
 struct Checked {
     /// For the log line after the queue id.
@@ -168,6 +178,12 @@ impl Intake {
     /// Checks, expands and queues a message; returns its queue id once it is durable.
     pub async fn accept(&self, mut msg: Message, unknown: Unknown) -> Result<Accepted, Refusal> {
         self.check(&mut msg)?;
+        let filtered = self.filter(&mut msg).await?;
+        if let Filtered::Discard(filter) = &filtered {
+            let id = QueueId::generate();
+            info!("{id}: discarded by milter {filter}: from=<{}>, {}", msg.sender, log_origin(&msg.origin));
+            return Ok(Accepted { id, unknown: Vec::new() });
+        }
         let (recipients, unknown) = self.expand(&msg, unknown)?;
         let forwarded = recipients.iter().any(|r| !r.local);
         let checked = self.authenticate(&mut msg, forwarded).await?;
@@ -178,7 +194,7 @@ impl Intake {
             return Err(Refusal { nobody: true, ..Refusal::new(451, "4.3.0", sysexits::TEMPFAIL, text) });
         }
         let mut envelope = self.envelope(&msg, recipients);
-        envelope.junk = checked.as_ref().is_some_and(|c| c.junk);
+        envelope.junk = checked.as_ref().is_some_and(|c| c.junk) || filtered == Filtered::Junk;
         let (size, nrcpts) = (msg.content.len(), envelope.recipients.len());
         match self.0.spool.enqueue(envelope, msg.content).await {
             Ok(id) => {
@@ -218,6 +234,29 @@ impl Intake {
             }
             Origin::Smtp { user: None, .. } | Origin::Notification => Ok(()),
         }
+    }
+
+    /// The `[[milter]]` filters of the message's listener, in order (see [`milter`]).
+    async fn filter(&self, msg: &mut Message) -> Result<Filtered, Refusal> {
+        let Some(listener) = milter::listener(&msg.origin) else { return Ok(Filtered::Deliver) };
+        let mut outcome = Filtered::Deliver;
+        for filter in self.0.cfg.milters.iter().filter(|m| m.listeners.iter().any(|l| l == listener)) {
+            // Boxed for the same reason as the checks: the conversation's state is large.
+            match Box::pin(milter::run(filter, &self.0.cfg.hostname, msg)).await {
+                milter::Verdict::Continue => {}
+                milter::Verdict::Accept => break,
+                milter::Verdict::Quarantine(_) => outcome = Filtered::Junk,
+                milter::Verdict::Discard => return Ok(Filtered::Discard(milter::describe(&filter.socket))),
+                milter::Verdict::Refuse(code, status, text) => {
+                    let exit = if code < 500 { sysexits::TEMPFAIL } else { sysexits::NOPERM };
+                    // The filter's own enhanced status code, written as the reply's first word.
+                    let reply = Reply::bare(code, format!("{status} {text}"));
+                    info!("milter-reject: {reply} by {}", milter::describe(&filter.socket));
+                    return Err(self.refused(msg, Refusal { reply, exit, nobody: false }));
+                }
+            }
+        }
+        Ok(outcome)
     }
 
     /// The client when the message comes from another server: over SMTP, not authenticated,

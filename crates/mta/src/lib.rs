@@ -17,6 +17,7 @@ pub mod intake;
 pub mod jobs;
 pub mod local;
 pub mod mailq;
+pub mod milter;
 pub mod outcome;
 pub mod policy;
 pub mod recent;

@@ -13,6 +13,7 @@ mod imap;
 mod imap_clients;
 mod interop;
 mod load;
+mod milter;
 mod mta_sts;
 mod pop3;
 mod pop3_clients;
