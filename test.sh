@@ -20,6 +20,9 @@ command -v s-nail >/dev/null || missing+=(s-nail)
 [ -x /usr/bin/dkimverify ] || missing+=(python3-dkim)
 command -v opendkim-genkey >/dev/null || missing+=(opendkim-tools)
 [ -x /usr/sbin/opendkim ] || missing+=(opendkim)
+# rspamd, a private instance behind the milter client, in its own network namespace.
+[ -x /usr/bin/rspamd ] || missing+=(rspamd)
+command -v ip >/dev/null || missing+=(iproute2)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${missing[*]}"

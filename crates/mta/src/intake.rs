@@ -240,7 +240,9 @@ impl Intake {
     async fn filter(&self, msg: &mut Message) -> Result<Filtered, Refusal> {
         let Some(listener) = milter::listener(&msg.origin) else { return Ok(Filtered::Deliver) };
         let mut outcome = Filtered::Deliver;
+        let mut filtered = false;
         for filter in self.0.cfg.milters.iter().filter(|m| m.listeners.iter().any(|l| l == listener)) {
+            filtered = true;
             // Boxed for the same reason as the checks: the conversation's state is large.
             match Box::pin(milter::run(filter, &self.0.cfg.hostname, msg)).await {
                 milter::Verdict::Continue => {}
@@ -255,6 +257,11 @@ impl Intake {
                     return Err(self.refused(msg, Refusal { reply, exit, nobody: false }));
                 }
             }
+        }
+        // A filter's spam verdict in a header (rspamd's and SpamAssassin's `X-Spam: Yes`).
+        if filtered && milter::marked_as_spam(&msg.content) {
+            info!("message from <{}> marked as spam by a filter: to Junk", msg.sender);
+            outcome = Filtered::Junk;
         }
         Ok(outcome)
     }

@@ -337,6 +337,15 @@ async fn end_of_message(s: &mut Session, msg: &mut Message) -> Result<Verdict, S
     }
 }
 
+/// True when the message has `X-Spam: yes` (rspamd's `spam_header`, SpamAssassin's
+/// `X-Spam-Flag: YES`), which filters add to mail they judge to be spam but do not refuse.
+pub fn marked_as_spam(content: &[u8]) -> bool {
+    fields(split(content).0).iter().any(|(name, value)| {
+        let yes = value.trim().get(..3).is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+        (name.eq_ignore_ascii_case("X-Spam") || name.eq_ignore_ascii_case("X-Spam-Flag")) && yes
+    })
+}
+
 fn unbracket(addr: &str) -> String {
     addr.trim().trim_start_matches('<').trim_end_matches('>').to_string()
 }
@@ -468,6 +477,14 @@ mod tests {
         let f = fields(b"Subject: a\r\n b\r\nTo: c\r\n");
         assert_eq!(f, [("Subject".to_string(), " a\n b".to_string()), ("To".to_string(), " c".to_string())]);
         assert_eq!(field_text("DKIM-Signature", "v=1;\n\tb=x"), "DKIM-Signature: v=1;\r\n\tb=x\r\n");
+    }
+
+    #[test]
+    fn a_spam_header_is_a_verdict() {
+        assert!(marked_as_spam(b"Subject: x\r\nX-Spam: Yes\r\n\r\nbody\r\n"));
+        assert!(marked_as_spam(b"X-Spam-Flag: YES\r\n\r\n"));
+        assert!(!marked_as_spam(b"X-Spam: No\r\n\r\nX-Spam: yes\r\n"), "the body is not the header");
+        assert!(!marked_as_spam(b"X-Spam-Status: yes\r\n\r\n"));
     }
 
     #[test]

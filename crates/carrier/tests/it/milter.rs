@@ -64,3 +64,61 @@ fn a_filter_that_is_down_gets_its_default_action() {
     submit_as_bob(&server, "carol@remote.example", message, false);
     assert_eq!(sink.wait(1).len(), 1, "{}", server.log());
 }
+
+/// The GTUBE line: every spam filter rejects a message carrying it.
+const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+#[test]
+fn rspamd_rejects_gtube_marks_clean_mail_and_when_it_stops_the_default_action_applies() {
+    let mut rspamd = crate::common::rspamd::Rspamd::start(false);
+    let dns = FakeDns::start();
+    let milter = format!(
+        "[[milter]]\nsocket = \"unix:{}\"\nlisteners = [\"smtp\"]\ndefault_action = \"accept\"\ntimeout = \"60s\"\n",
+        rspamd.socket().display()
+    );
+    let (server, _sink) = with_milters(&dns, &milter);
+    let send = |subject: &str, body: &str| {
+        let mut c = crate::common::Client::connect(server.port);
+        c.cmd("EHLO client.example").expect(250);
+        c.cmd("MAIL FROM:<a@elsewhere.example>").expect(250);
+        c.cmd("RCPT TO:<alice@example.com>").expect(250);
+        c.cmd("DATA").expect(354);
+        c.data(&format!(
+            "From: a@elsewhere.example\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\
+             Message-ID: <{subject}@elsewhere.example>\r\nDate: Sat, 5 Dec 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+        ))
+    };
+    let spam = send("gtube", GTUBE);
+    assert!(spam.code >= 500 && spam.text.contains("5.7.1"), "{}\nrspamd:\n{}", spam.text, rspamd.log());
+    server.wait_log("milter-reject:", 1);
+    send("clean", "Hello Alice, lunch on Friday?").expect(250);
+    let got = server.wait_messages("example.com", "alice", 1);
+    assert!(got[0].contains("X-Spamd-Result:") || got[0].contains("X-Rspamd"), "rspamd's headers:\n{}", got[0]);
+    // rspamd goes away mid-test: with default_action = "accept" mail keeps flowing.
+    rspamd.stop();
+    send("after", "Still here?").expect(250);
+    assert_eq!(server.wait_messages("example.com", "alice", 2).len(), 2, "{}", server.log());
+}
+
+#[test]
+fn mail_rspamd_quarantines_or_marks_as_spam_goes_to_junk() {
+    let rspamd = crate::common::rspamd::Rspamd::start(true);
+    let dns = FakeDns::start();
+    let milter = format!("[[milter]]\nsocket = \"unix:{}\"\ntimeout = \"60s\"\n", rspamd.socket().display());
+    let (server, _sink) = with_milters(&dns, &milter);
+    server
+        .send_mail(
+            "a@elsewhere.example",
+            &["alice@example.com"],
+            &format!("From: a@elsewhere.example\r\nSubject: gtube\r\n\r\n{GTUBE}\r\n"),
+        )
+        .expect(250);
+    let junk = server.maildir("example.com", "alice").join(".Junk/new");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(&junk).map_or(0, |d| d.count()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing in Junk:\n{}\nrspamd:\n{}", server.log(), rspamd.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(server.messages("example.com", "alice").is_empty(), "not in INBOX");
+    server.wait_log("milter quarantined the message", 1);
+}

@@ -7,6 +7,7 @@ pub mod line;
 pub mod opendkim;
 pub mod pop3;
 pub mod postfix;
+pub mod rspamd;
 pub mod sink;
 
 use std::io::{BufRead, BufReader, Read, Write};
