@@ -9,8 +9,8 @@ mod values;
 
 pub use error::ConfigError;
 pub use model::{
-    AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, Imap, Listen, Mailbox, Milter,
-    MilterDefault, MilterSocket, Pop3, Relay, SYSTEM_CONFIG, Smarthost, Smtp, Submission, Tls,
+    Antispam, AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, DnsList, Imap, Listen,
+    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, SYSTEM_CONFIG, Smarthost, Smtp, Submission, Tls,
 };
 pub use values::login_name;
 

@@ -52,6 +52,8 @@ pub struct Config {
     pub authentication: Authentication,
     /// Content filters (`[[milter]]`), in the order they run.
     pub milters: Vec<Milter>,
+    /// DNS block and allow lists, and rate limits.
+    pub antispam: Antispam,
     /// The file this came from; None for built-in development defaults.
     pub source: Option<PathBuf>,
 }
@@ -232,6 +234,32 @@ pub enum MilterDefault {
     Accept,
     /// 550 5.7.1.
     Reject,
+}
+
+/// `[antispam]`: the cheap defences carrier carries itself.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Antispam {
+    /// DNS lists asked about each client on port 25, with their weights (negative for allow
+    /// lists), as Postfix's postscreen_dnsbl_sites.
+    pub dnsbl: Vec<DnsList>,
+    /// The summed weight at which a client is refused.
+    pub dnsbl_threshold: i32,
+    /// Messages one client address may send on port 25 per hour (0: no limit).
+    pub messages_per_hour_per_ip: u32,
+    /// Recipients one client address may name on port 25 per hour (0: no limit).
+    pub recipients_per_hour_per_ip: u32,
+    /// Messages one authenticated user may send per hour (0: no limit).
+    pub messages_per_hour_per_user: u32,
+    /// Recipients one authenticated user may name per hour (0: no limit): the cap a stolen
+    /// password meets.
+    pub recipients_per_hour_per_user: u32,
+}
+
+/// One DNS list: `zen.spamhaus.org`, `bl.example*2`, `list.dnswl.org*-5`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsList {
+    pub zone: String,
+    pub weight: i32,
 }
 
 /// `[delivery]`.
@@ -462,6 +490,7 @@ impl Config {
             dkim: Dkim::default(),
             authentication: Authentication::default(),
             milters: Vec::new(),
+            antispam: Antispam::default(),
             source: None,
         }
     }

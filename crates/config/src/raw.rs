@@ -3,8 +3,8 @@
 
 use crate::error::ConfigError;
 use crate::model::{
-    AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, Imap, Listen, Mailbox, Milter,
-    MilterDefault, MilterSocket, Pop3, Relay, Smarthost, Smtp, Submission, Tls,
+    Antispam, AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, DnsList, Imap, Listen,
+    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, Smarthost, Smtp, Submission, Tls,
 };
 use crate::values::{self, login_name};
 use serde::Deserialize;
@@ -51,6 +51,20 @@ struct Raw {
     authentication: RawAuthentication,
     #[serde(default)]
     milter: Vec<S<RawMilter>>,
+    #[serde(default)]
+    antispam: RawAntispam,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAntispam {
+    #[serde(default)]
+    dnsbl: Vec<S<String>>,
+    dnsbl_threshold: Option<i32>,
+    messages_per_hour_per_ip: Option<u32>,
+    recipients_per_hour_per_ip: Option<u32>,
+    messages_per_hour_per_user: Option<u32>,
+    recipients_per_hour_per_user: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -313,6 +327,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         dkim: dkim(&ctx, &raw.dkim, &base)?,
         authentication: authentication(&ctx, &raw.authentication)?,
         milters: raw.milter.iter().map(|m| milter(&ctx, m, &base)).collect::<Result<_, _>>()?,
+        antispam: antispam(&ctx, &raw.antispam)?,
         source: Some(path.to_path_buf()),
     };
     memory_fits(&ctx, &raw, &config)?;
@@ -565,6 +580,26 @@ fn dkim(ctx: &Ctx, raw: &RawDkim, base: &Path) -> Result<Dkim, ConfigError> {
         });
     }
     Ok(Dkim { sign: raw.sign.unwrap_or(true), keys })
+}
+
+fn antispam(ctx: &Ctx, raw: &RawAntispam) -> Result<Antispam, ConfigError> {
+    let dnsbl = list(ctx, &raw.dnsbl, "antispam.dnsbl", |entry| {
+        let (zone, weight) = match entry.split_once('*') {
+            Some((zone, w)) => (zone, w.parse::<i32>().map_err(|_| format!("weight {w:?} is not a whole number"))?),
+            None => (entry, 1),
+        };
+        let zone = values::dns_name(zone)
+            .map_err(|e| format!("{entry:?}: {e} (a list looks like \"zen.spamhaus.org\" or \"list.dnswl.org*-5\")"))?;
+        Ok(DnsList { zone, weight })
+    })?;
+    Ok(Antispam {
+        dnsbl,
+        dnsbl_threshold: raw.dnsbl_threshold.unwrap_or(1),
+        messages_per_hour_per_ip: raw.messages_per_hour_per_ip.unwrap_or(0),
+        recipients_per_hour_per_ip: raw.recipients_per_hour_per_ip.unwrap_or(0),
+        messages_per_hour_per_user: raw.messages_per_hour_per_user.unwrap_or(0),
+        recipients_per_hour_per_user: raw.recipients_per_hour_per_user.unwrap_or(0),
+    })
 }
 
 fn milter(ctx: &Ctx, raw: &S<RawMilter>, base: &Path) -> Result<Milter, ConfigError> {

@@ -238,13 +238,30 @@ impl Intake {
 
     /// The `[[milter]]` filters of the message's listener, in order (see [`milter`]).
     async fn filter(&self, msg: &mut Message) -> Result<Filtered, Refusal> {
-        let Some(listener) = milter::listener(&msg.origin) else { return Ok(Filtered::Deliver) };
+        // carrier's own notifications pass no filter (as Postfix's internal_mail_filter_classes).
+        let (listener, ip, name, helo, user) = match &msg.origin {
+            Origin::Smtp { user: Some(u), ip, name, helo, .. } => {
+                ("submission", Some(*ip), name.clone(), helo.clone(), Some(u.clone()))
+            }
+            Origin::Smtp { user: None, ip, name, helo, .. } => ("smtp", Some(*ip), name.clone(), helo.clone(), None),
+            Origin::Local { helo, .. } => {
+                ("sendmail", None, "localhost".to_string(), helo.clone().unwrap_or_else(|| "localhost".into()), None)
+            }
+            Origin::Notification => return Ok(Filtered::Deliver),
+        };
         let mut outcome = Filtered::Deliver;
         let mut filtered = false;
         for filter in self.0.cfg.milters.iter().filter(|m| m.listeners.iter().any(|l| l == listener)) {
             filtered = true;
             // Boxed for the same reason as the checks: the conversation's state is large.
-            match Box::pin(milter::run(filter, &self.0.cfg.hostname, msg)).await {
+            let client = milter::Client { ip, name: &name, helo: &helo, user: user.as_deref() };
+            let mut view = milter::Message {
+                client,
+                sender: &mut msg.sender,
+                recipients: &mut msg.recipients,
+                content: &mut msg.content,
+            };
+            match Box::pin(milter::run(filter, &self.0.cfg.hostname, &mut view)).await {
                 milter::Verdict::Continue => {}
                 milter::Verdict::Accept => break,
                 milter::Verdict::Quarantine(_) => outcome = Filtered::Junk,

@@ -12,6 +12,7 @@
 pub mod bounce;
 pub mod directory;
 pub mod dns;
+pub mod dnsbl;
 pub mod handoff;
 pub mod intake;
 pub mod jobs;

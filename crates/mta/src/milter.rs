@@ -10,7 +10,6 @@
 //! filters see and decide is the same; the SMTP session is simpler, and local submissions
 //! (`sendmail`) pass the same filters as SMTP ones.
 
-use crate::intake::{Message, Origin};
 use carrier_config::{Milter, MilterDefault, MilterSocket};
 use carrier_milter::{Command, Negotiated, Reader, Reply, action, packet, protocol};
 use std::time::Duration;
@@ -36,15 +35,24 @@ pub enum Verdict {
     Quarantine(String),
 }
 
-/// Which listener a message came from, in `[[milter]] listeners`' words; None for carrier's
-/// own notifications, which no filter sees (as Postfix's internal_mail_filter_classes).
-pub fn listener(origin: &Origin) -> Option<&'static str> {
-    match origin {
-        Origin::Smtp { user: Some(_), .. } => Some("submission"),
-        Origin::Smtp { user: None, .. } => Some("smtp"),
-        Origin::Local { .. } => Some("sendmail"),
-        Origin::Notification => None,
-    }
+/// Who sent the message, as filters learn it.
+pub struct Client<'a> {
+    /// None for a local submission.
+    pub ip: Option<std::net::IpAddr>,
+    /// Its confirmed name, or "unknown" / "localhost".
+    pub name: &'a str,
+    pub helo: &'a str,
+    /// The authenticated user.
+    pub user: Option<&'a str>,
+}
+
+/// The message as filters see and change it.
+pub struct Message<'a> {
+    pub client: Client<'a>,
+    pub sender: &'a mut String,
+    pub recipients: &'a mut Vec<String>,
+    /// CRLF line ends.
+    pub content: &'a mut Vec<u8>,
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -52,7 +60,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Runs `msg` through one filter; `hostname` is ours (the `j` macro). A filter that cannot
 /// be reached, or breaks the protocol, gets its `default_action`.
-pub async fn run(filter: &Milter, hostname: &str, msg: &mut Message) -> Verdict {
+pub async fn run(filter: &Milter, hostname: &str, msg: &mut Message<'_>) -> Verdict {
     match converse(filter, hostname, msg).await {
         Ok(verdict) => verdict,
         Err(e) => {
@@ -183,7 +191,7 @@ fn reply_code(text: &str) -> Verdict {
     Verdict::Refuse(code, status, rest.to_string())
 }
 
-async fn converse(filter: &Milter, hostname: &str, msg: &mut Message) -> Result<Verdict, String> {
+async fn converse(filter: &Milter, hostname: &str, msg: &mut Message<'_>) -> Result<Verdict, String> {
     let io = connect(&filter.socket).await?;
     let mut s = Session {
         io,
@@ -198,14 +206,9 @@ async fn converse(filter: &Milter, hostname: &str, msg: &mut Message) -> Result<
     verdict
 }
 
-async fn conversation(s: &mut Session, hostname: &str, msg: &mut Message) -> Result<Verdict, String> {
-    let (ip, name, helo, user) = match &msg.origin {
-        Origin::Smtp { ip, name, helo, user, .. } => (Some(*ip), name.clone(), helo.clone(), user.clone()),
-        Origin::Local { helo, .. } => {
-            (None, "localhost".to_string(), helo.clone().unwrap_or_else(|| "localhost".into()), None)
-        }
-        Origin::Notification => (None, "localhost".to_string(), hostname.to_string(), None),
-    };
+async fn conversation(s: &mut Session, hostname: &str, msg: &mut Message<'_>) -> Result<Verdict, String> {
+    let (ip, name, helo) = (msg.client.ip, msg.client.name.to_string(), msg.client.helo.to_string());
+    let user = msg.client.user.map(str::to_string);
     let mut macros = vec![("j".to_string(), hostname.to_string()), ("{daemon_name}".into(), "carrier".into())];
     if let Some(ip) = ip {
         macros.push(("{client_addr}".into(), ip.to_string()));
@@ -219,7 +222,7 @@ async fn conversation(s: &mut Session, hostname: &str, msg: &mut Message) -> Res
     if let Some(v) = answer(s.step(Command::Helo(&helo), protocol::NO_HELO, protocol::NR_HELO).await?)? {
         return Ok(v);
     }
-    let mut mail_macros = vec![("{mail_addr}".to_string(), msg.sender.clone())];
+    let mut mail_macros = vec![("{mail_addr}".to_string(), msg.sender.to_string())];
     if let Some(user) = &user {
         mail_macros.push(("{auth_authen}".into(), user.clone()));
         mail_macros.push(("{auth_type}".into(), "PLAIN".into()));
@@ -239,7 +242,7 @@ async fn conversation(s: &mut Session, hostname: &str, msg: &mut Message) -> Res
     if let Some(v) = answer(s.step(Command::Data, protocol::NO_DATA, protocol::NR_DATA).await?)? {
         return Ok(v);
     }
-    let (head, body) = split(&msg.content);
+    let (head, body) = split(msg.content);
     let leading_space = s.agreed.has(protocol::HEADER_LEADING_SPACE);
     for (name, value) in fields(head) {
         let value = if leading_space { value.clone() } else { value.strip_prefix(' ').unwrap_or(&value).to_string() };
@@ -272,7 +275,7 @@ async fn macro_step(s: &mut Session, cmd: u8, pairs: &[(String, String)]) -> Res
 }
 
 /// The filter's changes, then its verdict.
-async fn end_of_message(s: &mut Session, msg: &mut Message) -> Result<Verdict, String> {
+async fn end_of_message(s: &mut Session, msg: &mut Message<'_>) -> Result<Verdict, String> {
     let mut body: Option<Vec<u8>> = None;
     let mut quarantine = None;
     loop {
@@ -310,7 +313,7 @@ async fn end_of_message(s: &mut Session, msg: &mut Message) -> Result<Verdict, S
             }
             Reply::ChangeFrom(from) => {
                 allowed(action::CHANGE_FROM)?;
-                msg.sender = unbracket(from.split(' ').next().unwrap_or_default());
+                *msg.sender = unbracket(from.split(' ').next().unwrap_or_default());
             }
             Reply::Quarantine(reason) => {
                 allowed(action::QUARANTINE)?;
@@ -319,11 +322,11 @@ async fn end_of_message(s: &mut Session, msg: &mut Message) -> Result<Verdict, S
             _ => {
                 let verdict = answer(Some(reply))?.unwrap_or(Verdict::Continue);
                 if let Some(new_body) = body {
-                    let (head, _) = split(&msg.content);
+                    let (head, _) = split(msg.content);
                     let mut content = head.to_vec();
                     content.extend_from_slice(b"\r\n");
                     carrier_syntax::lines::write_crlf(&mut content, &new_body);
-                    msg.content = content;
+                    *msg.content = content;
                 }
                 return Ok(match (verdict, quarantine) {
                     (Verdict::Continue | Verdict::Accept, Some(reason)) => {
@@ -386,21 +389,21 @@ fn field_text(name: &str, value: &str) -> String {
 }
 
 /// Adds a field at the end of the header section, or at position `index` (0 is the top).
-fn add_header(msg: &mut Message, index: Option<usize>, name: &str, value: &str) {
+fn add_header(msg: &mut Message<'_>, index: Option<usize>, name: &str, value: &str) {
     let text = field_text(name, value);
-    let starts = field_starts(&msg.content);
+    let starts = field_starts(msg.content);
     let at = match index {
-        Some(i) => starts.get(i).copied().unwrap_or_else(|| header_end(&msg.content)),
-        None => header_end(&msg.content),
+        Some(i) => starts.get(i).copied().unwrap_or_else(|| header_end(msg.content)),
+        None => header_end(msg.content),
     };
     msg.content.splice(at..at, text.into_bytes());
 }
 
 /// Changes the `index`th (from 1) field called `name`; an empty value deletes it; a field
 /// that is not there is added (libmilter's smfi_chgheader).
-fn change_header(msg: &mut Message, index: usize, name: &str, value: &str) {
-    let starts = field_starts(&msg.content);
-    let end_of_head = header_end(&msg.content);
+fn change_header(msg: &mut Message<'_>, index: usize, name: &str, value: &str) {
+    let starts = field_starts(msg.content);
+    let end_of_head = header_end(msg.content);
     let found = starts
         .iter()
         .enumerate()
@@ -447,27 +450,19 @@ fn header_end(content: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    fn message(content: &str) -> Message {
-        Message {
-            sender: "a@example.com".into(),
-            recipients: vec!["b@example.org".into()],
-            content: content.as_bytes().to_vec(),
-            origin: Origin::Notification,
-            body_8bit: false,
-            smtputf8: false,
-        }
-    }
-
     #[test]
     fn header_changes_land_where_libmilter_puts_them() {
-        let mut m = message("Subject: one\r\nX-A: 1\r\nX-A: 2\r\n folded\r\n\r\nbody\r\n");
+        let (mut sender, mut recipients) = ("a@example.com".to_string(), vec!["b@example.org".to_string()]);
+        let mut content = b"Subject: one\r\nX-A: 1\r\nX-A: 2\r\n folded\r\n\r\nbody\r\n".to_vec();
+        let client = Client { ip: None, name: "localhost", helo: "localhost", user: None };
+        let mut m = Message { client, sender: &mut sender, recipients: &mut recipients, content: &mut content };
         add_header(&mut m, None, "X-Spam", "yes");
         add_header(&mut m, Some(0), "X-Top", " first");
         change_header(&mut m, 2, "X-A", "two");
         change_header(&mut m, 1, "X-A", "");
         change_header(&mut m, 1, "X-New", "added");
         assert_eq!(
-            String::from_utf8(m.content).unwrap(),
+            String::from_utf8(content).unwrap(),
             "X-Top: first\r\nSubject: one\r\nX-A: two\r\nX-Spam: yes\r\nX-New: added\r\n\r\nbody\r\n"
         );
     }

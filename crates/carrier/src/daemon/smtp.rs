@@ -60,6 +60,11 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, service: Service
             let name = client_name(&server, peer.ip()).await;
             let shown = format!("{}[{}]", name.shown(), peer.ip());
             info!("connect from {shown} to {}", service.name());
+            if service == Service::Smtp
+                && let Some(text) = blocked(&server, peer.ip(), &shown).await
+            {
+                return refuse(&server, tcp, "554 5.7.1", &text).await;
+            }
             let conn = match service {
                 Service::Smtps => {
                     let limit = server.cfg.smtp.timeout.min(Duration::from_secs(60));
@@ -87,6 +92,30 @@ async fn client_name(server: &Server, ip: std::net::IpAddr) -> dns::ClientName {
         warn!("hostname {claimed} does not resolve to address {ip}: IP name possibly forged");
     }
     name
+}
+
+/// A client on port 25 whose DNS lists reach `[antispam] dnsbl_threshold` is refused with
+/// the greeting (RFC 5321 3.1: 554 instead of 220), naming the list and its explanation.
+/// Relay networks are not asked about.
+async fn blocked(server: &Server, ip: std::net::IpAddr, shown: &str) -> Option<String> {
+    let spam = &server.cfg.antispam;
+    if spam.dnsbl.is_empty() || server.cfg.relay_allowed(ip) {
+        return None;
+    }
+    let (score, listings) =
+        timeout(LOOKUP_TIMEOUT, carrier_mta::dnsbl::check(&server.resolver, &spam.dnsbl, ip)).await.unwrap_or_default();
+    if score < spam.dnsbl_threshold {
+        return None;
+    }
+    let zones: Vec<&str> = listings.iter().filter(|l| l.weight > 0).map(|l| l.zone.as_str()).collect();
+    warn!(
+        "reject: {shown} is listed by {} (score {score}, threshold {}); refused",
+        zones.join(", "),
+        spam.dnsbl_threshold
+    );
+    let first = listings.iter().find(|l| l.weight > 0)?;
+    let why = first.text.as_ref().map(|t| format!("; {t}")).unwrap_or_default();
+    Some(format!("Service unavailable; client [{ip}] blocked using {}{why}", first.zone))
 }
 
 /// RFC 5321 3.8 / 4.2.5: 421 when the server cannot take the connection now.

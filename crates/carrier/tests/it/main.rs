@@ -2,6 +2,7 @@
 //! file): each module starts the real server on loopback ports and talks to it over
 //! sockets, with Rust clients, Python's libraries and real clients from Debian.
 
+mod antispam;
 mod authentication;
 mod check;
 mod cli;
