@@ -21,6 +21,7 @@ pub mod mailq;
 pub mod milter;
 pub mod outcome;
 pub mod policy;
+pub mod rate;
 pub mod recent;
 pub mod relay;
 pub mod runner;

@@ -91,6 +91,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     };
     runner::start(context, inbox);
     let server = Arc::new(Server {
+        rates: shared::Rates::new(&cfg.antispam),
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
         message_memory: Arc::new(Semaphore::new((cfg.smtp.max_message_memory / 1024) as usize)),
         pop3_connections: Arc::new(Semaphore::new(cfg.pop3.max_connections)),

@@ -4,6 +4,7 @@
 use super::limits::{self, Throttle};
 use carrier_accounts::Directory;
 use carrier_config::Config;
+use carrier_mta::rate::Hourly;
 use carrier_mta::recent::Recent;
 use carrier_mta::{Intake, SharedDirectory};
 use carrier_spool::Spool;
@@ -53,6 +54,27 @@ pub struct Server {
     /// carrier's resolver (`[dns] nameservers`), with its cache, for the clients' names and
     /// the senders' domains.
     pub resolver: carrier_mta::dns::Resolver,
+    /// The hourly allowances of `[antispam]`.
+    pub rates: Rates,
+}
+
+/// Messages and recipients per hour, per client address (port 25) and per user.
+pub struct Rates {
+    pub messages_per_ip: Hourly,
+    pub recipients_per_ip: Hourly,
+    pub messages_per_user: Hourly,
+    pub recipients_per_user: Hourly,
+}
+
+impl Rates {
+    pub fn new(cfg: &carrier_config::Antispam) -> Rates {
+        Rates {
+            messages_per_ip: Hourly::new(cfg.messages_per_hour_per_ip),
+            recipients_per_ip: Hourly::new(cfg.recipients_per_hour_per_ip),
+            messages_per_user: Hourly::new(cfg.messages_per_hour_per_user),
+            recipients_per_user: Hourly::new(cfg.recipients_per_hour_per_user),
+        }
+    }
 }
 
 impl Server {

@@ -164,6 +164,13 @@ struct Client {
     name: dns::ClientName,
 }
 
+/// What an hourly allowance counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Count {
+    Messages,
+    Recipients,
+}
+
 #[derive(Default)]
 struct Counts {
     messages: u32,
@@ -294,7 +301,34 @@ impl Client {
             Some(user) => policy::check_sender(&self.server.cfg, &self.server.directory(), user, from),
             None => self.sender_domain(from).await,
         };
+        let decision = decision.and_then(|()| self.allowance(1, Count::Messages));
         self.answer("MAIL", decision);
+    }
+
+    /// `[antispam]`'s hourly allowances: per user when authenticated, else per client
+    /// address on port 25 (relay networks are exempt); 451 4.7.1 when used up, as Postfix's
+    /// anvil rate limits, so the client tries again later.
+    fn allowance(&self, n: u32, count: Count) -> Result<(), Reply> {
+        let rates = &self.server.rates;
+        let now = std::time::Instant::now();
+        let (limit, key, whose) = match (self.session.user(), count) {
+            (Some(user), Count::Messages) => (&rates.messages_per_user, user.to_string(), "user"),
+            (Some(user), Count::Recipients) => (&rates.recipients_per_user, user.to_string(), "user"),
+            (None, _) if self.service != Service::Smtp || self.server.cfg.relay_allowed(self.peer.ip()) => {
+                return Ok(());
+            }
+            (None, Count::Messages) => (&rates.messages_per_ip, self.peer.ip().to_string(), "address"),
+            (None, Count::Recipients) => (&rates.recipients_per_ip, self.peer.ip().to_string(), "address"),
+        };
+        if limit.take(&key, n, now) {
+            return Ok(());
+        }
+        let what = if count == Count::Messages { "messages" } else { "recipients" };
+        warn!(
+            "rate limit: {whose} {key} has sent its {what} for this hour ([antispam] {what}_per_hour_per_{})",
+            if whose == "user" { "user" } else { "ip" }
+        );
+        Err(Reply::new(451, "4.7.1", format!("Too many {what} from this {whose} in the last hour, try again later")))
     }
 
     /// sendmail's check on port 25: a sender domain with neither MX nor address records is
@@ -329,6 +363,9 @@ impl Client {
         let authenticated = self.session.user().is_some();
         let mut decision =
             policy::check_recipient(&self.server.cfg, &self.server.directory(), self.peer.ip(), authenticated, to);
+        if decision.is_ok() {
+            decision = self.allowance(1, Count::Recipients);
+        }
         if decision.is_ok() && self.server.store.quota().is_some() {
             let mailboxes = policy::local_mailboxes(&self.server.cfg, &self.server.directory(), to);
             let (store, address, size) = (self.server.store.clone(), to.address(), self.declared_size);

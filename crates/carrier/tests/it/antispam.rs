@@ -49,3 +49,40 @@ fn a_listed_client_is_refused_with_the_lists_words_unless_allow_lists_outweigh_i
     });
     assert!(greeting(&server).starts_with("220 "));
 }
+
+#[test]
+fn hourly_limits_per_client_address_and_per_user_answer_451() {
+    use base64::Engine;
+    let server = Server::start_with(Options {
+        sections: "[submission]\nplaintext_loopback = true\n\
+                   [antispam]\nmessages_per_hour_per_ip = 2\nrecipients_per_hour_per_user = 3\n"
+            .into(),
+        ..Options::default()
+    });
+    // Port 25: two messages from this address in the hour, then 451 4.7.1 at MAIL.
+    let mut c = server.connect();
+    c.cmd("EHLO client.example").expect(250);
+    for _ in 0..2 {
+        c.cmd("MAIL FROM:<a@elsewhere.example>").expect(250);
+        c.cmd("RSET").expect(250);
+    }
+    let r = c.cmd("MAIL FROM:<a@elsewhere.example>").expect_status(451, "4.7.1");
+    assert!(r.text.contains("Too many messages from this address"), "{}", r.text);
+    server.wait_log("rate limit: address 127.0.0.1 has sent its messages for this hour", 1);
+    // A user: three recipients in the hour, across messages, then 451 at RCPT; the
+    // session and the other limit are unaffected.
+    let mut c = Client::connect(server.submission_port);
+    c.cmd("EHLO client.example").expect(250);
+    let login = base64::engine::general_purpose::STANDARD.encode("\0bob@example.com\0bob-secret");
+    c.cmd(&format!("AUTH PLAIN {login}")).expect(235);
+    c.cmd("MAIL FROM:<bob@example.com>").expect(250);
+    for rcpt in ["alice@example.com", "bob@example.com"] {
+        c.cmd(&format!("RCPT TO:<{rcpt}>")).expect(250);
+    }
+    c.cmd("RSET").expect(250);
+    c.cmd("MAIL FROM:<bob@example.com>").expect(250);
+    c.cmd("RCPT TO:<carol@remote.example>").expect(250);
+    c.cmd("RCPT TO:<dave@remote.example>").expect_status(451, "4.7.1");
+    c.cmd("NOOP").expect(250);
+    server.wait_log("rate limit: user bob@example.com has sent its recipients for this hour", 1);
+}
