@@ -244,6 +244,9 @@ pub struct Antispam {
     pub dnsbl: Vec<DnsList>,
     /// The summed weight at which a client is refused.
     pub dnsbl_threshold: i32,
+    /// Greylist first-time (network, sender, recipient) triplets on port 25 for this long;
+    /// None is off.
+    pub greylisting: Option<Duration>,
     /// Messages one client address may send on port 25 per hour (0: no limit).
     pub messages_per_hour_per_ip: u32,
     /// Recipients one client address may name on port 25 per hour (0: no limit).

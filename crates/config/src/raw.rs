@@ -61,6 +61,8 @@ struct RawAntispam {
     #[serde(default)]
     dnsbl: Vec<S<String>>,
     dnsbl_threshold: Option<i32>,
+    greylisting: Option<bool>,
+    greylist_delay: Option<S<toml::Value>>,
     messages_per_hour_per_ip: Option<u32>,
     recipients_per_hour_per_ip: Option<u32>,
     messages_per_hour_per_user: Option<u32>,
@@ -592,9 +594,14 @@ fn antispam(ctx: &Ctx, raw: &RawAntispam) -> Result<Antispam, ConfigError> {
             .map_err(|e| format!("{entry:?}: {e} (a list looks like \"zen.spamhaus.org\" or \"list.dnswl.org*-5\")"))?;
         Ok(DnsList { zone, weight })
     })?;
+    let delay = match &raw.greylist_delay {
+        Some(v) => duration_value(ctx, v, "antispam.greylist_delay")?,
+        None => Duration::from_secs(300),
+    };
     Ok(Antispam {
         dnsbl,
         dnsbl_threshold: raw.dnsbl_threshold.unwrap_or(1),
+        greylisting: raw.greylisting.unwrap_or(false).then_some(delay),
         messages_per_hour_per_ip: raw.messages_per_hour_per_ip.unwrap_or(0),
         recipients_per_hour_per_ip: raw.recipients_per_hour_per_ip.unwrap_or(0),
         messages_per_hour_per_user: raw.messages_per_hour_per_user.unwrap_or(0),

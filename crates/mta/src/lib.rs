@@ -13,6 +13,7 @@ pub mod bounce;
 pub mod directory;
 pub mod dns;
 pub mod dnsbl;
+pub mod greylist;
 pub mod handoff;
 pub mod intake;
 pub mod jobs;

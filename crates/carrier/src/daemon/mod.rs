@@ -18,6 +18,7 @@ use crate::privileges;
 use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_mailauth::{Keyring, Signer, Verifier, keys};
+use carrier_mta::greylist::Greylist;
 use carrier_mta::recent::Recent;
 use carrier_mta::relay::Relay;
 use carrier_mta::{Intake, MailAuth, SharedDirectory, dns, handoff, jobs, runner};
@@ -92,6 +93,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     runner::start(context, inbox);
     let server = Arc::new(Server {
         rates: shared::Rates::new(&cfg.antispam),
+        greylist: cfg.antispam.greylisting.map(|delay| Greylist::open(&cfg.data_dir, delay, SystemTime::now())),
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
         message_memory: Arc::new(Semaphore::new((cfg.smtp.max_message_memory / 1024) as usize)),
         pop3_connections: Arc::new(Semaphore::new(cfg.pop3.max_connections)),

@@ -56,6 +56,8 @@ pub struct Server {
     pub resolver: carrier_mta::dns::Resolver,
     /// The hourly allowances of `[antispam]`.
     pub rates: Rates,
+    /// `[antispam] greylisting`, when on.
+    pub greylist: Option<carrier_mta::greylist::Greylist>,
 }
 
 /// Messages and recipients per hour, per client address (port 25) and per user.

@@ -162,6 +162,8 @@ struct Client {
     memory: limits::MemoryShare,
     /// What reverse DNS says the client is.
     name: dns::ClientName,
+    /// MAIL FROM of the current transaction, for greylisting.
+    sender: String,
 }
 
 /// What an hourly allowance counts.
@@ -201,6 +203,7 @@ impl Client {
             declared_size: None,
             memory: Default::default(),
             name,
+            sender: String::new(),
         }
     }
 
@@ -297,12 +300,35 @@ impl Client {
     /// MAIL FROM: an authenticated user may only use their own addresses; another server's
     /// sender must have a domain that exists.
     async fn mail(&mut self, from: &str) {
+        self.sender = from.to_string();
         let decision = match self.session.user() {
             Some(user) => policy::check_sender(&self.server.cfg, &self.server.directory(), user, from),
             None => self.sender_domain(from).await,
         };
         let decision = decision.and_then(|()| self.allowance(1, Count::Messages));
         self.answer("MAIL", decision);
+    }
+
+    /// Greylisting (`mta/src/greylist.rs`): port 25, not relay networks, not users.
+    fn greylisted(&self, recipient: &str) -> Result<(), Reply> {
+        let Some(list) = &self.server.greylist else { return Ok(()) };
+        if self.service != Service::Smtp
+            || self.session.user().is_some()
+            || self.server.cfg.relay_allowed(self.peer.ip())
+        {
+            return Ok(());
+        }
+        match list.check(self.peer.ip(), &self.sender, recipient, std::time::SystemTime::now()) {
+            carrier_mta::greylist::Answer::Pass => Ok(()),
+            carrier_mta::greylist::Answer::Wait(d) => Err(Reply::new(
+                451,
+                "4.7.1",
+                format!(
+                    "<{recipient}>: Greylisted: mail from a new sender waits a little; try again in {} seconds",
+                    d.as_secs()
+                ),
+            )),
+        }
     }
 
     /// `[antispam]`'s hourly allowances: per user when authenticated, else per client
@@ -365,6 +391,9 @@ impl Client {
             policy::check_recipient(&self.server.cfg, &self.server.directory(), self.peer.ip(), authenticated, to);
         if decision.is_ok() {
             decision = self.allowance(1, Count::Recipients);
+        }
+        if decision.is_ok() {
+            decision = self.greylisted(&to.address());
         }
         if decision.is_ok() && self.server.store.quota().is_some() {
             let mailboxes = policy::local_mailboxes(&self.server.cfg, &self.server.directory(), to);

@@ -86,3 +86,27 @@ fn hourly_limits_per_client_address_and_per_user_answer_451() {
     c.cmd("NOOP").expect(250);
     server.wait_log("rate limit: user bob@example.com has sent its recipients for this hour", 1);
 }
+
+#[test]
+fn greylisting_delays_a_first_sender_and_remembers_a_passed_network_across_a_restart() {
+    let mut server = Server::start_with(Options {
+        sections: "[antispam]\ngreylisting = true\ngreylist_delay = \"1s\"\n".into(),
+        ..Options::default()
+    });
+    let attempt = |server: &Server, sender: &str| {
+        let mut c = server.connect();
+        c.cmd("EHLO client.example").expect(250);
+        c.cmd(&format!("MAIL FROM:<{sender}>")).expect(250);
+        c.cmd("RCPT TO:<bob@example.com>")
+    };
+    let first = attempt(&server, "a@elsewhere.example").expect_status(451, "4.7.1");
+    assert!(first.text.contains("Greylisted"), "{}", first.text);
+    // Too soon: still waiting.
+    attempt(&server, "a@elsewhere.example").expect_status(451, "4.7.1");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    attempt(&server, "a@elsewhere.example").expect(250);
+    // The network is trusted now, also after a crash and restart.
+    server.kill9();
+    server.restart();
+    attempt(&server, "someone-new@other.example").expect(250);
+}
