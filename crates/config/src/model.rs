@@ -237,7 +237,7 @@ pub enum MilterDefault {
 }
 
 /// `[antispam]`: the cheap defences carrier carries itself.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Antispam {
     /// DNS lists asked about each client on port 25, with their weights (negative for allow
     /// lists), as Postfix's postscreen_dnsbl_sites.
@@ -247,6 +247,8 @@ pub struct Antispam {
     /// Greylist first-time (network, sender, recipient) triplets on port 25 for this long;
     /// None is off.
     pub greylisting: Option<Duration>,
+    /// Header rules that make a filtered message spam, for the Junk folder.
+    pub spam_rules: Vec<SpamRule>,
     /// Messages one client address may send on port 25 per hour (0: no limit).
     pub messages_per_hour_per_ip: u32,
     /// Recipients one client address may name on port 25 per hour (0: no limit).
@@ -256,6 +258,55 @@ pub struct Antispam {
     /// Recipients one authenticated user may name per hour (0: no limit): the cap a stolen
     /// password meets.
     pub recipients_per_hour_per_user: u32,
+}
+
+impl Default for Antispam {
+    fn default() -> Antispam {
+        Antispam {
+            dnsbl: Vec::new(),
+            dnsbl_threshold: 1,
+            greylisting: None,
+            spam_rules: SpamRule::defaults(),
+            messages_per_hour_per_ip: 0,
+            recipients_per_hour_per_ip: 0,
+            messages_per_hour_per_user: 0,
+            recipients_per_hour_per_user: 0,
+        }
+    }
+}
+
+/// A header a filter adds that marks spam: `X-Spam: yes` (the value starts so, without
+/// regard to case) or `X-Spam-Score >= 5` (the value's first number).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpamRule {
+    Starts { field: String, prefix: String },
+    AtLeast { field: String, score: f64 },
+}
+
+impl SpamRule {
+    /// The defaults: rspamd's `X-Spam: Yes` and SpamAssassin's `X-Spam-Flag: YES`.
+    pub fn defaults() -> Vec<SpamRule> {
+        ["X-Spam", "X-Spam-Flag"].map(|f| SpamRule::Starts { field: f.into(), prefix: "yes".into() }).to_vec()
+    }
+
+    /// True when the field `name: value` meets the rule.
+    pub fn matches(&self, name: &str, value: &str) -> bool {
+        let value = value.trim();
+        match self {
+            SpamRule::Starts { field, prefix } => {
+                name.eq_ignore_ascii_case(field)
+                    && value.get(..prefix.len()).is_some_and(|v| v.eq_ignore_ascii_case(prefix))
+            }
+            SpamRule::AtLeast { field, score } => {
+                let number: String = value
+                    .chars()
+                    .skip_while(|c| !c.is_ascii_digit() && *c != '-')
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+                    .collect();
+                name.eq_ignore_ascii_case(field) && number.parse::<f64>().is_ok_and(|n| n >= *score)
+            }
+        }
+    }
 }
 
 /// One DNS list: `zen.spamhaus.org`, `bl.example*2`, `list.dnswl.org*-5`.

@@ -4,7 +4,7 @@
 use crate::error::ConfigError;
 use crate::model::{
     Antispam, AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, DnsList, Imap, Listen,
-    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, Smarthost, Smtp, Submission, Tls,
+    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, Smarthost, Smtp, SpamRule, Submission, Tls,
 };
 use crate::values::{self, login_name};
 use serde::Deserialize;
@@ -63,6 +63,7 @@ struct RawAntispam {
     dnsbl_threshold: Option<i32>,
     greylisting: Option<bool>,
     greylist_delay: Option<S<toml::Value>>,
+    spam_headers: Option<Vec<S<String>>>,
     messages_per_hour_per_ip: Option<u32>,
     recipients_per_hour_per_ip: Option<u32>,
     messages_per_hour_per_user: Option<u32>,
@@ -602,11 +603,31 @@ fn antispam(ctx: &Ctx, raw: &RawAntispam) -> Result<Antispam, ConfigError> {
         dnsbl,
         dnsbl_threshold: raw.dnsbl_threshold.unwrap_or(1),
         greylisting: raw.greylisting.unwrap_or(false).then_some(delay),
+        spam_rules: match &raw.spam_headers {
+            Some(rules) => list(ctx, rules, "antispam.spam_headers", spam_rule)?,
+            None => SpamRule::defaults(),
+        },
         messages_per_hour_per_ip: raw.messages_per_hour_per_ip.unwrap_or(0),
         recipients_per_hour_per_ip: raw.recipients_per_hour_per_ip.unwrap_or(0),
         messages_per_hour_per_user: raw.messages_per_hour_per_user.unwrap_or(0),
         recipients_per_hour_per_user: raw.recipients_per_hour_per_user.unwrap_or(0),
     })
+}
+
+/// `"X-Spam: yes"` or `"X-Spam-Score >= 5"`.
+fn spam_rule(text: &str) -> Result<SpamRule, String> {
+    let bad = || format!("{text:?} is not a rule such as \"X-Spam: yes\" or \"X-Spam-Score >= 5\"");
+    if let Some((field, score)) = text.split_once(">=") {
+        let score = score.trim().parse::<f64>().map_err(|_| bad())?;
+        let field = field.trim();
+        return if field.is_empty() { Err(bad()) } else { Ok(SpamRule::AtLeast { field: field.into(), score }) };
+    }
+    let (field, prefix) = text.split_once(':').ok_or_else(bad)?;
+    let (field, prefix) = (field.trim(), prefix.trim());
+    if field.is_empty() || prefix.is_empty() {
+        return Err(bad());
+    }
+    Ok(SpamRule::Starts { field: field.into(), prefix: prefix.into() })
 }
 
 fn milter(ctx: &Ctx, raw: &S<RawMilter>, base: &Path) -> Result<Milter, ConfigError> {

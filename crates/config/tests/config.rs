@@ -375,3 +375,28 @@ fn dkim_and_authentication_sections() {
     );
     assert!(e.message.contains("selector \"a b\" is not a DNS name"), "{e}");
 }
+
+#[test]
+fn antispam_section() {
+    let cfg = parse("hostname = \"mx.example.com\"\n").unwrap();
+    assert_eq!(cfg.antispam.spam_rules, carrier_config::SpamRule::defaults());
+    assert!(cfg.antispam.greylisting.is_none() && cfg.antispam.dnsbl.is_empty());
+    let cfg = parse(
+        "hostname = \"mx.example.com\"\n[antispam]\ndnsbl = [\"zen.example.org\", \"list.dnswl.example*-5\"]\n\
+         dnsbl_threshold = 2\ngreylisting = true\nspam_headers = [\"X-Spam-Score >= 6.5\", \"X-Verdict: junk\"]\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.antispam.dnsbl[1], carrier_config::DnsList { zone: "list.dnswl.example".into(), weight: -5 });
+    assert_eq!(cfg.antispam.greylisting, Some(Duration::from_secs(300)));
+    assert!(cfg.antispam.spam_rules[0].matches("x-spam-score", " 7"));
+    assert!(cfg.antispam.spam_rules[1].matches("X-Verdict", "JUNK mail"));
+    let e = error("hostname = \"mx.example.com\"\n[antispam]\nspam_headers = [\"X-Spam\"]\n");
+    assert!(e.message.contains("not a rule such as"), "{e}");
+    let e = error("hostname = \"mx.example.com\"\n[antispam]\ndnsbl = [\"zen*x\"]\n");
+    assert!(e.message.contains("weight \"x\""), "{e}");
+    let e = error("hostname = \"mx.example.com\"\n[[milter]]\nsocket = \"tcp:1\"\n");
+    assert!(e.message.contains("is not a milter socket"), "{e}");
+    let cfg = parse("hostname = \"mx.example.com\"\n[[milter]]\nsocket = \"inet:8891@127.0.0.1\"\n").unwrap();
+    assert_eq!(cfg.milters[0].socket, carrier_config::MilterSocket::Inet("127.0.0.1".into(), 8891));
+    assert_eq!(cfg.milters[0].default_action, carrier_config::MilterDefault::Tempfail);
+}

@@ -276,7 +276,7 @@ impl Intake {
             }
         }
         // A filter's spam verdict in a header (rspamd's and SpamAssassin's `X-Spam: Yes`).
-        if filtered && milter::marked_as_spam(&msg.content) {
+        if filtered && milter::marked_as_spam(&msg.content, &self.0.cfg.antispam.spam_rules) {
             info!("message from <{}> marked as spam by a filter: to Junk", msg.sender);
             outcome = Filtered::Junk;
         }

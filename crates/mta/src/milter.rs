@@ -10,7 +10,7 @@
 //! filters see and decide is the same; the SMTP session is simpler, and local submissions
 //! (`sendmail`) pass the same filters as SMTP ones.
 
-use carrier_config::{Milter, MilterDefault, MilterSocket};
+use carrier_config::{Milter, MilterDefault, MilterSocket, SpamRule};
 use carrier_milter::{Command, Negotiated, Reader, Reply, action, packet, protocol};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -340,13 +340,11 @@ async fn end_of_message(s: &mut Session, msg: &mut Message<'_>) -> Result<Verdic
     }
 }
 
-/// True when the message has `X-Spam: yes` (rspamd's `spam_header`, SpamAssassin's
-/// `X-Spam-Flag: YES`), which filters add to mail they judge to be spam but do not refuse.
-pub fn marked_as_spam(content: &[u8]) -> bool {
-    fields(split(content).0).iter().any(|(name, value)| {
-        let yes = value.trim().get(..3).is_some_and(|v| v.eq_ignore_ascii_case("yes"));
-        (name.eq_ignore_ascii_case("X-Spam") || name.eq_ignore_ascii_case("X-Spam-Flag")) && yes
-    })
+/// True when a header field meets one of `[antispam] spam_headers` (by default rspamd's
+/// `X-Spam: Yes` and SpamAssassin's `X-Spam-Flag: YES`), which filters add to mail they
+/// judge to be spam but do not refuse.
+pub fn marked_as_spam(content: &[u8], rules: &[SpamRule]) -> bool {
+    fields(split(content).0).iter().any(|(name, value)| rules.iter().any(|r| r.matches(name, value)))
 }
 
 fn unbracket(addr: &str) -> String {
@@ -476,10 +474,15 @@ mod tests {
 
     #[test]
     fn a_spam_header_is_a_verdict() {
-        assert!(marked_as_spam(b"Subject: x\r\nX-Spam: Yes\r\n\r\nbody\r\n"));
-        assert!(marked_as_spam(b"X-Spam-Flag: YES\r\n\r\n"));
-        assert!(!marked_as_spam(b"X-Spam: No\r\n\r\nX-Spam: yes\r\n"), "the body is not the header");
-        assert!(!marked_as_spam(b"X-Spam-Status: yes\r\n\r\n"));
+        let rules = SpamRule::defaults();
+        assert!(marked_as_spam(b"Subject: x\r\nX-Spam: Yes\r\n\r\nbody\r\n", &rules));
+        assert!(marked_as_spam(b"X-Spam-Flag: YES\r\n\r\n", &rules));
+        assert!(!marked_as_spam(b"X-Spam: No\r\n\r\nX-Spam: yes\r\n", &rules), "the body is not the header");
+        assert!(!marked_as_spam(b"X-Spam-Status: yes\r\n\r\n", &rules));
+        let score = [SpamRule::AtLeast { field: "X-Spam-Score".into(), score: 5.0 }];
+        assert!(marked_as_spam(b"X-Spam-Score: 7.3\r\n\r\n", &score));
+        assert!(!marked_as_spam(b"X-Spam-Score: 4.9 (low)\r\n\r\n", &score));
+        assert!(!marked_as_spam(b"X-Spam-Score: -12\r\n\r\n", &score));
     }
 
     #[test]
