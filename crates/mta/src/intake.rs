@@ -178,9 +178,10 @@ impl Intake {
     /// Checks, expands and queues a message; returns its queue id once it is durable.
     pub async fn accept(&self, mut msg: Message, unknown: Unknown) -> Result<Accepted, Refusal> {
         self.check(&mut msg)?;
-        let filtered = self.filter(&mut msg).await?;
+        // Named now, so content filters can name it too (the `i` macro).
+        let id = QueueId::generate();
+        let filtered = self.filter(&mut msg, &id).await?;
         if let Filtered::Discard(filter) = &filtered {
-            let id = QueueId::generate();
             info!("{id}: discarded by milter {filter}: from=<{}>, {}", msg.sender, log_origin(&msg.origin));
             return Ok(Accepted { id, unknown: Vec::new() });
         }
@@ -196,7 +197,7 @@ impl Intake {
         let mut envelope = self.envelope(&msg, recipients);
         envelope.junk = checked.as_ref().is_some_and(|c| c.junk) || filtered == Filtered::Junk;
         let (size, nrcpts) = (msg.content.len(), envelope.recipients.len());
-        match self.0.spool.enqueue(envelope, msg.content).await {
+        match self.0.spool.enqueue_as(id, envelope, msg.content).await {
             Ok(id) => {
                 info!("{id}: from=<{}>, size={size}, nrcpts={nrcpts}, {}", msg.sender, log_origin(&msg.origin));
                 if let Some(checked) = checked {
@@ -237,7 +238,7 @@ impl Intake {
     }
 
     /// The `[[milter]]` filters of the message's listener, in order (see [`milter`]).
-    async fn filter(&self, msg: &mut Message) -> Result<Filtered, Refusal> {
+    async fn filter(&self, msg: &mut Message, id: &QueueId) -> Result<Filtered, Refusal> {
         // carrier's own notifications pass no filter (as Postfix's internal_mail_filter_classes).
         let (listener, ip, name, helo, user) = match &msg.origin {
             Origin::Smtp { user: Some(u), ip, name, helo, .. } => {
@@ -254,7 +255,8 @@ impl Intake {
         for filter in self.0.cfg.milters.iter().filter(|m| m.listeners.iter().any(|l| l == listener)) {
             filtered = true;
             // Boxed for the same reason as the checks: the conversation's state is large.
-            let client = milter::Client { ip, name: &name, helo: &helo, user: user.as_deref() };
+            let client =
+                milter::Client { ip, name: &name, helo: &helo, user: user.as_deref(), queue_id: id.to_string() };
             let mut view = milter::Message {
                 client,
                 sender: &mut msg.sender,

@@ -44,6 +44,8 @@ pub struct Client<'a> {
     pub helo: &'a str,
     /// The authenticated user.
     pub user: Option<&'a str>,
+    /// The id the message will have in the queue (the `i` macro).
+    pub queue_id: String,
 }
 
 /// The message as filters see and change it.
@@ -222,7 +224,8 @@ async fn conversation(s: &mut Session, hostname: &str, msg: &mut Message<'_>) ->
     if let Some(v) = answer(s.step(Command::Helo(&helo), protocol::NO_HELO, protocol::NR_HELO).await?)? {
         return Ok(v);
     }
-    let mut mail_macros = vec![("{mail_addr}".to_string(), msg.sender.to_string())];
+    let mut mail_macros =
+        vec![("{mail_addr}".to_string(), msg.sender.to_string()), ("i".into(), msg.client.queue_id.clone())];
     if let Some(user) = &user {
         mail_macros.push(("{auth_authen}".into(), user.clone()));
         mail_macros.push(("{auth_type}".into(), "PLAIN".into()));
@@ -452,7 +455,7 @@ mod tests {
     fn header_changes_land_where_libmilter_puts_them() {
         let (mut sender, mut recipients) = ("a@example.com".to_string(), vec!["b@example.org".to_string()]);
         let mut content = b"Subject: one\r\nX-A: 1\r\nX-A: 2\r\n folded\r\n\r\nbody\r\n".to_vec();
-        let client = Client { ip: None, name: "localhost", helo: "localhost", user: None };
+        let client = Client { ip: None, name: "localhost", helo: "localhost", user: None, queue_id: "Q".into() };
         let mut m = Message { client, sender: &mut sender, recipients: &mut recipients, content: &mut content };
         add_header(&mut m, None, "X-Spam", "yes");
         add_header(&mut m, Some(0), "X-Top", " first");

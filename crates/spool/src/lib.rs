@@ -61,6 +61,7 @@ pub struct CommitStats {
 type Reply = Box<dyn FnOnce(io::Result<QueueId>) + Send>;
 
 struct Job {
+    id: QueueId,
     envelope: Envelope,
     message: Vec<u8>,
     reply: Reply,
@@ -148,22 +149,28 @@ impl Spool {
 
     /// Stores a message; returns its id once it is durable.
     pub async fn enqueue(&self, envelope: Envelope, message: Vec<u8>) -> io::Result<QueueId> {
+        self.enqueue_as(QueueId::generate(), envelope, message).await
+    }
+
+    /// [`Spool::enqueue`] under an id chosen before (the intake names the message to
+    /// content filters before it is queued, as Postfix's `i` macro).
+    pub async fn enqueue_as(&self, id: QueueId, envelope: Envelope, message: Vec<u8>) -> io::Result<QueueId> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(envelope, message, Box::new(move |r| drop(tx.send(r))))?;
+        self.submit(id, envelope, message, Box::new(move |r| drop(tx.send(r))))?;
         rx.await.map_err(|_| io::Error::other("the spool committer stopped"))?
     }
 
     /// Same as [`Spool::enqueue`] for code outside an async runtime (CLI tools).
     pub fn enqueue_blocking(&self, envelope: Envelope, message: Vec<u8>) -> io::Result<QueueId> {
         let (tx, rx) = mpsc::channel();
-        self.submit(envelope, message, Box::new(move |r| drop(tx.send(r))))?;
+        self.submit(QueueId::generate(), envelope, message, Box::new(move |r| drop(tx.send(r))))?;
         rx.recv().map_err(|_| io::Error::other("the spool committer stopped"))?
     }
 
-    fn submit(&self, envelope: Envelope, message: Vec<u8>, reply: Reply) -> io::Result<()> {
+    fn submit(&self, id: QueueId, envelope: Envelope, message: Vec<u8>, reply: Reply) -> io::Result<()> {
         self.inner
             .jobs
-            .send(Job { envelope, message, reply })
+            .send(Job { id, envelope, message, reply })
             .map_err(|_| io::Error::other("the spool committer stopped"))
     }
 
@@ -416,7 +423,7 @@ fn commit(dirs: &Dirs, batch: Vec<Job>) {
 }
 
 fn write_tmp(dirs: &Dirs, job: &Job) -> io::Result<(QueueId, File)> {
-    let id = QueueId::generate();
+    let id = job.id.clone();
     let path = dirs.tmp.join(id.to_string());
     let result = (|| {
         let mut file = dirs.open_tmp(&id)?;
