@@ -135,7 +135,7 @@ impl Connection {
             broken: false,
         };
         if let TlsPolicy::Implicit(config) = setup.tls {
-            conn.handshake(config.clone()).await.map_err(|(f, _)| OpenError::Failed(f))?;
+            conn.handshake(config.clone(), setup.tls).await.map_err(|(f, _)| OpenError::Failed(f))?;
         }
         let greeting = conn.read(COMMAND, "initial greeting").await.map_err(OpenError::Failed)?;
         if greeting.code != 220 {
@@ -219,7 +219,7 @@ impl Connection {
                 (false, false) => Ok(()),
             };
         }
-        match self.handshake(config).await {
+        match self.handshake(config, setup.tls).await {
             Ok(()) => {}
             Err((f, r)) if required => return Err(OpenError::Insecure(f, r)),
             Err((f, _)) if verified => return Err(OpenError::Failed(f)),
@@ -229,7 +229,11 @@ impl Connection {
     }
 
     /// The TLS handshake; a failure also says what kind it was, for TLS reports.
-    async fn handshake(&mut self, config: Arc<rustls::ClientConfig>) -> Result<(), (Failure, TlsResult)> {
+    async fn handshake(
+        &mut self,
+        config: Arc<rustls::ClientConfig>,
+        policy: &TlsPolicy,
+    ) -> Result<(), (Failure, TlsResult)> {
         let name = match self.peer.name.parse::<IpAddr>() {
             Ok(ip) => ServerName::IpAddress(ip.into()),
             Err(_) => {
@@ -250,7 +254,7 @@ impl Connection {
             Ok(Err(e)) => Err((
                 Failure::temporary(
                     "4.7.5",
-                    format!("TLS handshake with {} failed: {}", self.peer.name_ip(), tls_error_text(&e)),
+                    format!("TLS handshake with {} failed: {}", self.peer.name_ip(), tls_error_text(&e, policy)),
                 ),
                 TlsResult::of_tls_error(&e),
             )),
@@ -513,13 +517,14 @@ fn connect_failure(peer: &Peer, why: &str) -> Failure {
 }
 
 /// rustls errors in words: a certificate problem says what to change.
-fn tls_error_text(e: &io::Error) -> String {
+fn tls_error_text(e: &io::Error, policy: &TlsPolicy) -> String {
     let text = e.to_string();
+    let setting = match policy {
+        TlsPolicy::Required(_) => "`ca_file` under [delivery]",
+        _ => "`smarthost_ca` under [relay]",
+    };
     if text.contains("certificate") || text.contains("Certificate") {
-        format!(
-            "{text} (the certificate is not trusted for this name; a private CA goes in `smarthost_ca` under \
-             [relay] for a smarthost, `ca_file` under [delivery] for MX hosts)"
-        )
+        format!("{text} (the certificate is not trusted for this name; set {setting} if it is a private CA)")
     } else {
         text
     }
