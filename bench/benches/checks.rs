@@ -7,59 +7,11 @@
 use carrier_mailauth::verify::Facts;
 use carrier_mailauth::{Keyring, Signer, Verifier, keys};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{SOA, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
-use std::net::UdpSocket;
-use std::str::FromStr;
-use std::time::{Duration, SystemTime};
 
-/// Answers TXT queries from `records`; everything else is NXDOMAIN.
-fn dns_server(records: HashMap<String, String>) -> std::net::SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("a loopback port");
-    let addr = socket.local_addr().expect("its address");
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok((n, from)) = socket.recv_from(&mut buf) {
-            let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
-            let Some(q) = query.queries.first().cloned() else { continue };
-            let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
-            reply.metadata.recursion_desired = query.metadata.recursion_desired;
-            reply.metadata.recursion_available = true;
-            reply.add_query(q.clone());
-            let name = q.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
-            match records.get(&name) {
-                Some(text) if q.query_type() == RecordType::TXT => {
-                    let strings =
-                        text.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-                    let owner = Name::from_str(&format!("{name}.")).expect("a name");
-                    reply.add_answer(Record::from_rdata(owner, 3600, RData::TXT(TXT::new(strings))));
-                }
-                Some(_) => {}
-                None => {
-                    // With the zone's SOA, as real servers send it: resolvers cache the
-                    // negative answer for its minimum TTL (RFC 2308 5).
-                    reply.metadata.response_code = ResponseCode::NXDomain;
-                    let soa = SOA::new(
-                        Name::from_str("ns.example.").expect("a name"),
-                        Name::from_str("hostmaster.example.").expect("a name"),
-                        1,
-                        3600,
-                        600,
-                        86_400,
-                        3600,
-                    );
-                    reply.add_authority(Record::from_rdata(Name::root(), 3600, RData::SOA(soa)));
-                }
-            }
-            if let Ok(bytes) = reply.to_vec() {
-                let _ = socket.send_to(&bytes, from);
-            }
-        }
-    });
-    addr
-}
+#[path = "../src/dns.rs"]
+mod dns;
+use std::time::{Duration, SystemTime};
 
 fn checks(c: &mut Criterion) {
     // A sender domain with carrier's own keys, SPF and DMARC: its signed message passes all.

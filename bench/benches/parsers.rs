@@ -100,7 +100,9 @@ fn imap(c: &mut Criterion) {
     }
     let msg = message(4096);
     g.throughput(Throughput::Bytes(msg.len() as u64));
-    g.bench_function("MIME structure of a 4 KiB message", |b| b.iter(|| carrier_imap::structure::parse(black_box(&msg))));
+    g.bench_function("MIME structure of a 4 KiB message", |b| {
+        b.iter(|| carrier_imap::structure::parse(black_box(&msg)))
+    });
     g.finish();
 }
 

@@ -65,11 +65,15 @@ fn measure(o: &Options) -> io::Result<String> {
         ],
         Duration::from_millis(500),
     );
+    let checking = match o.wants("checks") {
+        true => Some(Carrier::start_checking(&o.carrier, &o.workdir, checks_dns())?),
+        false => None,
+    };
     let mut rows = Rows::new(o, carrier.imap().is_some());
     for rep in 0..o.reps {
         let order: [&dyn Server; 2] = if rep % 2 == 0 { [&carrier, &peer] } else { [&peer, &carrier] };
         for s in order {
-            rows.one_of_each(o, s, &sink, rep)?;
+            rows.one_of_each(o, s, &sink, rep, checking.as_ref())?;
         }
     }
     let peaks = sampler.finish();
@@ -103,6 +107,20 @@ fn measure(o: &Options) -> io::Result<String> {
     Ok(text)
 }
 
+/// The DNS answers the checks of the load's mail need: smtp-source's sender domain exists,
+/// publishes SPF for loopback and a DMARC policy; everything else is NXDOMAIN (cached).
+fn checks_dns() -> std::net::SocketAddr {
+    use crate::dns::{Rec, serve};
+    let domain = "client.bench.test";
+    let mut records = std::collections::HashMap::new();
+    records.insert(
+        domain.to_string(),
+        vec![Rec::A(std::net::Ipv4Addr::LOCALHOST), Rec::Txt("v=spf1 ip4:127.0.0.0/8 -all".into())],
+    );
+    records.insert(format!("_dmarc.{domain}"), vec![Rec::Txt("v=DMARC1; p=none".into())]);
+    serve(records)
+}
+
 fn leak(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
@@ -122,6 +140,7 @@ const RELAY: usize = 5;
 const POP3: usize = 6;
 const IMAP0: usize = 7;
 const IDLE: usize = IMAP0 + IMAP_PHASES.len();
+const CHECKS: usize = IDLE + 1;
 
 impl Rows {
     fn new(o: &Options, carrier_imap: bool) -> Rows {
@@ -163,6 +182,18 @@ impl Rows {
             idle.carrier_missing = Some(NOT_YET);
         }
         list.push(idle);
+        list.push(
+            Row::new(
+                &format!(
+                    "SMTP accepted, carrier checking every message (SPF, DKIM, DMARC...), Postfix not ({n} × {} B)",
+                    o.size
+                ),
+                "msg/s",
+                Better::Higher,
+                "Postfix",
+            )
+            .target(Target::Ratio(1.8)),
+        );
         Rows { list, carrier_imap }
     }
 
@@ -172,8 +203,15 @@ impl Rows {
         if s.name() == "carrier" { r.carrier.push(value) } else { r.peer.push(value) }
     }
 
-    /// Every wanted load once on `s`.
-    fn one_of_each(&mut self, o: &Options, s: &dyn Server, sink: &Sink, rep: usize) -> io::Result<()> {
+    /// Every wanted load once on `s`; `checking` is the carrier that checks incoming mail.
+    fn one_of_each(
+        &mut self,
+        o: &Options,
+        s: &dyn Server,
+        sink: &Sink,
+        rep: usize,
+        checking: Option<&Carrier>,
+    ) -> io::Result<()> {
         eprintln!("repetition {} on {}:", rep + 1, s.name());
         let n = o.messages as f64;
         if o.wants("smtp") {
@@ -205,6 +243,23 @@ impl Rows {
         if o.wants("idle") && imap_here {
             let ms = loads::idle(o, s)?;
             self.push(IDLE, s, ms);
+        }
+        if o.wants("checks") {
+            match (s.name(), checking) {
+                ("carrier", Some(c)) => {
+                    let (accepted, _) = loads::smtp_maildir(o, c)?;
+                    self.push(CHECKS, c, n / accepted);
+                }
+                ("carrier", None) => {}
+                // Postfix without checks: its plain SMTP number of this repetition.
+                _ => {
+                    let rate = match self.list[SMTP_ACCEPT].peer.last() {
+                        Some(&rate) if o.wants("smtp") => rate,
+                        _ => n / loads::smtp_maildir(o, s)?.0,
+                    };
+                    self.push(CHECKS, s, rate);
+                }
+            }
         }
         Ok(())
     }

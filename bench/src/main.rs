@@ -6,6 +6,7 @@
 
 mod client;
 mod compare;
+mod dns;
 mod loads;
 mod mailgen;
 mod mem;
@@ -98,7 +99,7 @@ impl Options {
 
 const USAGE: &str = "usage: carrier-bench compare [--carrier PATH] [--reps N] [--messages N] [--sessions N] \
 [--size BYTES] [--rate MSGS_PER_SEC] [--latency-secs N] [--idlers N] [--connections N] [--workdir DIR] [--keep] \
-[--out FILE.md] [--only smtp,latency,relay,pop3,imap,idle,memory]";
+[--out FILE.md] [--only smtp,latency,relay,pop3,imap,idle,checks,memory]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -34,6 +34,8 @@ pub const REMOTE_DOMAIN: &str = "remote.bench.test";
 const MAIL_UID: u32 = 65534;
 
 const CARRIER_IP: &str = "127.0.0.10";
+/// The second carrier, which checks the mail of the SMTP load (SPF, DKIM, DMARC, ...).
+const CHECKING_IP: &str = "127.0.0.11";
 const PEER_IP: &str = "127.0.0.20";
 const SINK_IP: &str = "127.0.0.30";
 const SMTP_PORT: u16 = 2525;
@@ -117,20 +119,35 @@ pub struct Carrier {
     imap: Option<SocketAddr>,
     /// argon2id hash of each user, for Dovecot.
     pub hashes: Vec<(String, String)>,
+    /// The loopback address it listens on.
+    ip: &'static str,
 }
 
 impl Carrier {
+    /// The carrier of every load: the load generator is in its relay networks.
     pub fn start(binary: &Path, work: &Path) -> io::Result<Carrier> {
-        let dir = work.join("carrier");
+        let relay = format!("[relay]\nnetworks = [\"127.0.0.0/8\"]\nsmarthost = \"{SINK_IP}:{SMTP_PORT}\"\n");
+        Carrier::start_as(binary, work, "carrier", CARRIER_IP, &relay)
+    }
+
+    /// A carrier for which the load generator is another server on the internet: its mail
+    /// is checked (client name, sender domain, SPF, DKIM, ARC, DMARC, iprev) with answers from
+    /// the DNS server at `dns`, which the checks cache as they would real ones.
+    pub fn start_checking(binary: &Path, work: &Path, dns: SocketAddr) -> io::Result<Carrier> {
+        let extra = format!("[relay]\nnetworks = []\n\n[dns]\nnameservers = [\"{dns}\"]\n");
+        Carrier::start_as(binary, work, "carrier-checking", CHECKING_IP, &extra)
+    }
+
+    fn start_as(binary: &Path, work: &Path, name: &str, ip: &'static str, extra: &str) -> io::Result<Carrier> {
+        let dir = work.join(name);
         fs::create_dir_all(&dir)?;
         let config = dir.join("carrier.toml");
         fs::write(
             &config,
             format!(
                 "hostname = \"carrier.bench.test\"\ndata_dir = \"{data}\"\ndomains = [\"{DOMAIN}\"]\n\n\
-                 [listen]\nsmtp = [\"{CARRIER_IP}:{SMTP_PORT}\"]\npop3 = [\"{CARRIER_IP}:{POP3_PORT}\"]\n\
-                 imap = [\"{CARRIER_IP}:{IMAP_PORT}\"]\n\n\
-                 [relay]\nnetworks = [\"127.0.0.0/8\"]\nsmarthost = \"{SINK_IP}:{SMTP_PORT}\"\n\n\
+                 [listen]\nsmtp = [\"{ip}:{SMTP_PORT}\"]\npop3 = [\"{ip}:{POP3_PORT}\"]\n\
+                 imap = [\"{ip}:{IMAP_PORT}\"]\n\n{extra}\n\
                  [submission]\nplaintext_loopback = true\n\n\
                  [smtp]\nmax_connections = 5000\n\n[pop3]\nmax_connections = 5000\n\
                  max_connections_per_user_ip = 2000\n\n[imap]\nmax_connections_per_user_ip = 2000\n",
@@ -167,12 +184,12 @@ impl Carrier {
             .stdout(fs::File::create(dir.join("carrier.out"))?)
             .stderr(fs::File::create(&log)?)
             .spawn()?;
-        wait_port(addr(CARRIER_IP, SMTP_PORT), "carrier", &log)?;
-        wait_port(addr(CARRIER_IP, POP3_PORT), "carrier", &log)?;
+        wait_port(addr(ip, SMTP_PORT), "carrier", &log)?;
+        wait_port(addr(ip, POP3_PORT), "carrier", &log)?;
         // IMAP only when this build serves it.
-        let imap_addr = addr(CARRIER_IP, IMAP_PORT);
+        let imap_addr = addr(ip, IMAP_PORT);
         let imap = std::net::TcpStream::connect(imap_addr).is_ok().then_some(imap_addr);
-        Ok(Carrier { child, dir, imap, hashes })
+        Ok(Carrier { child, dir, imap, hashes, ip })
     }
 }
 
@@ -184,10 +201,10 @@ impl Server for Carrier {
         self.child.id()
     }
     fn smtp(&self) -> Option<SocketAddr> {
-        Some(addr(CARRIER_IP, SMTP_PORT))
+        Some(addr(self.ip, SMTP_PORT))
     }
     fn pop3(&self) -> Option<SocketAddr> {
-        Some(addr(CARRIER_IP, POP3_PORT))
+        Some(addr(self.ip, POP3_PORT))
     }
     fn imap(&self) -> Option<SocketAddr> {
         self.imap
