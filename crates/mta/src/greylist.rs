@@ -15,6 +15,8 @@ use tracing::warn;
 
 /// How long a first attempt waits for its retry (postgrey's retry window is two days).
 const RETRY_WINDOW: Duration = Duration::from_secs(2 * 86_400);
+/// Waiting triplets past which expired ones are swept from memory.
+const MAX_WAITING: usize = 100_000;
 /// How long a passed triplet or a trusted network is remembered without new mail
 /// (postgrey's max-age).
 const REMEMBER: Duration = Duration::from_secs(35 * 86_400);
@@ -75,6 +77,10 @@ impl Greylist {
         let network = network(ip);
         let triplet = format!("{network} <{}> <{}>", sender.to_ascii_lowercase(), recipient.to_ascii_lowercase());
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.first_seen.len() > MAX_WAITING {
+            // A flood of one-off triplets (spam runs): forget those whose window has passed.
+            state.first_seen.retain(|_, at| now < *at + RETRY_WINDOW.as_secs());
+        }
         if state.networks.contains_key(&network) || state.passed.contains_key(&triplet) {
             state.networks.insert(network.clone(), now);
             drop(state);

@@ -262,6 +262,7 @@ impl Intake {
                 sender: &mut msg.sender,
                 recipients: &mut msg.recipients,
                 content: &mut msg.content,
+                max_size: usize::try_from(self.0.cfg.smtp.max_message_size).unwrap_or(usize::MAX),
             };
             match Box::pin(milter::run(filter, &self.0.cfg.hostname, &mut view)).await {
                 milter::Verdict::Continue => {}

@@ -17,6 +17,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 use tracing::{info, warn};
 
+/// Changes one filter may ask for one message.
+const MAX_CHANGES: usize = 1_000;
+
 /// How long connecting to a filter may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -55,6 +58,8 @@ pub struct Message<'a> {
     pub recipients: &'a mut Vec<String>,
     /// CRLF line ends.
     pub content: &'a mut Vec<u8>,
+    /// `[smtp] max_message_size`: with the message's own size, bounds what filters add.
+    pub max_size: usize,
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -281,8 +286,16 @@ async fn macro_step(s: &mut Session, cmd: u8, pairs: &[(String, String)]) -> Res
 async fn end_of_message(s: &mut Session, msg: &mut Message<'_>) -> Result<Verdict, String> {
     let mut body: Option<Vec<u8>> = None;
     let mut quarantine = None;
+    // A filter is trusted with the message, not with the server's memory: what it may add
+    // is bounded like what a client may send.
+    let (mut changes, limit) = (0usize, msg.max_size.max(msg.content.len()));
     loop {
         let reply = s.reply().await?;
+        changes += 1;
+        let grown = msg.content.len() + body.as_ref().map_or(0, Vec::len);
+        if changes > MAX_CHANGES || grown > limit.saturating_mul(2) {
+            return Err(format!("the filter's changes exceed {MAX_CHANGES} or twice the message size limit"));
+        }
         let allowed =
             |flag: u32| if s.agreed.may(flag) { Ok(()) } else { Err(format!("{reply:?} was not negotiated")) };
         match &reply {
@@ -456,7 +469,8 @@ mod tests {
         let (mut sender, mut recipients) = ("a@example.com".to_string(), vec!["b@example.org".to_string()]);
         let mut content = b"Subject: one\r\nX-A: 1\r\nX-A: 2\r\n folded\r\n\r\nbody\r\n".to_vec();
         let client = Client { ip: None, name: "localhost", helo: "localhost", user: None, queue_id: "Q".into() };
-        let mut m = Message { client, sender: &mut sender, recipients: &mut recipients, content: &mut content };
+        let mut m =
+            Message { client, sender: &mut sender, recipients: &mut recipients, content: &mut content, max_size: 1024 };
         add_header(&mut m, None, "X-Spam", "yes");
         add_header(&mut m, Some(0), "X-Top", " first");
         change_header(&mut m, 2, "X-A", "two");
@@ -473,6 +487,75 @@ mod tests {
         let f = fields(b"Subject: a\r\n b\r\nTo: c\r\n");
         assert_eq!(f, [("Subject".to_string(), " a\n b".to_string()), ("To".to_string(), " c".to_string())]);
         assert_eq!(field_text("DKIM-Signature", "v=1;\n\tb=x"), "DKIM-Signature: v=1;\r\n\tb=x\r\n");
+    }
+
+    /// A filter that negotiates everything, answers each step with `continue`, and at the end
+    /// of the message sends `flood` (a hostile or broken filter).
+    async fn hostile_filter(flood: Vec<u8>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 65_536];
+            let mut pending = Vec::new();
+            loop {
+                let Ok(n) = conn.read(&mut buf).await else { return };
+                if n == 0 {
+                    return;
+                }
+                pending.extend_from_slice(&buf[..n]);
+                while pending.len() >= 5 {
+                    let len = u32::from_be_bytes([pending[0], pending[1], pending[2], pending[3]]) as usize;
+                    if pending.len() < 4 + len {
+                        break;
+                    }
+                    let cmd = pending[4];
+                    pending.drain(..4 + len);
+                    let answer: Vec<u8> = match cmd {
+                        b'O' => [
+                            &[0, 0, 0, 13, b'O'][..],
+                            &6u32.to_be_bytes(),
+                            &0x1FFu32.to_be_bytes(),
+                            &0u32.to_be_bytes(),
+                        ]
+                        .concat(),
+                        b'D' => continue,
+                        b'E' => flood.clone(),
+                        _ => vec![0, 0, 0, 1, b'c'],
+                    };
+                    if conn.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_filter_that_asks_too_much_gets_its_default_action() {
+        let one = b"\0\0\0\x0chX-Spam\0yes\0".to_vec();
+        let flood: Vec<u8> = one.iter().copied().cycle().take(one.len() * (MAX_CHANGES + 10)).collect();
+        let port = hostile_filter(flood).await;
+        let filter = Milter {
+            socket: MilterSocket::Inet("127.0.0.1".into(), port),
+            listeners: vec!["smtp".into()],
+            timeout: Duration::from_secs(10),
+            default_action: MilterDefault::Tempfail,
+        };
+        let (mut sender, mut recipients) = ("a@example.com".to_string(), vec!["b@example.org".to_string()]);
+        let mut content = b"Subject: x\r\n\r\nbody\r\n".to_vec();
+        let client = Client { ip: None, name: "localhost", helo: "localhost", user: None, queue_id: "Q".into() };
+        let mut m = Message {
+            client,
+            sender: &mut sender,
+            recipients: &mut recipients,
+            content: &mut content,
+            max_size: 1 << 20,
+        };
+        let verdict = run(&filter, "mx.example.com", &mut m).await;
+        assert_eq!(verdict, Verdict::Refuse(451, "4.7.1".into(), "Service unavailable - try again later".into()));
+        assert!(content.len() < 1 << 21, "the flood was stopped ({} octets)", content.len());
     }
 
     #[test]
