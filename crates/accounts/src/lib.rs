@@ -4,10 +4,12 @@
 pub mod address;
 pub mod aliases;
 pub mod directory;
+pub mod login_cache;
 pub mod passwd;
 pub mod system;
 pub mod users;
 
 pub use aliases::{AliasError, AliasFile, Aliases};
 pub use directory::{Directory, Lookup, Route};
+pub use login_cache::LoginCache;
 pub use users::{AccountError, Credentials, UserDb, generate_password};

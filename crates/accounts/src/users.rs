@@ -284,6 +284,19 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// [`Credentials::check`], answered from `cache` when this login and password passed
+    /// against the same stored hash a moment ago; a success is remembered there.
+    pub fn check_cached(self, login: &str, password: &str, cache: &crate::LoginCache) -> Option<String> {
+        let now = std::time::Instant::now();
+        if let Some(account) = self.account.as_ref().and_then(|_| cache.get(login, password, &self.hash, now)) {
+            return Some(account);
+        }
+        let hash = self.hash.clone();
+        let account = self.check(password)?;
+        cache.put(login, password, &hash, &account, now);
+        Some(account)
+    }
+
     /// The canonical address when the password is right. The hash is always computed,
     /// also for unknown users and empty passwords, so timing reveals nothing.
     pub fn check(self, password: &str) -> Option<String> {

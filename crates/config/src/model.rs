@@ -400,6 +400,8 @@ pub struct Submission {
     pub any_sender: Vec<String>,
     /// The shadow file read when `auth = "system"`.
     pub shadow_file: PathBuf,
+    /// How long a verified login is remembered (Dovecot's auth_cache_ttl); zero is off.
+    pub login_cache: Duration,
 }
 
 impl Default for Submission {
@@ -412,6 +414,7 @@ impl Default for Submission {
             plaintext_loopback: false,
             any_sender: Vec::new(),
             shadow_file: PathBuf::from("/etc/shadow"),
+            login_cache: Duration::from_secs(300),
         }
     }
 }

@@ -143,6 +143,7 @@ struct RawSubmission {
     plaintext_loopback: Option<bool>,
     any_sender: Option<Vec<String>>,
     shadow_file: Option<String>,
+    login_cache: Option<S<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -553,6 +554,9 @@ fn submission(ctx: &Ctx, raw: &RawSubmission) -> Result<Submission, ConfigError>
     }
     if let Some(v) = raw.plaintext_loopback {
         s.plaintext_loopback = v;
+    }
+    if let Some(v) = &raw.login_cache {
+        s.login_cache = duration_value(ctx, v, "submission.login_cache")?;
     }
     if let Some(path) = &raw.shadow_file {
         s.shadow_file = PathBuf::from(path);

@@ -30,7 +30,9 @@ pub async fn verify(server: &Server, ip: IpAddr, login: &str, password: String) 
     let user = match server.cfg.auth {
         AuthSource::Carrier => {
             let credentials = server.directory().users().credentials(login);
-            tokio::task::spawn_blocking(move || credentials.check(&password)).await.ok().flatten()
+            let (cache, login) = (server.login_cache.clone(), login.to_string());
+            let check = move || credentials.check_cached(&login, &password, &cache);
+            tokio::task::spawn_blocking(check).await.ok().flatten()
         }
         AuthSource::System => {
             let cfg = server.cfg.clone();

@@ -93,6 +93,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     runner::start(context, inbox);
     let server = Arc::new(Server {
         rates: shared::Rates::new(&cfg.antispam),
+        login_cache: Arc::new(carrier_accounts::LoginCache::new(cfg.submission.login_cache)),
         greylist: cfg.antispam.greylisting.map(|delay| Greylist::open(&cfg.data_dir, delay, SystemTime::now())),
         connections: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
         message_memory: Arc::new(Semaphore::new((cfg.smtp.max_message_memory / 1024) as usize)),

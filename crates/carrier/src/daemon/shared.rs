@@ -56,6 +56,8 @@ pub struct Server {
     pub resolver: carrier_mta::dns::Resolver,
     /// The hourly allowances of `[antispam]`.
     pub rates: Rates,
+    /// Logins verified a moment ago (`[submission] login_cache`).
+    pub login_cache: Arc<carrier_accounts::LoginCache>,
     /// `[antispam] greylisting`, when on.
     pub greylist: Option<carrier_mta::greylist::Greylist>,
 }

@@ -364,3 +364,22 @@ fn system_accounts_log_in_with_their_shadow_password() {
     c.cmd(&format!("AUTH PLAIN {}", b64("\0root\0*"))).expect_status(535, "5.7.8");
     c.reply().expect_status(421, "4.7.0");
 }
+
+#[test]
+fn a_remembered_login_ends_when_the_password_changes() {
+    let server = plaintext_server("");
+    let auth = |password: &str| {
+        let mut c = Client::connect(server.submission_port);
+        c.cmd("EHLO client.example").expect(250);
+        c.cmd(&format!("AUTH PLAIN {}", b64(&format!("\0bob@example.com\0{password}"))))
+    };
+    // The second login is answered from the login cache ([submission] login_cache).
+    auth("bob-secret").expect_status(235, "2.7.0");
+    auth("bob-secret").expect_status(235, "2.7.0");
+    auth("wrong").expect_status(535, "5.7.8");
+    let (code, _, err) = server.cli(&["user", "passwd", "bob@example.com", "--password-stdin"], "new-secret\n");
+    assert_eq!(code, 0, "{err}");
+    // At once, though the old password was verified a moment ago.
+    auth("bob-secret").expect_status(535, "5.7.8");
+    auth("new-secret").expect_status(235, "2.7.0");
+}
