@@ -211,4 +211,9 @@ pub trait Mailboxes {
     fn copy(&mut self, from: &str, uids: &[u32], to: &str) -> StoreResult<Copied>;
     /// Moves messages (RFC 6851): copy, then expunge from the source atomically.
     fn move_messages(&mut self, from: &str, uids: &[u32], to: &str) -> StoreResult<Copied>;
+    /// The storage the user uses and may use, in octets, when there is a limit (RFC 9208's
+    /// STORAGE resource; one quota root, "", for all the user's mailboxes).
+    fn quota(&mut self) -> StoreResult<Option<(u64, u64)>> {
+        Ok(None)
+    }
 }

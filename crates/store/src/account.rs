@@ -450,6 +450,11 @@ impl Account {
 
     /// Octets stored in all the account's mailboxes (sizes from the `S=` in file names, or
     /// the files' sizes).
+    /// The account's storage limit in octets (`[mailbox] quota`), if any.
+    pub fn limit(&self) -> Option<u64> {
+        self.store.quota()
+    }
+
     pub fn usage(&self) -> Result<u64, StoreError> {
         let mut dirs = vec![self.root.clone()];
         dirs.extend(self.folders()?.iter().map(|f| self.folder_dir(f)));

@@ -69,3 +69,27 @@ fn a_list_is_refused_only_when_every_member_is_full() {
     assert_eq!(server.wait_messages("example.com", "alice", 1).len(), 1);
     assert_eq!(server.wait_messages("example.com", "bob", 2).len(), 2);
 }
+
+#[test]
+fn imap_reports_the_storage_quota_of_rfc_9208() {
+    let server = server(None);
+    fill(&server);
+    let mut imap = crate::common::imap::Imap::connect(server.imap_port, &server.cert_path());
+    imap.starttls();
+    let caps = imap.cmd("CAPABILITY").expect("OK");
+    assert!(caps.lines("CAPABILITY")[0].contains(" QUOTA QUOTA=RES-STORAGE"), "{:?}", caps.lines(""));
+    imap.login("bob@example.com", "bob-secret").expect("OK");
+    let root = imap.cmd("GETQUOTAROOT INBOX").expect("OK");
+    assert_eq!(root.lines("QUOTAROOT"), ["QUOTAROOT INBOX \"\""]);
+    // 2 KiB of quota, more than that used (the mailbox was filled past it).
+    let quota = root.lines("QUOTA ")[0].to_string();
+    let used: u64 = quota.split("STORAGE ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(quota.ends_with(" 2)") && used >= 2, "{quota}");
+    assert_eq!(imap.cmd("GETQUOTA \"\"").expect("OK").lines("QUOTA "), [quota.as_str()]);
+    let r = imap.cmd("GETQUOTA \"other\"").expect("NO");
+    assert!(r.done.contains("[NONEXISTENT]"), "{}", r.done);
+    let r = imap.cmd("SETQUOTA \"\" (STORAGE 99999)").expect("NO");
+    assert!(r.done.contains("[NOPERM]"), "{}", r.done);
+    let r = imap.cmd("GETQUOTAROOT Nowhere").expect("NO");
+    assert!(r.done.contains("[NONEXISTENT]"), "{}", r.done);
+}

@@ -125,6 +125,10 @@ pub enum Kind {
         pattern: String,
     },
     Namespace,
+    /// RFC 9208 4.2, 4.3, 4.1.
+    GetQuota(String),
+    GetQuotaRoot(String),
+    SetQuota(String),
     Status {
         mailbox: String,
         items: Vec<StatusItem>,
@@ -194,6 +198,9 @@ impl Kind {
             Kind::List(_) => "LIST",
             Kind::Lsub { .. } => "LSUB",
             Kind::Namespace => "NAMESPACE",
+            Kind::GetQuota(_) => "GETQUOTA",
+            Kind::GetQuotaRoot(_) => "GETQUOTAROOT",
+            Kind::SetQuota(_) => "SETQUOTA",
             Kind::Status { .. } => "STATUS",
             Kind::Append { .. } => "APPEND",
             Kind::Idle => "IDLE",
@@ -278,6 +285,27 @@ fn parse_kind(c: &mut Cursor) -> Parsed<Kind> {
             Kind::Lsub { reference, pattern: pattern(c)? }
         }
         "NAMESPACE" => Kind::Namespace,
+        // RFC 9208 4: quota roots are astrings, like mailbox names.
+        "GETQUOTA" => Kind::GetQuota(sp_mailbox(c)?),
+        "GETQUOTAROOT" => Kind::GetQuotaRoot(sp_mailbox(c)?),
+        "SETQUOTA" => {
+            let root = sp_mailbox(c)?;
+            c.sp()?;
+            // setquota-list (RFC 9208 8): read, never applied; limits are set in carrier.toml.
+            c.expect(b'(', "a list of quota resources")?;
+            if !c.eat(b')') {
+                loop {
+                    c.atom("a quota resource name")?;
+                    c.sp()?;
+                    c.number64()?;
+                    if c.eat(b')') {
+                        break;
+                    }
+                    c.sp()?;
+                }
+            }
+            Kind::SetQuota(root)
+        }
         "STATUS" => {
             let mailbox = sp_mailbox(c)?;
             c.sp()?;

@@ -256,6 +256,8 @@ impl<M: Mailboxes> Session<M> {
                 "ENABLE",
                 "IDLE",
                 "NAMESPACE",
+                "QUOTA",
+                "QUOTA=RES-STORAGE",
                 "UNSELECT",
                 "CHILDREN",
                 "UIDPLUS",
@@ -518,6 +520,13 @@ impl<M: Mailboxes> Session<M> {
                 // RFC 2342: one personal namespace, no others.
                 self.out.extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
                 true
+            }
+            Kind::GetQuotaRoot(mailbox) => self.quota_root(tag, &mailbox),
+            Kind::GetQuota(root) => self.quota(tag, &root),
+            Kind::SetQuota(_) => {
+                // RFC 9208 4.1: a server may refuse to change a limit.
+                self.no(tag, Some("NOPERM"), "Storage limits are set by the administrator in carrier.toml");
+                false
             }
             Kind::Status { mailbox, items } => self.status_cmd(tag, &mailbox, &items),
             Kind::Append { mailbox, flags, date, message } => self.append(tag, &mailbox, &flags, date, &message),

@@ -245,6 +245,46 @@ impl<M: Mailboxes> Session<M> {
         true
     }
 
+    /// RFC 9208 4.3: the quota roots of a mailbox: one, "", for all the user's mailboxes,
+    /// when there is a limit.
+    pub(super) fn quota_root(&mut self, tag: &str, name: &str) -> bool {
+        // The mailbox must exist (its STATUS says so, or the store's error does).
+        if self.backend_call(tag, false, |b| b.status(name)).is_none() {
+            return false;
+        }
+        let Some(quota) = self.backend_call(tag, false, |b| b.quota()) else { return false };
+        self.out.extend_from_slice(b"* QUOTAROOT ");
+        response::mailbox(&mut self.out, name);
+        if let Some((used, limit)) = quota {
+            self.out.extend_from_slice(b" \"\"\r\n");
+            self.quota_line(used, limit);
+        } else {
+            self.out.extend_from_slice(b"\r\n");
+        }
+        true
+    }
+
+    /// RFC 9208 4.2: the usage and limit of a quota root.
+    pub(super) fn quota(&mut self, tag: &str, root: &str) -> bool {
+        let Some(quota) = self.backend_call(tag, false, |b| b.quota()) else { return false };
+        match quota {
+            Some((used, limit)) if root.is_empty() => {
+                self.quota_line(used, limit);
+                true
+            }
+            _ => {
+                self.no(tag, Some("NONEXISTENT"), "No such quota root");
+                false
+            }
+        }
+    }
+
+    /// RFC 9208 5.1: STORAGE counts units of 1024 octets; usage is rounded up.
+    fn quota_line(&mut self, used: u64, limit: u64) {
+        let line = format!("* QUOTA \"\" (STORAGE {} {})\r\n", used.div_ceil(1024), limit / 1024);
+        self.out.extend_from_slice(line.as_bytes());
+    }
+
     pub(super) fn status_cmd(&mut self, tag: &str, name: &str, items: &[StatusItem]) -> bool {
         self.enable_condstore(items.contains(&StatusItem::HighestModSeq));
         let Some(st) = self.backend_call(tag, false, |b| b.status(name)) else { return false };

@@ -195,6 +195,11 @@ impl Mailboxes for ImapStore {
         self.call(|s| s.account.rename(from, to))
     }
 
+    fn quota(&mut self) -> StoreResult<Option<(u64, u64)>> {
+        let Some(limit) = self.account.limit() else { return Ok(None) };
+        Ok(Some((self.call(|s| s.account.usage())?, limit)))
+    }
+
     fn status(&mut self, name: &str) -> StoreResult<MailboxStatus> {
         let st = self.call(|s| s.account.status(name))?;
         Ok(MailboxStatus {

@@ -190,3 +190,15 @@ fn malformed_commands() {
         assert_eq!(err(input), (tag.map(String::from), why.to_string()), "{input:?}");
     }
 }
+
+#[test]
+fn quota_commands_of_rfc_9208() {
+    assert_eq!(ok("a GETQUOTAROOT INBOX\r\n"), Kind::GetQuotaRoot("INBOX".into()));
+    assert_eq!(ok("a GETQUOTA \"\"\r\n"), Kind::GetQuota(String::new()));
+    assert_eq!(ok("a SETQUOTA \"\" (STORAGE 512)\r\n"), Kind::SetQuota(String::new()));
+    assert_eq!(ok("a SETQUOTA \"\" (STORAGE 512 MESSAGE 1000)\r\n"), Kind::SetQuota(String::new()));
+    assert_eq!(ok("a SETQUOTA \"\" ()\r\n"), Kind::SetQuota(String::new()));
+    for bad in ["a SETQUOTA \"\" STORAGE 512\r\n", "a SETQUOTA \"\" (STORAGE)\r\n", "a GETQUOTA\r\n"] {
+        assert!(parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
