@@ -82,9 +82,13 @@ impl Greylist {
             state.first_seen.retain(|_, at| now < *at + RETRY_WINDOW.as_secs());
         }
         if state.networks.contains_key(&network) || state.passed.contains_key(&triplet) {
-            state.networks.insert(network.clone(), now);
-            drop(state);
-            self.append("N", now, &network);
+            // Kept to the day, in memory and in the file, not written for every message.
+            let seen = state.networks.get(&network).copied();
+            if seen.is_none_or(|at| now >= at + 86_400) {
+                state.networks.insert(network.clone(), now);
+                drop(state);
+                self.append("N", now, &network);
+            }
             return Answer::Pass;
         }
         match state.first_seen.get(&triplet).copied() {

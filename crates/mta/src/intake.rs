@@ -306,10 +306,10 @@ impl Intake {
         }
         let Some(verifier) = &self.0.auth.verifier else { return Ok(None) };
         let facts = Facts { ip, helo, sender: &msg.sender };
-        // Boxed: the checks' state is large, and an unboxed future would make every idle SMTP
-        // connection's task that large too.
         let sealer = forwarded.then(|| self.0.auth.signer.arc_key(&self.0.cfg.domains)).flatten();
         let seal = sealer.as_ref().map(|(keys, index)| &keys.keys()[*index]);
+        // Boxed: the checks' state is large, and an unboxed future would make every idle SMTP
+        // connection's task that large too.
         let verdict = Box::pin(verifier.verify(&facts, &msg.content, seal)).await;
         let refusal = match &verdict.action {
             Action::Reject(why) => Some(Refusal::new(550, "5.7.1", sysexits::NOPERM, why.clone())),
