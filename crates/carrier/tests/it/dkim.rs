@@ -137,7 +137,8 @@ fn submitted_mail_leaves_signed_with_ed25519_and_rsa_and_dkimpy_verifies_both() 
         assert!(h.contains("Message-ID") && h.contains("Date"), "{h}");
     }
     // A changed body no longer verifies: the verdicts above are not a formality.
-    let tampered = got[0].data.replace("Hello.", "Hullo.");
+    let plain = got.iter().find(|d| d.data.contains("Hello.")).expect("the plain message");
+    let tampered = plain.data.replace("Hello.", "Hullo.");
     assert!(verify(&server, &tampered).lines().all(|l| l.ends_with("fail")), "{tampered}");
 }
 
