@@ -165,3 +165,24 @@ fn tls_reports_count_sessions_by_policy_and_failure_and_go_to_the_domain_that_as
     let (_, out, _) = server.cli(&["tls-reports"], "");
     assert_eq!(out.trim(), "0 TLS report(s) queued");
 }
+
+#[test]
+fn a_cached_enforced_policy_holds_when_the_record_and_the_policy_server_are_gone() {
+    let dns = FakeDns::start();
+    dns.ttl(1);
+    let remote = receiver(&dns, ENFORCE);
+    let mut server = sender(&dns, &remote, true);
+    server.send_mail("alice@example.com", &["dora@final.test"], MESSAGE).expect(250);
+    remote.mx.wait_messages("final.test", "dora", 1);
+    // An attacker strips the TXT record and the policy server goes away; carrier restarts.
+    dns.set_txt("_mta-sts.final.test", "v=spf1 -all");
+    let Remote { mx, policy, .. } = remote;
+    drop(policy);
+    server.kill9();
+    server.restart();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    server.send_mail("alice@example.com", &["dora@final.test"], MESSAGE).expect(250);
+    assert_eq!(mx.wait_messages("final.test", "dora", 2).len(), 2, "{}", server.log());
+    // Still only over verified TLS to the named MX: the policy came from data_dir.
+    server.wait_log("Verified TLS connection established to mx.final.test[127.0.0.5]", 2);
+}
