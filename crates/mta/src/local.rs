@@ -59,6 +59,35 @@ pub fn deliver(
     }
 }
 
+/// The share of its quota at which a mailbox's owner is told (as Dovecot's quota_warning).
+const WARN_AT: f64 = 0.9;
+
+/// When the delivery of `size` octets just took `address`'s mailbox past 90 % of its quota:
+/// (usage, limit) for the warning. Blocking: it adds up the mailbox's files.
+pub fn quota_crossed(store: &Maildir, address: &str, size: u64) -> Option<(u64, u64)> {
+    let limit = store.quota()?;
+    let used = store.account(address).usage().ok()?;
+    let threshold = (limit as f64 * WARN_AT) as u64;
+    (used >= threshold && used.saturating_sub(size) < threshold).then_some((used, limit))
+}
+
+/// The warning a user gets when their mailbox passes 90 % of its quota.
+pub fn quota_warning(hostname: &str, address: &str, used: u64, limit: u64, now: std::time::SystemTime) -> Vec<u8> {
+    let percent = used * 100 / limit.max(1);
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\nTo: <{address}>\r\n\
+         Subject: Your mailbox is {percent}% full\r\nDate: {date}\r\nAuto-Submitted: auto-generated\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\
+         Your mailbox {address} holds {used_kib} KiB of the {limit_kib} KiB it may hold ({percent}%).\r\n\r\n\
+         When it is full, new mail for you is refused (\"Mailbox full\") and its senders are told.\r\n\
+         Delete or move the messages you no longer need, and empty the Trash folder.\r\n",
+        date = trace::rfc5322_date(now),
+        used_kib = used.div_ceil(1024),
+        limit_kib = limit / 1024,
+    )
+    .into_bytes()
+}
+
 /// True when `address` (a queued local recipient) is a mailbox: an account, or one the
 /// directory delivers to (postmaster). An account deleted while mail for it waited in the
 /// queue, or a local submission to a name nobody has, is not.
@@ -70,4 +99,42 @@ pub fn mailbox_exists(dir: &Directory, address: &str) -> bool {
 /// The outcome for a recipient without a mailbox: bounced, as Postfix's local(8) does.
 pub fn unknown(address: &str) -> Outcome {
     Outcome::Failed(Failure::permanent("5.1.1", format!("<{address}>: User unknown in local recipient table")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[test]
+    fn the_warning_comes_once_when_a_delivery_passes_90_percent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Maildir::new(dir.path().to_path_buf(), "mx.example.com").with_quota(Some(1000));
+        let put = |id: &str, size: usize| {
+            let body = vec![b'x'; size];
+            let parts: [&[u8]; 1] = [&body];
+            let d = Delivery {
+                user: "bob@example.com",
+                id,
+                time: SystemTime::now(),
+                parts: &parts,
+                recovering: false,
+                folder: None,
+            };
+            store.deliver(&d).unwrap();
+            size as u64
+        };
+        let size = put("a", 500);
+        assert_eq!(quota_crossed(&store, "bob@example.com", size), None);
+        let size = put("b", 450);
+        assert_eq!(quota_crossed(&store, "bob@example.com", size), Some((950, 1000)));
+        let size = put("c", 10);
+        assert_eq!(quota_crossed(&store, "bob@example.com", size), None, "already past: no second warning");
+        let text = String::from_utf8(quota_warning("mx.example.com", "bob@example.com", 950, 1000, SystemTime::now()))
+            .unwrap();
+        assert!(
+            text.contains("Subject: Your mailbox is 95% full\r\n") && text.contains("Auto-Submitted: auto-generated"),
+            "{text}"
+        );
+    }
 }

@@ -276,9 +276,11 @@ impl Runner {
             let dir = self.ctx.directory.lock();
             indexes.iter().map(|&i| local::mailbox_exists(&dir, &env.recipients[i].address)).collect()
         };
-        let (store, hostname, id, env) =
+        let size = message.len() as u64;
+        let (store, hostname, id, envelope) =
             (self.ctx.store.clone(), self.ctx.cfg.hostname.clone(), id.clone(), env.clone());
         let work = move || {
+            let env = envelope;
             // Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
             let body = carrier_syntax::lines::to_lf(&message);
             let deliver = |i: usize, known: bool| match known {
@@ -290,7 +292,35 @@ impl Runner {
                 .map(|(i, k)| Attempted { index: i, outcome: deliver(i, k), relay: "local".into(), recorded: false })
                 .collect::<Vec<_>>()
         };
-        tokio::task::spawn_blocking(work).await.unwrap_or_default()
+        let attempted = tokio::task::spawn_blocking(work).await.unwrap_or_default();
+        self.warn_of_quota(env, &attempted, size).await;
+        attempted
+    }
+
+    /// Tells each recipient whose mailbox this delivery took past 90 % of its quota.
+    async fn warn_of_quota(&self, env: &Envelope, attempted: &[Attempted], size: u64) {
+        if self.ctx.store.quota().is_none() {
+            return;
+        }
+        for a in attempted.iter().filter(|a| matches!(a.outcome, Outcome::Sent(_))) {
+            let (store, address) = (self.ctx.store.clone(), env.recipients[a.index].address.clone());
+            let check = move || local::quota_crossed(&store, &address, size);
+            let Ok(Some((used, limit))) = tokio::task::spawn_blocking(check).await else { continue };
+            let address = &env.recipients[a.index].address;
+            let text = local::quota_warning(&self.ctx.cfg.hostname, address, used, limit, SystemTime::now());
+            let warning = Message {
+                sender: String::new(),
+                recipients: vec![address.clone()],
+                content: text,
+                origin: Origin::Notification,
+                body_8bit: false,
+                smtputf8: false,
+            };
+            match self.ctx.intake.accept(warning, Unknown::Skip).await {
+                Ok(q) => info!("{}: quota warning to <{address}>: {used} of {limit} octets", q.id),
+                Err(r) => warn!("quota warning to <{address}> not queued: {}", r.text()),
+            }
+        }
     }
 
     /// Groups the recipients by destination; each group is one transaction, all in parallel.
