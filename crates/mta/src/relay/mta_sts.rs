@@ -277,7 +277,7 @@ async fn read_limited(io: &mut (impl AsyncReadExt + Unpin), limit: usize) -> Res
 /// The body of an HTTP/1.1 response that must be `200` with `Content-Type: text/plain`
 /// (RFC 8461 3.3; redirects are not followed), sized by Content-Length or chunked
 /// (RFC 9112 6, 7.1).
-fn http_body(response: &[u8]) -> Result<String, String> {
+pub fn http_body(response: &[u8]) -> Result<String, String> {
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no end of the response header")?;
     let head = std::str::from_utf8(&response[..split]).map_err(|_| "the response header is not text")?;
     let mut body = &response[split + 4..];
