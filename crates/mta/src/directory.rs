@@ -1,8 +1,25 @@
 //! Users and aliases shared by the listeners, the intake and the queue runner.
 
-use carrier_accounts::Directory;
+use carrier_accounts::{AliasFile, Directory, UserDb};
+use carrier_config::Config;
 use std::sync::{Mutex, MutexGuard};
 use tracing::warn;
+
+/// The directory as the daemon resolves recipients: the accounts, the aliases file, and the
+/// local domains with our own host name (`bob@mail.example.com` is local too).
+pub fn open(cfg: &Config) -> Result<Directory, String> {
+    let users = UserDb::open(&cfg.data_dir)
+        .map_err(|e| format!("cannot read the user database in {}: {e}", cfg.data_dir.display()))?;
+    let aliases = match &cfg.aliases {
+        Some(path) => Some(AliasFile::open(path)?),
+        None => None,
+    };
+    let mut domains = cfg.domains.clone();
+    if !domains.contains(&cfg.hostname) {
+        domains.push(cfg.hostname.clone());
+    }
+    Ok(Directory::new(domains, users, aliases))
+}
 
 /// The directory, re-read when the users or aliases file changes.
 pub struct SharedDirectory(Mutex<Directory>);

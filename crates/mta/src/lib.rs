@@ -27,6 +27,7 @@ pub mod recent;
 pub mod relay;
 pub mod runner;
 pub mod sysexits;
+pub mod verify;
 
 pub use directory::SharedDirectory;
 pub use intake::{Accepted, Intake, MailAuth, Message, Origin, Refusal, Unknown};

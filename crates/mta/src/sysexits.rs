@@ -6,6 +6,8 @@ pub const USAGE: u8 = 64;
 pub const DATAERR: u8 = 65;
 /// A recipient does not exist.
 pub const NOUSER: u8 = 67;
+/// A host does not exist (`sendmail -bv`: the recipient's domain has no mail host).
+pub const NOHOST: u8 = 68;
 /// A service is unavailable (the daemon refused, a feature is missing).
 pub const UNAVAILABLE: u8 = 69;
 /// A file could not be created (the pickup directory is not writable).

@@ -15,7 +15,7 @@ mod smtp;
 mod status;
 
 use crate::privileges;
-use carrier_accounts::{AliasFile, Directory, UserDb, generate_password};
+use carrier_accounts::{Directory, UserDb, generate_password};
 use carrier_config::Config;
 use carrier_mailauth::{Keyring, Signer, Verifier, keys};
 use carrier_mta::greylist::Greylist;
@@ -160,17 +160,7 @@ fn log_keys(keyring: &Keyring, cfg: &Config) {
 }
 
 fn open_directory(cfg: &Config) -> Result<Directory, String> {
-    let users = UserDb::open(&cfg.data_dir)
-        .map_err(|e| format!("cannot read the user database in {}: {e}", cfg.data_dir.display()))?;
-    let aliases = match &cfg.aliases {
-        Some(path) => Some(AliasFile::open(path)?),
-        None => None,
-    };
-    let mut domains = cfg.domains.clone();
-    if !domains.contains(&cfg.hostname) {
-        domains.push(cfg.hostname.clone());
-    }
-    let directory = Directory::new(domains, users, aliases);
+    let directory = carrier_mta::directory::open(cfg)?;
     for problem in directory.alias_loops() {
         warn!("aliases: {problem}");
     }

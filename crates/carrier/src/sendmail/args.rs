@@ -16,6 +16,10 @@ pub enum Mode {
     Flush,
     /// `-bi`, or invoked as `newaliases`: check the aliases file.
     Newaliases,
+    /// `-bv`: say what each recipient resolves to, sending nothing.
+    Verify,
+    /// `-bt`: print the route each address (arguments, else lines of stdin) takes.
+    Test,
 }
 
 /// A parsed command line.
@@ -139,9 +143,11 @@ fn mode(letter: &str) -> Result<Mode, String> {
         "s" => Ok(Mode::Smtp),
         "p" => Ok(Mode::ListQueue),
         "i" => Ok(Mode::Newaliases),
+        "v" => Ok(Mode::Verify),
+        "t" => Ok(Mode::Test),
         "d" | "D" => Err("-bd: carrier's daemon is started with `carrier serve`".into()),
         "a" => Err("-ba (ARPANET mode) is not supported; for SMTP on standard input use -bs".into()),
-        other => Err(format!("-b{other} is not supported (carrier knows -bm, -bs, -bp and -bi)")),
+        other => Err(format!("-b{other} is not supported (carrier knows -bm, -bs, -bp, -bi, -bv and -bt)")),
     }
 }
 
@@ -214,7 +220,9 @@ mod tests {
         let a = p(&["-q30m"]).unwrap();
         assert_eq!((a.mode, a.ignored), (Mode::Flush, vec!["-q30m".to_string()]));
         assert!(p(&["-bd"]).unwrap_err().contains("carrier serve"));
-        assert!(p(&["-bv"]).is_err());
+        assert_eq!(p(&["-bv", "bob"]).unwrap().mode, Mode::Verify);
+        assert_eq!(p(&["-bt"]).unwrap().mode, Mode::Test);
+        assert!(p(&["-bx"]).unwrap_err().contains("-bv and -bt"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use carrier_accounts::passwd;
 use carrier_config::Config;
 use carrier_mta::handoff::{Submission, message};
 use carrier_mta::sysexits::{self, Failure};
+use carrier_mta::verify;
 use carrier_smtp::address::parse_path;
 use carrier_smtp::headers;
 use carrier_smtp::trace::rfc5322_date;
@@ -36,7 +37,9 @@ pub fn main(name: &str, argv: Vec<String>, config: Option<&Path>) -> ExitCode {
             a
         }
         Err(e) => {
-            eprintln!("{name}: {e}; usage: sendmail [-t] [-i] [-f sender] [-F name] [-bs|-bp|-bi|-q] [recipient ...]");
+            eprintln!(
+                "{name}: {e}; usage: sendmail [-t] [-i] [-f sender] [-F name] [-bs|-bp|-bi|-bv|-bt|-q] [recipient ...]"
+            );
             return ExitCode::from(sysexits::USAGE);
         }
     };
@@ -63,6 +66,7 @@ pub fn main(name: &str, argv: Vec<String>, config: Option<&Path>) -> ExitCode {
         Mode::Newaliases => newaliases(&cfg),
         Mode::ListQueue => queue::list(&cfg).map(|text| print!("{text}")),
         Mode::Flush => queue::flush(&cfg).map(|text| println!("{text}")),
+        Mode::Verify | Mode::Test => verify(&cfg, &parsed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -181,6 +185,59 @@ fn checked(cfg: &Config, rcpt: &str, place: &str) -> Result<String, Failure> {
     }
 }
 
+/// `-bv` and `-bt`: what each recipient resolves to, as the daemon would resolve it, with
+/// nothing sent. `-bt` reads addresses from stdin when none are arguments, one per line, as
+/// sendmail's address test mode does (a leading ruleset list such as `3,0` is skipped).
+fn verify(cfg: &Config, a: &Args) -> Result<(), Failure> {
+    let mut addresses = Vec::new();
+    for arg in &a.recipients {
+        addresses.extend(argument_recipients(cfg, arg)?);
+    }
+    if addresses.is_empty() && a.mode == Mode::Test {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|e| Failure::new(sysexits::IOERR, format!("cannot read the addresses: {e}")))?;
+        for line in input.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let address = match words.as_slice() {
+                [rules, address] if rules.bytes().all(|b| b.is_ascii_digit() || b == b',') => address,
+                [address] => address,
+                _ => return Err(Failure::new(sysexits::USAGE, format!("{line:?}: expected one address per line"))),
+            };
+            addresses.push(checked(cfg, address, "on standard input")?);
+        }
+    }
+    if addresses.is_empty() {
+        return Err(Failure::new(
+            sysexits::USAGE,
+            "no addresses: name them as arguments (sendmail -bv bob@example.com)",
+        ));
+    }
+    users(cfg)?; // says why an ordinary user cannot
+    let dir = carrier_mta::directory::open(cfg).map_err(|e| Failure::new(sysexits::CONFIG, e))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(sysexits::IOERR, format!("cannot start the runtime: {e}")))?;
+    let resolver = carrier_mta::dns::resolver(cfg).map_err(|e| Failure::new(sysexits::CONFIG, e))?;
+    let resolved: Vec<verify::Resolved> = runtime.block_on(async {
+        let mut out = Vec::new();
+        for address in &addresses {
+            out.push(verify::resolve(cfg, &dir, &resolver, address).await);
+        }
+        out
+    });
+    for r in &resolved {
+        print!("{}", if a.mode == Mode::Test { verify::route_text(r) } else { verify::verdicts(r) });
+    }
+    match verify::exit_code(&resolved) {
+        // -bt only shows; like sendmail's address test mode it succeeds once it has answered.
+        code if code != 0 && a.mode == Mode::Verify => Err(Failure::new(code, "not every address is deliverable now")),
+        _ => Ok(()),
+    }
+}
+
 /// `-bi` / `newaliases`: carrier reads the aliases file directly, so there is nothing to
 /// rebuild; check it and report, as an administrator running newaliases expects.
 fn newaliases(cfg: &Config) -> Result<(), Failure> {
@@ -212,7 +269,7 @@ fn users(cfg: &Config) -> Result<carrier_accounts::UserDb, Failure> {
     carrier_accounts::UserDb::open(&cfg.data_dir).map_err(|e| {
         Failure::new(
             sysexits::NOPERM,
-            format!("cannot read the user database in {}: {e}; run newaliases as root", cfg.data_dir.display()),
+            format!("cannot read the user database in {}: {e}; run this as root", cfg.data_dir.display()),
         )
     })
 }

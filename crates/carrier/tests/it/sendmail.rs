@@ -367,3 +367,62 @@ print(x.recv(200).decode())
     assert!(out.starts_with("ERR 75 uid 65534 has 16 connections open"), "{out}");
     server.wait_log("control socket: uid 65534 already has 16 connections; refused", 1);
 }
+
+/// Issue 15.9: `sendmail -bv` says what each recipient resolves to (mailbox, alias, MX) and
+/// `-bt` prints the route, both without sending anything; -bv exits as sendmail does.
+#[test]
+fn bv_verifies_and_bt_prints_routes_without_sending() {
+    let dns = crate::common::dns::FakeDns::start();
+    dns.mx("remote.example", 10, "mx1.remote.example");
+    dns.mx("remote.example", 20, "mx2.remote.example");
+    dns.a("mx1.remote.example", "192.0.2.1");
+    dns.a("mx2.remote.example", "192.0.2.2");
+    dns.null_mx("nomail.example");
+    let server = Server::configure(crate::common::Options {
+        top: "aliases = \"aliases\"".into(),
+        sections: dns.config(),
+        ..crate::common::Options::default()
+    });
+    std::fs::write(server.dir.path().join("aliases"), "team: bob, carol@remote.example\na: b\nb: a\n").unwrap();
+    let sendmail = server.personality("sendmail");
+    let maildir = server.maildir("example.com", "bob");
+    let (code, out, err) = server.run(&sendmail, &["-bv", "team@example.com", "alice+lists@example.com"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "team@example.com... aliased to bob@example.com, carol@remote.example\n\
+             bob@example.com... deliverable: mailer local, user bob@example.com, maildir {}\n\
+             carol@remote.example... deliverable: mailer esmtp, host mx1.remote.example, user carol@remote.example\n\
+             alice+lists@example.com... deliverable: mailer local, user alice@example.com, maildir {}\n",
+            maildir.display(),
+            server.maildir("example.com", "alice").display()
+        )
+    );
+    // The worst verdict is the exit status: a user nobody has is 67 (EX_NOUSER).
+    let (code, out, err) =
+        server.run(&sendmail, &["-bv", "ghost@example.com", "a@example.com", "x@nomail.example"], b"");
+    assert_eq!(code, 67, "{out}{err}");
+    assert!(out.contains("ghost@example.com... User unknown\n"), "{out}");
+    assert!(out.contains("a@example.com... alias loop: a -> b -> a\n"), "{out}");
+    assert!(out.contains("x@nomail.example... Host unknown: Domain nomail.example does not accept mail (null MX)"));
+    let (code, _, _) = server.run(&sendmail, &["-bv", "x@nomail.example"], b"");
+    assert_eq!(code, 68, "EX_NOHOST");
+
+    // -bt: addresses from stdin (a sendmail ruleset list in front is skipped), every host in order.
+    let (code, out, err) = server.run(&sendmail, &["-bt"], b"3,0 team@example.com\n\n# a comment\nbob\n");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "team@example.com\n  alias, expands to bob@example.com, carol@remote.example\n  \
+             bob@example.com: local delivery into {m}\n  \
+             carol@remote.example: relay over SMTP, port 25, trying in order:\n    \
+             mx1.remote.example [192.0.2.1]\n    mx2.remote.example [192.0.2.2]\n\
+             bob@mx.example.com\n  bob@example.com: local delivery into {m}\n",
+            m = maildir.display()
+        )
+    );
+    // Nothing was queued or delivered.
+    assert!(server.pickup_files().is_empty() && !server.data_dir().join("spool").exists());
+}
