@@ -91,6 +91,26 @@ fn render(report: &str, now: SystemTime) -> String {
             let _ = writeln!(out, "delivered in the last hour: {}", get("delivered_last_hour"));
         }
     }
+    let signing: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| *k == "dkim")
+        .map(|(_, v)| {
+            let parts: Vec<&str> = v.split(' ').collect();
+            format!(
+                "{} ({} {})",
+                parts.first().unwrap_or(&"?"),
+                parts.get(1).unwrap_or(&"?"),
+                parts.get(2).unwrap_or(&"?")
+            )
+        })
+        .collect();
+    if !signing.is_empty() {
+        let _ = writeln!(out, "DKIM signing: {}", signing.join(", "));
+    }
+    let milters: Vec<&str> = fields.iter().filter(|(k, _)| *k == "milter").map(|(_, v)| *v).collect();
+    if !milters.is_empty() {
+        let _ = writeln!(out, "content filters: {}", milters.join(", "));
+    }
     match fields.iter().find(|(k, _)| *k == "certificate") {
         Some((_, v)) => {
             let (expiry, path) = v.split_once(' ').unwrap_or((v, ""));
@@ -113,7 +133,8 @@ mod tests {
     fn renders_the_report_for_people() {
         let report = "version 0.1.0\nhostname mx.example.com\npid 42\nstarted 0\nlistener SMTP 127.0.0.1:25\n\
                       listener submission 127.0.0.1:587\nqueue messages 3\nqueue pending 2\nqueue deferred 1\n\
-                      delivered_last_hour 7\ncertificate 864000 /var/lib/carrier/tls/cert.pem\n";
+                      delivered_last_hour 7\ndkim example.com 20261205e ed25519\ndkim example.com 20261205r rsa\n\
+                      milter inet:127.0.0.1:8891\ncertificate 864000 /var/lib/carrier/tls/cert.pem\n";
         let two_hours = UNIX_EPOCH + Duration::from_secs(7200);
         let text = render(report, two_hours);
         assert_eq!(
@@ -121,6 +142,8 @@ mod tests {
             "carrier 0.1.0 on mx.example.com: running (pid 42) since Thu, 1 Jan 1970 00:00:00 +0000\n\
              listening:\n  SMTP         127.0.0.1:25\n  submission   127.0.0.1:587\n\
              queue: 3 messages; recipients 2 pending, 1 deferred\ndelivered in the last hour: 7\n\
+             DKIM signing: example.com (20261205e ed25519), example.com (20261205r rsa)\n\
+             content filters: inet:127.0.0.1:8891\n\
              TLS certificate: /var/lib/carrier/tls/cert.pem, expires Sun, 11 Jan 1970 00:00:00 +0000 (9 days left)\n"
         );
     }

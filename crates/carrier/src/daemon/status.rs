@@ -1,5 +1,6 @@
 //! The daemon's STATUS report over the control socket: listeners, the queue by state,
-//! deliveries in the last hour, the certificate's expiry. It is `key value...` lines
+//! deliveries in the last hour, the DKIM keys that sign, the content filters, the
+//! certificate's expiry. It is `key value...` lines
 //! (docs/architecture.md), so other tools can read it too; `carrier status` renders it.
 
 use super::shared::Server;
@@ -40,6 +41,14 @@ pub async fn report(server: &Server) -> String {
         }
     }
     let _ = writeln!(out, "delivered_last_hour {}", server.delivered.last_hour());
+    if server.cfg.dkim.sign {
+        for key in server.intake.signer().keyring().keys().iter().filter(|k| k.signing) {
+            let _ = writeln!(out, "dkim {} {} {}", key.domain, key.selector, key.kind.tag());
+        }
+    }
+    for milter in &server.cfg.milters {
+        let _ = writeln!(out, "milter {}", carrier_mta::milter::describe(&milter.socket));
+    }
     let cert = match &server.cfg.tls {
         Some(t) => t.cert.clone(),
         None => server.cfg.data_dir.join("tls/cert.pem"),

@@ -436,6 +436,9 @@ fn status_reads_the_running_daemon() {
         "queue: 1 messages; recipients 0 pending, 1 deferred".to_string(),
         // Up for seconds: the count is since the start, and says so (issue 15.12).
         "delivered since the start (0 min ago): 1".to_string(),
+        // The keys carrier made at its first start, each domain's pair.
+        "DKIM signing: example.com (2".to_string(),
+        " ed25519), example.com (2".to_string(),
         "tls/cert.pem, expires".to_string(),
         "(365".to_string(), // ten years left, less a day
     ] {
