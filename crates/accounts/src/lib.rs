@@ -12,4 +12,4 @@ pub mod users;
 pub use aliases::{AliasError, AliasFile, Aliases};
 pub use directory::{Directory, Lookup, Route};
 pub use login_cache::LoginCache;
-pub use users::{AccountError, Credentials, UserDb, generate_password};
+pub use users::{AccountError, Cap, Credentials, Limit, UserDb, generate_password};

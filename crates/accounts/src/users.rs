@@ -64,6 +64,8 @@ impl From<io::Error> for AccountError {
 pub struct UserDb {
     path: PathBuf,
     users: BTreeMap<String, String>,
+    /// Storage limits set for single accounts (`carrier user quota`), a third field.
+    limits: BTreeMap<String, Limit>,
     stamp: Option<Stamp>,
     params: Params,
 }
@@ -105,7 +107,13 @@ impl UserDb {
     /// Opens with specific argon2 parameters for new hashes (tests use cheap ones; existing
     /// hashes are always checked with the parameters they carry).
     pub fn open_with(data_dir: &Path, params: Params) -> io::Result<UserDb> {
-        let mut db = UserDb { path: data_dir.join("users"), users: BTreeMap::new(), stamp: None, params };
+        let mut db = UserDb {
+            path: data_dir.join("users"),
+            users: BTreeMap::new(),
+            limits: BTreeMap::new(),
+            stamp: None,
+            params,
+        };
         db.reload()?;
         Ok(db)
     }
@@ -118,7 +126,7 @@ impl UserDb {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))),
         };
-        self.users = parse(&self.path, &text)?;
+        (self.users, self.limits) = parse(&self.path, &text)?;
         self.stamp = stamp;
         Ok(())
     }
@@ -136,7 +144,7 @@ impl UserDb {
     pub fn add(&mut self, address: &str, password: &str) -> Result<(), AccountError> {
         let key = checked_address(address)?;
         let hash = self.hash(password)?;
-        self.modify(|users| {
+        self.modify(|users, _| {
             if users.contains_key(&key) {
                 return Err(AccountError::Exists(key.clone()));
             }
@@ -148,20 +156,49 @@ impl UserDb {
     /// Deletes an account.
     pub fn delete(&mut self, address: &str) -> Result<(), AccountError> {
         let key = normalize(address);
-        self.modify(|users| users.remove(&key).map(|_| ()).ok_or_else(|| AccountError::NotFound(key.clone())))
+        self.modify(|users, limits| {
+            limits.remove(&key);
+            users.remove(&key).map(|_| ()).ok_or_else(|| AccountError::NotFound(key.clone()))
+        })
     }
 
     /// Changes a password.
     pub fn set_password(&mut self, address: &str, password: &str) -> Result<(), AccountError> {
         let key = normalize(address);
         let hash = self.hash(password)?;
-        self.modify(|users| match users.get_mut(&key) {
+        self.modify(|users, _| match users.get_mut(&key) {
             Some(h) => {
                 *h = hash;
                 Ok(())
             }
             None => Err(AccountError::NotFound(key.clone())),
         })
+    }
+
+    /// Sets the account's own limits; [`Cap::Default`] returns a resource to the default.
+    pub fn set_limit(&mut self, address: &str, limit: Limit) -> Result<(), AccountError> {
+        let key = normalize(address);
+        self.modify(|users, limits| {
+            if !users.contains_key(&key) {
+                return Err(AccountError::NotFound(key.clone()));
+            }
+            if limit == Limit::default() {
+                limits.remove(&key);
+            } else {
+                limits.insert(key.clone(), limit);
+            }
+            Ok(())
+        })
+    }
+
+    /// The account's own limits (all [`Cap::Default`] when it has none).
+    pub fn limit(&self, address: &str) -> Limit {
+        self.limits.get(&normalize(address)).copied().unwrap_or_default()
+    }
+
+    /// Whether any account has limits of its own.
+    pub fn any_limit(&self) -> bool {
+        !self.limits.is_empty()
     }
 
     /// An argon2id PHC string with a fresh random salt. Hashing is slow on purpose, so it
@@ -180,7 +217,7 @@ impl UserDb {
     /// cannot lose each other's changes; the new file replaces the old atomically.
     fn modify(
         &mut self,
-        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AccountError>,
+        change: impl FnOnce(&mut BTreeMap<String, String>, &mut BTreeMap<String, Limit>) -> Result<(), AccountError>,
     ) -> Result<(), AccountError> {
         let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let in_dir = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
@@ -193,7 +230,7 @@ impl UserDb {
             .map_err(in_dir)?;
         lock_exclusive(&lock)?;
         self.reload()?;
-        change(&mut self.users)?;
+        change(&mut self.users, &mut self.limits)?;
         let tmp = dir.join("users.tmp");
         let written = self.write_to(&tmp);
         if written.is_err() {
@@ -217,7 +254,10 @@ impl UserDb {
         let mut file = OpenOptions::new().create_new(true).write(true).mode(0o600).open(tmp)?;
         let mut text = String::from(HEADER);
         for (address, hash) in &self.users {
-            text.push_str(&format!("{address}:{hash}\n"));
+            match self.limits.get(address) {
+                Some(limit) => text.push_str(&format!("{address}:{hash}:{limit}\n")),
+                None => text.push_str(&format!("{address}:{hash}\n")),
+            }
         }
         file.write_all(text.as_bytes())?;
         file.sync_all()
@@ -316,22 +356,98 @@ fn checked_address(address: &str) -> Result<String, AccountError> {
 
 /// Parses `address:hash` lines. A malformed line is an error rather than skipped: the next
 /// write would otherwise silently drop it.
-fn parse(path: &Path, text: &str) -> io::Result<BTreeMap<String, String>> {
+/// One resource's setting for a single account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Cap {
+    /// As every account (`[mailbox] quota`, `quota_messages`).
+    #[default]
+    Default,
+    Unlimited,
+    At(u64),
+}
+
+impl Cap {
+    /// The limit, given the default every account has.
+    pub fn apply(self, default: Option<u64>) -> Option<u64> {
+        match self {
+            Cap::Default => default,
+            Cap::Unlimited => None,
+            Cap::At(n) => Some(n),
+        }
+    }
+}
+
+/// An account's own limits (`carrier user quota`), written as a third field of its line:
+/// `storage=1073741824,messages=unlimited`; a resource not named keeps the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limit {
+    pub storage: Cap,
+    pub messages: Cap,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        for (name, cap) in [("storage", self.storage), ("messages", self.messages)] {
+            match cap {
+                Cap::Default => {}
+                Cap::Unlimited => parts.push(format!("{name}=unlimited")),
+                Cap::At(n) => parts.push(format!("{name}={n}")),
+            }
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl std::str::FromStr for Limit {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Limit, ()> {
+        let mut limit = Limit::default();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, value) = part.split_once('=').ok_or(())?;
+            let cap = match value.trim() {
+                "unlimited" => Cap::Unlimited,
+                n => Cap::At(n.parse().map_err(|_| ())?),
+            };
+            match name.trim() {
+                "storage" => limit.storage = cap,
+                "messages" => limit.messages = cap,
+                _ => return Err(()),
+            }
+        }
+        Ok(limit)
+    }
+}
+
+type Tables = (BTreeMap<String, String>, BTreeMap<String, Limit>);
+
+/// Parses `address:hash` lines, or `address:hash:limits` (PHC hashes hold no colon). A
+/// malformed line is an error rather than skipped: the next write would otherwise silently
+/// drop it.
+fn parse(path: &Path, text: &str) -> io::Result<Tables> {
     let mut users = BTreeMap::new();
+    let mut limits = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match line.split_once(':') {
-            Some((address, hash)) if split(address).is_some() && !hash.trim().is_empty() => {
-                users.insert(normalize(address.trim()), hash.trim().to_string());
+        let mut fields = line.splitn(3, ':');
+        let (address, hash, limit) = (fields.next().unwrap_or_default(), fields.next(), fields.next());
+        let limit = limit.map(|l| l.trim().parse::<Limit>());
+        match (hash, limit) {
+            (Some(hash), None | Some(Ok(_))) if split(address).is_some() && !hash.trim().is_empty() => {
+                let key = normalize(address.trim());
+                if let Some(Ok(l)) = limit.filter(|l| *l != Ok(Limit::default())) {
+                    limits.insert(key.clone(), l);
+                }
+                users.insert(key, hash.trim().to_string());
             }
             _ => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
-                        "{} line {}: expected `address:argon2-hash`; correct or delete the line, or re-create the account with `carrier user add`",
+                        "{} line {}: expected `address:argon2-hash` or `address:argon2-hash:storage=OCTETS,messages=COUNT`; correct or delete the line, or re-create the account with `carrier user add`",
                         path.display(),
                         n + 1
                     ),
@@ -339,7 +455,7 @@ fn parse(path: &Path, text: &str) -> io::Result<BTreeMap<String, String>> {
             }
         }
     }
-    Ok(users)
+    Ok((users, limits))
 }
 
 fn lock_exclusive(file: &File) -> io::Result<()> {
@@ -393,6 +509,47 @@ mod tests {
         users.delete("BOB@example.com").unwrap();
         assert!(!users.contains("bob@example.com"));
         assert_eq!(db(dir.path()).list(), ["alice@example.com"]);
+    }
+
+    #[test]
+    fn own_limits_are_kept_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut users = db(dir.path());
+        users.add("bob@example.com", "pw").unwrap();
+        users.add("amy@example.com", "pw").unwrap();
+        assert_eq!(users.limit("bob@example.com"), Limit::default());
+        assert!(!users.any_limit());
+        let limit = Limit { storage: Cap::At(1_048_576), messages: Cap::Unlimited };
+        users.set_limit("Bob@Example.com", limit).unwrap();
+        let text = fs::read_to_string(dir.path().join("users")).unwrap();
+        assert!(text.contains(":storage=1048576,messages=unlimited\n"), "{text}");
+        let reader = db(dir.path());
+        assert_eq!(reader.limit("bob@example.com"), limit);
+        assert_eq!(reader.limit("amy@example.com"), Limit::default());
+        assert_eq!(limit.storage.apply(Some(5)), Some(1_048_576));
+        assert_eq!(limit.messages.apply(Some(5)), None);
+        assert_eq!(Cap::Default.apply(Some(5)), Some(5));
+        // A password change keeps the limit; going back to the defaults drops the field.
+        users.set_password("bob@example.com", "pw2").unwrap();
+        assert_eq!(db(dir.path()).limit("bob@example.com"), limit);
+        users.set_limit("bob@example.com", Limit::default()).unwrap();
+        assert!(!fs::read_to_string(dir.path().join("users")).unwrap().contains("storage="));
+        users.set_limit("bob@example.com", limit).unwrap();
+        users.delete("bob@example.com").unwrap();
+        assert!(!users.any_limit());
+        let e = users.set_limit("nobody@example.com", limit).unwrap_err();
+        assert!(matches!(e, AccountError::NotFound(_)), "{e}");
+    }
+
+    #[test]
+    fn a_bad_limit_field_is_an_error_with_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+        for bad in ["storage=lots", "size=10", "storage"] {
+            fs::write(dir.path().join("users"), format!("bob@example.com:{hash}:{bad}\n")).unwrap();
+            let e = UserDb::open_with(dir.path(), cheap()).err().unwrap().to_string();
+            assert!(e.contains("line 1") && e.contains("storage=OCTETS,messages=COUNT"), "{bad}: {e}");
+        }
     }
 
     #[test]

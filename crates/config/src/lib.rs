@@ -13,7 +13,7 @@ pub use model::{
     Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, SYSTEM_CONFIG, Smarthost, Smtp, SpamRule, Submission,
     Tls,
 };
-pub use values::login_name;
+pub use values::{login_name, size};
 
 use std::path::{Path, PathBuf};
 

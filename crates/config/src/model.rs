@@ -491,6 +491,8 @@ impl Default for Imap {
 pub struct Mailbox {
     /// Storage limit per account in octets; None is unlimited.
     pub quota: Option<u64>,
+    /// Message limit per account; None is unlimited.
+    pub quota_messages: Option<u64>,
 }
 
 impl Default for Smtp {

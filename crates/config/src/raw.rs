@@ -131,6 +131,7 @@ struct RawImap {
 #[serde(deny_unknown_fields)]
 struct RawMailbox {
     quota: Option<S<toml::Value>>,
+    quota_messages: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -800,7 +801,7 @@ fn mailbox(ctx: &Ctx, raw: &RawMailbox) -> Result<Mailbox, ConfigError> {
         Some(v) => Some(size_value(ctx, v, "mailbox.quota")?),
         None => None,
     };
-    Ok(Mailbox { quota })
+    Ok(Mailbox { quota, quota_messages: raw.quota_messages })
 }
 
 fn smtp(ctx: &Ctx, raw: &RawSmtp) -> Result<Smtp, ConfigError> {

@@ -296,6 +296,8 @@ fn pop3_and_mailbox_sections() {
     assert_eq!(c.mailbox.quota, Some(1 << 30));
     assert_eq!(parse("hostname = \"mx.example.com\"\n[mailbox]\nquota = \"unlimited\"\n").unwrap().mailbox.quota, None);
     assert_eq!(parse("hostname = \"mx.example.com\"\n[mailbox]\nquota = 5000\n").unwrap().mailbox.quota, Some(5000));
+    let messages = parse("hostname = \"mx.example.com\"\n[mailbox]\nquota_messages = 10000\n").unwrap();
+    assert_eq!(messages.mailbox.quota_messages, Some(10000));
     for (text, key, words) in [
         ("[pop3]\ntimeout = \"0s\"\n", "pop3.timeout", "greater than zero"),
         ("[pop3]\nmax_errors = 0\n", "pop3.max_errors", "greater than zero"),

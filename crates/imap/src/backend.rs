@@ -211,9 +211,29 @@ pub trait Mailboxes {
     fn copy(&mut self, from: &str, uids: &[u32], to: &str) -> StoreResult<Copied>;
     /// Moves messages (RFC 6851): copy, then expunge from the source atomically.
     fn move_messages(&mut self, from: &str, uids: &[u32], to: &str) -> StoreResult<Copied>;
-    /// The storage the user uses and may use, in octets, when there is a limit (RFC 9208's
-    /// STORAGE resource; one quota root, "", for all the user's mailboxes).
-    fn quota(&mut self) -> StoreResult<Option<(u64, u64)>> {
-        Ok(None)
+    /// What the user uses and may use of each limited resource (one quota root, "", for all
+    /// the user's mailboxes); empty when nothing is limited.
+    fn quota(&mut self) -> StoreResult<Vec<QuotaUse>> {
+        Ok(Vec::new())
     }
+}
+
+/// The resources a quota limits (RFC 9208 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaResource {
+    /// STORAGE (RFC 9208 5.1), counted here in octets.
+    Storage,
+    /// MESSAGE (RFC 9208 5.2): messages in all the root's mailboxes.
+    Message,
+}
+
+/// One resource of a quota root: its usage and limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaUse {
+    /// Which resource.
+    pub resource: QuotaResource,
+    /// In use: octets for STORAGE, messages for MESSAGE.
+    pub used: u64,
+    /// The limit, in the same unit.
+    pub limit: u64,
 }

@@ -2,6 +2,7 @@
 
 use carrier_accounts::{AliasFile, Directory, UserDb};
 use carrier_config::Config;
+use carrier_store::{Quota, QuotaSource};
 use std::sync::{Mutex, MutexGuard};
 use tracing::warn;
 
@@ -36,5 +37,18 @@ impl SharedDirectory {
             warn!("{problem}");
         }
         dir
+    }
+}
+
+/// Accounts' own limits come from the user database (`carrier user quota`), re-read when it
+/// changes.
+impl QuotaSource for SharedDirectory {
+    fn quota_of(&self, account: &str, default: Quota) -> Quota {
+        let limit = self.lock().users().limit(account);
+        Quota { storage: limit.storage.apply(default.storage), messages: limit.messages.apply(default.messages) }
+    }
+
+    fn any(&self) -> bool {
+        self.lock().users().any_limit()
     }
 }

@@ -8,7 +8,7 @@ use crate::outcome::{Failure, Outcome};
 use carrier_accounts::{Directory, Lookup, Route};
 use carrier_smtp::trace::{self, Trace};
 use carrier_spool::{Envelope, QueueId};
-use carrier_store::{Delivery, MailboxStore, Maildir, SpecialUse};
+use carrier_store::{Delivery, Exceeded, MailboxStore, Maildir, Resource, SpecialUse};
 
 /// Writes the message for recipient `index`. `body` has LF line ends already.
 pub fn deliver(
@@ -59,33 +59,59 @@ pub fn deliver(
     }
 }
 
-/// The share of its quota at which a mailbox's owner is told (as Dovecot's quota_warning).
-const WARN_AT: f64 = 0.9;
+/// The share of its quota at which a mailbox's owner is told (as Dovecot's quota_warning):
+/// 90 %, rounded up, so a limit of one message warns at that message.
+fn warn_at(limit: u64) -> u64 {
+    limit - limit / 10
+}
 
-/// When the delivery of `size` octets just took `address`'s mailbox past 90 % of its quota:
-/// (usage, limit) for the warning. Blocking: it adds up the mailbox's files.
-pub fn quota_crossed(store: &Maildir, address: &str, size: u64) -> Option<(u64, u64)> {
-    let limit = store.quota()?;
-    let used = store.account(address).usage().ok()?;
-    let threshold = (limit as f64 * WARN_AT) as u64;
-    (used >= threshold && used.saturating_sub(size) < threshold).then_some((used, limit))
+/// When the delivery of one message of `size` octets just took `address`'s mailbox past
+/// 90 % of its storage or message limit: that resource, its usage and its limit, for the
+/// warning. Blocking: it adds up the mailbox's files.
+pub fn quota_crossed(store: &Maildir, address: &str, size: u64) -> Option<Exceeded> {
+    let account = store.account(address);
+    let quota = account.quota();
+    if !quota.is_limited() {
+        return None;
+    }
+    let used = account.usage().ok()?;
+    let resources =
+        [(Resource::Storage, quota.storage, used.octets, size), (Resource::Messages, quota.messages, used.messages, 1)];
+    resources.into_iter().find_map(|(resource, limit, used, added)| {
+        let limit = limit?;
+        let threshold = warn_at(limit);
+        (used >= threshold && used.saturating_sub(added) < threshold).then_some(Exceeded { resource, used, limit })
+    })
 }
 
 /// The warning a user gets when their mailbox passes 90 % of its quota.
-pub fn quota_warning(hostname: &str, address: &str, used: u64, limit: u64, now: std::time::SystemTime) -> Vec<u8> {
+pub fn quota_warning(hostname: &str, address: &str, crossed: Exceeded, now: std::time::SystemTime) -> Vec<u8> {
+    let Exceeded { resource, used, limit } = crossed;
     let percent = used * 100 / limit.max(1);
+    let holds = match resource {
+        Resource::Storage => format!("{} of the {}", human_size(used), human_size(limit)),
+        Resource::Messages => format!("{used} of the {limit} messages"),
+    };
     format!(
         "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\nTo: <{address}>\r\n\
          Subject: Your mailbox is {percent}% full\r\nDate: {date}\r\nAuto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\
-         Your mailbox {address} holds {used_kib} KiB of the {limit_kib} KiB it may hold ({percent}%).\r\n\r\n\
+         Your mailbox {address} holds {holds} it may hold ({percent}%).\r\n\r\n\
          When it is full, new mail for you is refused (\"Mailbox full\") and its senders are told.\r\n\
          Delete or move the messages you no longer need, and empty the Trash folder.\r\n",
         date = trace::rfc5322_date(now),
-        used_kib = used.div_ceil(1024),
-        limit_kib = limit / 1024,
     )
     .into_bytes()
+}
+
+/// A size as people read it: "950 octets", "2.0 MiB".
+fn human_size(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} octets"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+        _ => format!("{:.1} GiB", n as f64 / 1_073_741_824.0),
+    }
 }
 
 /// True when `address` (a queued local recipient) is a mailbox: an account, or one the
@@ -104,12 +130,14 @@ pub fn unknown(address: &str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use carrier_store::Quota;
     use std::time::SystemTime;
 
     #[test]
     fn the_warning_comes_once_when_a_delivery_passes_90_percent() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Maildir::new(dir.path().to_path_buf(), "mx.example.com").with_quota(Some(1000));
+        let store = Maildir::new(dir.path().to_path_buf(), "mx.example.com")
+            .with_quota(Quota { storage: Some(1000), messages: Some(20) });
         let put = |id: &str, size: usize| {
             let body = vec![b'x'; size];
             let parts: [&[u8]; 1] = [&body];
@@ -127,14 +155,29 @@ mod tests {
         let size = put("a", 500);
         assert_eq!(quota_crossed(&store, "bob@example.com", size), None);
         let size = put("b", 450);
-        assert_eq!(quota_crossed(&store, "bob@example.com", size), Some((950, 1000)));
+        let crossed = Exceeded { resource: Resource::Storage, used: 950, limit: 1000 };
+        assert_eq!(quota_crossed(&store, "bob@example.com", size), Some(crossed));
         let size = put("c", 10);
         assert_eq!(quota_crossed(&store, "bob@example.com", size), None, "already past: no second warning");
-        let text = String::from_utf8(quota_warning("mx.example.com", "bob@example.com", 950, 1000, SystemTime::now()))
-            .unwrap();
+        let text =
+            String::from_utf8(quota_warning("mx.example.com", "bob@example.com", crossed, SystemTime::now())).unwrap();
         assert!(
             text.contains("Subject: Your mailbox is 95% full\r\n") && text.contains("Auto-Submitted: auto-generated"),
             "{text}"
         );
+        assert!(text.contains("holds 950 octets of the 1000 octets it may hold (95%)"), "{text}");
+        assert_eq!(human_size(5 * 1_048_576 + 104_858), "5.1 MiB");
+        // The message count has its own 90 %: the 18th of 20 messages.
+        let counted = store.clone().with_quota(Quota { storage: None, messages: Some(20) });
+        let mut crossed = None;
+        for n in 4..=18 {
+            crossed = quota_crossed(&counted, "bob@example.com", put(&n.to_string(), 1));
+            assert_eq!(crossed.is_some(), n == 18, "message {n}");
+        }
+        let crossed = crossed.unwrap();
+        assert_eq!((crossed.resource, crossed.used, crossed.limit), (Resource::Messages, 18, 20));
+        let text =
+            String::from_utf8(quota_warning("mx.example.com", "bob@example.com", crossed, SystemTime::now())).unwrap();
+        assert!(text.contains("holds 18 of the 20 messages it may hold (90%)"), "{text}");
     }
 }

@@ -43,24 +43,30 @@ pub fn local_mailboxes(cfg: &Config, dir: &Directory, to: &Mailbox) -> Vec<Strin
     }
 }
 
-/// Issue 5 quotas at RCPT time: refused only when every local mailbox of the recipient is
-/// full (one full member does not stop a list). `declared` is MAIL FROM's SIZE (RFC 1870).
-/// Blocking: it lists the mailboxes' directories.
+/// Quotas at RCPT time: refused only when every local mailbox of the recipient is full (one
+/// full member does not stop a list). `declared` is MAIL FROM's SIZE (RFC 1870). Each
+/// mailbox has its owner's limits. Blocking: it lists the mailboxes' directories.
 pub fn check_quota(store: &Maildir, address: &str, mailboxes: &[String], declared: Option<u64>) -> Result<(), Reply> {
-    let Some(limit) = store.quota() else { return Ok(()) };
     let size = declared.unwrap_or(0);
-    if size > limit {
-        // RFC 3463 5.2.2: mailbox full, permanently for a message this large.
-        return Err(Reply::new(
-            552,
-            "5.2.2",
-            format!("<{address}>: Message too large for the recipient's mailbox (limit {limit} octets)"),
-        ));
-    }
     let mut refusal = None;
     for mailbox in mailboxes {
-        match store.account(mailbox).usage() {
-            Ok(used) if used.saturating_add(size) > limit || used >= limit => {
+        let account = store.account(mailbox);
+        let quota = account.quota();
+        if let Some(limit) = quota.storage.filter(|&l| size > l) {
+            // RFC 3463 5.2.2: mailbox full, permanently for a message this large.
+            refusal = Some(Reply::new(
+                552,
+                "5.2.2",
+                format!("<{address}>: Message too large for the recipient's mailbox (limit {limit} octets)"),
+            ));
+            continue;
+        }
+        if !quota.is_limited() {
+            return Ok(());
+        }
+        match account.usage() {
+            // A mailbox at its limit takes nothing more, even of unknown size.
+            Ok(used) if quota.exceeded(used, size.max(1), 1).is_some() => {
                 // RFC 3463 4.2.2: mailbox full; the sender retries, the user may make room.
                 refusal = Some(Reply::new(452, "4.2.2", format!("<{address}>: Mailbox full, try again later")));
             }

@@ -299,15 +299,15 @@ impl Runner {
 
     /// Tells each recipient whose mailbox this delivery took past 90 % of its quota.
     async fn warn_of_quota(&self, env: &Envelope, attempted: &[Attempted], size: u64) {
-        if self.ctx.store.quota().is_none() {
+        if !self.ctx.store.has_quotas() {
             return;
         }
         for a in attempted.iter().filter(|a| matches!(a.outcome, Outcome::Sent(_))) {
             let (store, address) = (self.ctx.store.clone(), env.recipients[a.index].address.clone());
             let check = move || local::quota_crossed(&store, &address, size);
-            let Ok(Some((used, limit))) = tokio::task::spawn_blocking(check).await else { continue };
+            let Ok(Some(crossed)) = tokio::task::spawn_blocking(check).await else { continue };
             let address = &env.recipients[a.index].address;
-            let text = local::quota_warning(&self.ctx.cfg.hostname, address, used, limit, SystemTime::now());
+            let text = local::quota_warning(&self.ctx.cfg.hostname, address, crossed, SystemTime::now());
             let warning = Message {
                 sender: String::new(),
                 recipients: vec![address.clone()],
@@ -317,7 +317,10 @@ impl Runner {
                 smtputf8: false,
             };
             match self.ctx.intake.accept(warning, Unknown::Skip).await {
-                Ok(q) => info!("{}: quota warning to <{address}>: {used} of {limit} octets", q.id),
+                Ok(q) => {
+                    let (used, limit, unit) = (crossed.used, crossed.limit, crossed.resource.unit());
+                    info!("{}: quota warning to <{address}>: {used} of {limit} {unit}", q.id)
+                }
                 Err(r) => warn!("quota warning to <{address}> not queued: {}", r.text()),
             }
         }

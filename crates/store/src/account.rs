@@ -12,6 +12,7 @@ use crate::mailbox::{Access, Mailbox};
 use crate::maildir::{Maildir, create_maildir, sync_new_dirs};
 use crate::names::{self, DELIMITER, mutf7};
 use crate::notify::Watch;
+use crate::quota::{Quota, Usage};
 use crate::sync::{Destinations, Locked, Place};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -237,7 +238,7 @@ impl Account {
     ) -> Result<Appended, StoreError> {
         let place = self.place_of(name)?;
         let data = carrier_syntax::lines::to_lf(message);
-        self.check_quota(data.len() as u64)?;
+        self.check_quota(data.len() as u64, 1)?;
         let mut staged = Staged::new(&place.dir);
         staged.write(&place.host, &data, date.unwrap_or_else(SystemTime::now))?;
         let (uidvalidity, uids) = staged.commit(&place, std::slice::from_ref(flags))?;
@@ -448,25 +449,26 @@ impl Account {
         Ok(fsutil::write_atomic(&self.root.join(SUBSCRIPTIONS), text.as_bytes())?)
     }
 
-    /// Octets stored in all the account's mailboxes (sizes from the `S=` in file names, or
-    /// the files' sizes).
-    /// The account's storage limit in octets (`[mailbox] quota`), if any.
-    pub fn limit(&self) -> Option<u64> {
-        self.store.quota()
+    /// The account's limits: its own, else `[mailbox] quota` and `quota_messages`.
+    pub fn quota(&self) -> Quota {
+        self.store.quota_of(&self.user)
     }
 
-    pub fn usage(&self) -> Result<u64, StoreError> {
+    /// Octets and messages stored in all the account's mailboxes (sizes from the `S=` in
+    /// file names, or the files' sizes).
+    pub fn usage(&self) -> Result<Usage, StoreError> {
         let mut dirs = vec![self.root.clone()];
         dirs.extend(self.folders()?.iter().map(|f| self.folder_dir(f)));
-        let mut total = 0;
+        let mut usage = Usage::default();
         for dir in dirs {
             for sub in ["new", "cur"] {
                 for file in fsutil::names_in(&dir.join(sub))? {
-                    total += size_of(&dir.join(sub).join(&file), &file);
+                    usage.octets += size_of(&dir.join(sub).join(&file), &file);
+                    usage.messages += 1;
                 }
             }
         }
-        Ok(total)
+        Ok(usage)
     }
 }
 
@@ -486,13 +488,15 @@ impl Destinations for Account {
         })
     }
 
-    fn check_quota(&self, adding: u64) -> Result<(), StoreError> {
-        let Some(limit) = self.store.quota else { return Ok(()) };
-        let used = self.usage()?;
-        if used.saturating_add(adding) > limit {
-            return Err(StoreError::OverQuota { used, limit });
+    fn check_quota(&self, octets: u64, messages: u64) -> Result<(), StoreError> {
+        let quota = self.quota();
+        if !quota.is_limited() {
+            return Ok(());
         }
-        Ok(())
+        match quota.exceeded(self.usage()?, octets, messages) {
+            Some(e) => Err(StoreError::OverQuota(e)),
+            None => Ok(()),
+        }
     }
 }
 

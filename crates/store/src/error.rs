@@ -1,6 +1,7 @@
 //! What can go wrong in the mailbox store, in words a user or administrator understands.
 //! Each variant maps to one IMAP response code (RFC 5530) or POP3 one (RFC 3206).
 
+use crate::quota::Exceeded;
 use std::fmt;
 use std::io;
 
@@ -33,13 +34,8 @@ pub enum StoreError {
     Expunged(u32),
     /// The mailbox was opened read-only (EXAMINE).
     ReadOnly,
-    /// The account's storage limit would be exceeded (IMAP `[OVERQUOTA]`).
-    OverQuota {
-        /// Octets in use.
-        used: u64,
-        /// The limit.
-        limit: u64,
-    },
+    /// The account's storage or message limit would be exceeded (IMAP `[OVERQUOTA]`).
+    OverQuota(Exceeded),
     /// A file-system error (IMAP `[SERVERBUG]` or `[UNAVAILABLE]`, POP3 `[SYS/TEMP]`).
     Io(io::Error),
 }
@@ -57,8 +53,9 @@ impl fmt::Display for StoreError {
             }
             StoreError::Expunged(uid) => write!(f, "message UID {uid} has been deleted meanwhile"),
             StoreError::ReadOnly => f.write_str("the mailbox is open read-only (EXAMINE); SELECT it to make changes"),
-            StoreError::OverQuota { used, limit } => {
-                write!(f, "mailbox full: {used} of {limit} octets in use; delete messages to make room")
+            StoreError::OverQuota(e) => {
+                let unit = e.resource.unit();
+                write!(f, "mailbox full: {} of {} {unit} in use; delete messages to make room", e.used, e.limit)
             }
             StoreError::Io(e) => write!(f, "storage error: {e}"),
         }

@@ -27,6 +27,7 @@ mod mailbox;
 mod maildir;
 pub mod names;
 mod notify;
+mod quota;
 mod sync;
 mod uidvalidity;
 
@@ -37,3 +38,4 @@ pub use mailbox::{Access, CopyUid, Mailbox, Message, Snapshot, Stored};
 pub use maildir::{Delivered, Delivery, MailboxStore, Maildir};
 pub use names::{DELIMITER, mutf7};
 pub use notify::{POLL_INTERVAL, Registry, Watch};
+pub use quota::{Exceeded, Quota, QuotaSource, Resource, Usage};

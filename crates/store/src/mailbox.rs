@@ -360,7 +360,7 @@ impl Mailbox {
         }
         let dest = self.account.place_of(destination)?;
         let total: u64 = sources.iter().map(|s| s.3).sum();
-        self.account.check_quota(total)?;
+        self.account.check_quota(total, sources.len() as u64)?;
         let mut staged = files::Staged::new(&dest.dir);
         for (uid, path, _, size, vsize) in &sources {
             staged.link(&self.place.host, path, *size, *vsize).map_err(|e| match e {

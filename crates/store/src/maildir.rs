@@ -3,6 +3,7 @@
 
 use crate::groupsync;
 use crate::notify::Registry;
+use crate::quota::{Quota, QuotaSource, Source};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -51,7 +52,8 @@ pub struct Maildir {
     pub(crate) host: String,
     pub(crate) registry: Arc<Registry>,
     dir_syncs: Arc<groupsync::DirSyncs>,
-    pub(crate) quota: Option<u64>,
+    quota: Quota,
+    own_quotas: Option<Source>,
 }
 
 impl Maildir {
@@ -59,18 +61,39 @@ impl Maildir {
     pub fn new(root: PathBuf, hostname: &str) -> Maildir {
         // Maildir spec: '/' and ':' in the host part are written as \057 and \072.
         let host = hostname.replace('/', "\\057").replace(':', "\\072");
-        Maildir { root, host, registry: Arc::default(), dir_syncs: Arc::default(), quota: None }
+        Maildir {
+            root,
+            host,
+            registry: Arc::default(),
+            dir_syncs: Arc::default(),
+            quota: Quota::default(),
+            own_quotas: None,
+        }
     }
 
-    /// Sets the storage limit of every account, in octets (None: unlimited).
-    pub fn with_quota(mut self, quota: Option<u64>) -> Maildir {
+    /// Sets the limits every account has unless it has its own.
+    pub fn with_quota(mut self, quota: Quota) -> Maildir {
         self.quota = quota;
         self
     }
 
-    /// The storage limit of every account.
-    pub fn quota(&self) -> Option<u64> {
-        self.quota
+    /// Where accounts' own limits come from.
+    pub fn with_quota_source(mut self, source: Arc<dyn QuotaSource>) -> Maildir {
+        self.own_quotas = Some(Source(source));
+        self
+    }
+
+    /// The limits of one account ("bob@example.com").
+    pub fn quota_of(&self, account: &str) -> Quota {
+        match &self.own_quotas {
+            Some(source) => source.0.quota_of(account, self.quota),
+            None => self.quota,
+        }
+    }
+
+    /// Whether any account may have a limit (if not, nothing needs counting).
+    pub fn has_quotas(&self) -> bool {
+        self.quota.is_limited() || self.own_quotas.as_ref().is_some_and(|s| s.0.any())
     }
 
     /// The directory holding all accounts.

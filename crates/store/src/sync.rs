@@ -39,8 +39,9 @@ pub struct Place {
 pub(crate) trait Destinations: Send + Sync {
     /// Where an existing mailbox lives.
     fn place_of(&self, name: &str) -> Result<Place, StoreError>;
-    /// Refuses to add `adding` octets when that would pass the account's quota.
-    fn check_quota(&self, adding: u64) -> Result<(), StoreError>;
+    /// Refuses to add `octets` in `messages` messages when that would pass the account's
+    /// quota.
+    fn check_quota(&self, octets: u64, messages: u64) -> Result<(), StoreError>;
 }
 
 /// A mailbox whose lock is held, with its index and keyword table loaded.

@@ -2,7 +2,7 @@
 //! expunge, \Recent and change notification.
 
 mod common;
-use carrier_store::{Access, Flag, FlagOp, Flags, StoreError};
+use carrier_store::{Access, Exceeded, Flag, FlagOp, Flags, Quota, QuotaSource, Resource, StoreError, Usage};
 use common::*;
 use std::fs;
 use std::time::{Duration, UNIX_EPOCH};
@@ -318,21 +318,49 @@ fn sessions_are_told_about_deliveries_and_other_sessions_changes() {
 #[test]
 fn quota_limits_append_and_copy() {
     let dir = tempfile::tempdir().unwrap();
-    let m = store(dir.path()).with_quota(Some(100));
+    let m = store(dir.path()).with_quota(Quota { storage: Some(100), messages: None });
     deliver(&m, &"x".repeat(59));
     let account = m.account(USER);
     account.prepare().unwrap();
-    assert_eq!(account.usage().unwrap(), 59);
+    assert_eq!(account.usage().unwrap(), Usage { octets: 59, messages: 1 });
     account.append("Sent", &[b'y'; 39], &Flags::new(), None).unwrap();
-    assert_eq!(account.usage().unwrap(), 98);
+    assert_eq!(account.usage().unwrap().octets, 98);
     account.append("Sent", b"zz", &Flags::new(), None).unwrap();
-    assert!(matches!(
-        account.append("Sent", b"z", &Flags::new(), None),
-        Err(StoreError::OverQuota { used: 100, limit: 100 })
-    ));
+    let full = account.append("Sent", b"z", &Flags::new(), None).unwrap_err();
+    assert!(matches!(full, StoreError::OverQuota(Exceeded { resource: Resource::Storage, used: 100, limit: 100 })));
+    assert_eq!(full.to_string(), "mailbox full: 100 of 100 octets in use; delete messages to make room");
     let mut inbox = account.open("INBOX", Access::ReadWrite).unwrap();
     assert!(matches!(inbox.copy_to(&[1], "Trash"), Err(StoreError::OverQuota { .. })));
     // Moving within the account needs room for the copy first, like Dovecot's quota.
     inbox.expunge(&[1]).unwrap();
-    assert_eq!(account.usage().unwrap(), 41);
+    assert_eq!(account.usage().unwrap(), Usage { octets: 41, messages: 2 });
+}
+
+/// Accounts' own limits, from a source such as the user database, win over the default.
+struct Own;
+impl QuotaSource for Own {
+    fn quota_of(&self, account: &str, default: Quota) -> Quota {
+        if account == USER { Quota { storage: None, messages: Some(2) } } else { default }
+    }
+    fn any(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn quota_counts_messages_and_takes_accounts_own_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = store(dir.path()).with_quota_source(std::sync::Arc::new(Own));
+    assert!(m.has_quotas());
+    assert!(!store(dir.path()).has_quotas());
+    assert_eq!(m.quota_of("other@example.com"), Quota::default());
+    deliver(&m, "one");
+    let account = m.account(USER);
+    account.prepare().unwrap();
+    account.append("Sent", &[b'y'; 5000], &Flags::new(), None).unwrap();
+    let full = account.append("Sent", b"z", &Flags::new(), None).unwrap_err();
+    assert!(matches!(full, StoreError::OverQuota(Exceeded { resource: Resource::Messages, used: 2, limit: 2 })));
+    assert_eq!(full.to_string(), "mailbox full: 2 of 2 messages in use; delete messages to make room");
+    let mut inbox = account.open("INBOX", Access::ReadWrite).unwrap();
+    assert!(matches!(inbox.copy_to(&[1], "Trash"), Err(StoreError::OverQuota { .. })));
 }

@@ -1,7 +1,8 @@
-//! `carrier user add|del|passwd|list`.
+//! `carrier user add|del|passwd|list|quota`.
 
-use carrier_accounts::{AliasFile, Directory, UserDb};
+use carrier_accounts::{AliasFile, Cap, Directory, UserDb};
 use carrier_config::Config;
+use carrier_store::Maildir;
 use clap::Subcommand;
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -26,6 +27,17 @@ pub enum Action {
     },
     /// List accounts.
     List,
+    /// Show an account's limits and usage, or set them (as `[mailbox] quota` and
+    /// `quota_messages` do for every account).
+    Quota {
+        address: String,
+        /// Storage: a size such as "2G", "unlimited", or "default" for `[mailbox] quota`.
+        #[arg(long)]
+        storage: Option<String>,
+        /// Messages: a count, "unlimited", or "default" for `[mailbox] quota_messages`.
+        #[arg(long)]
+        messages: Option<String>,
+    },
 }
 
 /// Runs one user command against the database in `data_dir`.
@@ -60,9 +72,61 @@ pub fn run(cfg: &Config, action: Action) -> Result<(), String> {
             }
             return Ok(());
         }
+        Action::Quota { address, storage, messages } => {
+            let address = qualify(cfg, &address);
+            if !db.contains(&address) {
+                return Err(format!("no account {address}; `carrier user list` shows the accounts"));
+            }
+            if storage.is_none() && messages.is_none() {
+                return show_quota(cfg, &db, &address);
+            }
+            let mut limit = db.limit(&address);
+            if let Some(text) = storage {
+                limit.storage = cap(&text, "--storage", carrier_config::size)?;
+            }
+            if let Some(text) = messages {
+                limit.messages = cap(&text, "--messages", |t| t.parse::<u64>().map_err(|_| "not a number".into()))?;
+            }
+            db.set_limit(&address, limit).map_err(|e| e.to_string())?;
+            show_quota(cfg, &db, &address)?;
+        }
     }
     // Run as root, the new file is root's: give it to the daemon's user so it can re-read it.
     crate::privileges::own(cfg, &cfg.data_dir.join("users"))
+}
+
+/// One resource's setting from the command line: "default", "unlimited" or a value.
+fn cap(text: &str, flag: &str, value: impl Fn(&str) -> Result<u64, String>) -> Result<Cap, String> {
+    match text {
+        "default" => Ok(Cap::Default),
+        "unlimited" => Ok(Cap::Unlimited),
+        t => match value(t) {
+            Ok(0) => Err(format!("{flag} {t}: a limit of 0 takes no mail; use a positive value or \"unlimited\"")),
+            Ok(n) => Ok(Cap::At(n)),
+            Err(e) => Err(format!("{flag} {t}: {e}; give a value, \"unlimited\" or \"default\"")),
+        },
+    }
+}
+
+/// Prints an account's limits, where each comes from, and what it uses now.
+fn show_quota(cfg: &Config, db: &UserDb, address: &str) -> Result<(), String> {
+    let store = Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname);
+    let used = store.account(address).usage().unwrap_or_default();
+    let own = db.limit(address);
+    let lines = [
+        ("storage", own.storage, cfg.mailbox.quota, used.octets, "octets", "[mailbox] quota"),
+        ("messages", own.messages, cfg.mailbox.quota_messages, used.messages, "messages", "[mailbox] quota_messages"),
+    ];
+    println!("{address}");
+    for (name, cap, default, used, unit, key) in lines {
+        let limit = match cap.apply(default) {
+            Some(n) => format!("{n} {unit}"),
+            None => "unlimited".into(),
+        };
+        let source = if cap == Cap::Default { format!("from {key}") } else { "this account's own".into() };
+        println!("  {name:<9} {used} {unit} used of {limit} ({source})");
+    }
+    Ok(())
 }
 
 /// A bare name means that name in the first local domain; the result is canonical (lower-case).

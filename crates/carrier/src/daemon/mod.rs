@@ -23,7 +23,7 @@ use carrier_mta::recent::Recent;
 use carrier_mta::relay::Relay;
 use carrier_mta::{Intake, MailAuth, SharedDirectory, dns, handoff, jobs, runner};
 use carrier_spool::Spool;
-use carrier_store::Maildir;
+use carrier_store::{Maildir, Quota};
 pub use memory::return_large_frees_to_the_system;
 use shared::Server;
 use std::sync::Arc;
@@ -75,7 +75,9 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let resolver = dns::resolver(&cfg)?;
     let relay = Relay::new(&cfg, resolver.clone(), smtp_addrs);
     let directory = Arc::new(SharedDirectory::new(directory));
-    let store = Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname).with_quota(cfg.mailbox.quota);
+    let quota = Quota { storage: cfg.mailbox.quota, messages: cfg.mailbox.quota_messages };
+    let store =
+        Maildir::new(cfg.data_dir.join("mail"), &cfg.hostname).with_quota(quota).with_quota_source(directory.clone());
     let (jobs, inbox) = jobs::channel();
     let verifier = match cfg.authentication.verify {
         true => Some(Verifier::new(resolver.clone(), &cfg.hostname, cfg.authentication.clone())),

@@ -395,7 +395,7 @@ impl Client {
         if decision.is_ok() {
             decision = self.greylisted(&to.address());
         }
-        if decision.is_ok() && self.server.store.quota().is_some() {
+        if decision.is_ok() && self.server.store.has_quotas() {
             let mailboxes = policy::local_mailboxes(&self.server.cfg, &self.server.directory(), to);
             let (store, address, size) = (self.server.store.clone(), to.address(), self.declared_size);
             let check = move || policy::check_quota(&store, &address, &mailboxes, size);

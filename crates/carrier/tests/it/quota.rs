@@ -101,3 +101,74 @@ fn imap_reports_the_storage_quota_of_rfc_9208() {
     let r = imap.cmd("GETQUOTAROOT Nowhere").expect("NO");
     assert!(r.done.contains("[NONEXISTENT]"), "{}", r.done);
 }
+
+/// `carrier user quota`: one account's own limits, set while the daemon runs, win over
+/// `[mailbox] quota`: bob is freed from it, alice may hold one message; SMTP, IMAP APPEND and
+/// GETQUOTA all follow, and the warning speaks of messages.
+#[test]
+fn accounts_own_limits_are_set_by_the_cli_and_followed_at_once() {
+    let server = server(None);
+    let carrier = std::path::Path::new(crate::common::carrier_bin());
+    let quota = |args: &[&str]| {
+        let mut all = vec!["user", "quota"];
+        all.extend_from_slice(args);
+        server.run(carrier, &all, b"")
+    };
+    let (code, out, err) = quota(&["bob@example.com"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("storage   0 octets used of 2048 octets (from [mailbox] quota)"), "{out}");
+    assert!(out.contains("messages  0 messages used of unlimited (from [mailbox] quota_messages)"), "{out}");
+    let (code, out, err) = quota(&["bob", "--storage", "unlimited"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("storage   0 octets used of unlimited (this account's own)"), "{out}");
+    let (code, _, err) = quota(&["alice@example.com", "--messages", "1", "--storage", "1M"]);
+    assert_eq!(code, 0, "{err}");
+    // Bad values and unknown accounts are refused with what to type instead.
+    for (args, says) in [
+        (&["alice", "--storage", "lots"][..], "--storage lots: expected a size"),
+        (&["alice", "--messages", "0"][..], "a limit of 0 takes no mail"),
+        (&["alice", "--messages", "3x"][..], "give a value, \"unlimited\" or \"default\""),
+        (&["nobody@example.com", "--messages", "3"][..], "no account nobody@example.com"),
+    ] {
+        let (code, _, err) = quota(args);
+        assert!(code != 0 && err.contains(says), "{args:?}: {err}");
+    }
+
+    // Bob, unlimited, takes mail past the 2 KiB every other account has, and hears nothing.
+    fill(&server);
+    server.send_mail("carol@example.org", &["bob@example.com"], "Subject: more\r\n\r\nhi\r\n").expect(250);
+    let msgs = server.wait_messages("example.com", "bob", 2);
+    assert!(msgs.iter().all(|m| !m.contains("Subject: Your mailbox is")), "no warning without a limit");
+
+    // Alice holds one message: the first takes her to 100 % (and warns), then RCPT says full.
+    server.send_mail("carol@example.org", &["alice@example.com"], "Subject: one\r\n\r\nhi\r\n").expect(250);
+    let warning =
+        server.wait_messages("example.com", "alice", 2).into_iter().find(|m| m.contains("Subject: Your mailbox is"));
+    let warning = warning.expect("a quota warning for alice");
+    assert!(warning.contains("holds 1 of the 1 messages it may hold (100%)"), "{warning}");
+    let mut c = server.connect();
+    c.cmd("EHLO client.example").expect(250);
+    c.cmd("MAIL FROM:<carol@example.org>").expect(250);
+    c.cmd("RCPT TO:<alice@example.com>").expect_status(452, "4.2.2");
+    c.cmd("QUIT");
+
+    let mut imap = crate::common::imap::Imap::connect(server.imap_port, &server.cert_path());
+    imap.starttls();
+    imap.login("alice@example.com", "alice-pw").expect("OK");
+    let root = imap.cmd("GETQUOTAROOT INBOX").expect("OK");
+    let line = root.lines("QUOTA ")[0].to_string();
+    assert!(line.starts_with("QUOTA \"\" (STORAGE ") && line.ends_with(" 1024 MESSAGE 2 1)"), "{line}");
+    let r = imap.cmd("APPEND INBOX {2+}\r\nhi").expect("NO");
+    assert!(r.done.contains("[OVERQUOTA]") && r.done.contains("2 of 1 messages"), "{}", r.done);
+    // Messages back to the default (unlimited): only her own 1 MiB is left, with room.
+    let (code, _, err) = quota(&["alice", "--messages", "default"]);
+    assert_eq!(code, 0, "{err}");
+    let line = imap.cmd("GETQUOTA \"\"").expect("OK").lines("QUOTA ")[0].to_string();
+    assert!(line.ends_with(" 1024)") && !line.contains("MESSAGE"), "{line}");
+    imap.cmd("APPEND INBOX {2+}\r\nhi").expect("OK");
+    // Storage back to the default, the 2 KiB she is now past.
+    let (code, out, err) = quota(&["alice", "--storage", "default"]);
+    assert!(code == 0 && out.contains("of 2048 octets (from [mailbox] quota)"), "{out}{err}");
+    let r = imap.cmd("APPEND INBOX {2+}\r\nhi").expect("NO");
+    assert!(r.done.contains("[OVERQUOTA]") && r.done.contains("of 2048 octets"), "{}", r.done);
+}

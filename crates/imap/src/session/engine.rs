@@ -258,6 +258,7 @@ impl<M: Mailboxes> Session<M> {
                 "NAMESPACE",
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
+                "QUOTA=RES-MESSAGE",
                 "UNSELECT",
                 "CHILDREN",
                 "UIDPLUS",

@@ -4,7 +4,7 @@
 
 use super::engine::Session;
 use super::view::client_flags;
-use crate::backend::{DELIMITER, MailboxInfo, MailboxStatus, Mailboxes, StoreError};
+use crate::backend::{DELIMITER, MailboxInfo, MailboxStatus, Mailboxes, QuotaResource, QuotaUse, StoreError};
 use crate::datetime::DateTime;
 use crate::parser::{ListArgs, StatusItem};
 use crate::response::{self, Status};
@@ -255,11 +255,11 @@ impl<M: Mailboxes> Session<M> {
         let Some(quota) = self.backend_call(tag, false, |b| b.quota()) else { return false };
         self.out.extend_from_slice(b"* QUOTAROOT ");
         response::mailbox(&mut self.out, name);
-        if let Some((used, limit)) = quota {
-            self.out.extend_from_slice(b" \"\"\r\n");
-            self.quota_line(used, limit);
-        } else {
+        if quota.is_empty() {
             self.out.extend_from_slice(b"\r\n");
+        } else {
+            self.out.extend_from_slice(b" \"\"\r\n");
+            self.quota_line(&quota);
         }
         true
     }
@@ -267,21 +267,25 @@ impl<M: Mailboxes> Session<M> {
     /// RFC 9208 4.2: the usage and limit of a quota root.
     pub(super) fn quota(&mut self, tag: &str, root: &str) -> bool {
         let Some(quota) = self.backend_call(tag, false, |b| b.quota()) else { return false };
-        match quota {
-            Some((used, limit)) if root.is_empty() => {
-                self.quota_line(used, limit);
-                true
-            }
-            _ => {
-                self.no(tag, Some("NONEXISTENT"), "No such quota root");
-                false
-            }
+        if quota.is_empty() || !root.is_empty() {
+            self.no(tag, Some("NONEXISTENT"), "No such quota root");
+            return false;
         }
+        self.quota_line(&quota);
+        true
     }
 
-    /// RFC 9208 5.1: STORAGE counts units of 1024 octets; usage is rounded up.
-    fn quota_line(&mut self, used: u64, limit: u64) {
-        let line = format!("* QUOTA \"\" (STORAGE {} {})\r\n", used.div_ceil(1024), limit / 1024);
+    /// RFC 9208 4.2.1: `* QUOTA root (resource usage limit ...)`.
+    fn quota_line(&mut self, quota: &[QuotaUse]) {
+        let resources: Vec<String> = quota
+            .iter()
+            .map(|q| match q.resource {
+                // RFC 9208 5.1: STORAGE counts units of 1024 octets; usage is rounded up.
+                QuotaResource::Storage => format!("STORAGE {} {}", q.used.div_ceil(1024), q.limit / 1024),
+                QuotaResource::Message => format!("MESSAGE {} {}", q.used, q.limit),
+            })
+            .collect();
+        let line = format!("* QUOTA \"\" ({})\r\n", resources.join(" "));
         self.out.extend_from_slice(line.as_bytes());
     }
 

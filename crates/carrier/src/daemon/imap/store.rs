@@ -6,7 +6,8 @@
 //! the listener runs the session on a blocking thread.
 
 use carrier_imap::backend::{
-    self as imap, Changes, Copied, MailboxInfo, MailboxStatus, Mailboxes, MessageMeta, Snapshot, StoreResult, Stored,
+    self as imap, Changes, Copied, MailboxInfo, MailboxStatus, Mailboxes, MessageMeta, QuotaResource, QuotaUse,
+    Snapshot, StoreResult, Stored,
 };
 use carrier_imap::datetime::DateTime;
 use carrier_imap::flags::Flags as ImapFlags;
@@ -73,7 +74,7 @@ impl ImapStore {
             | StoreError::ReadOnly => imap::StoreError::Cannot(text),
             StoreError::TooManyKeywords => imap::StoreError::Limit(text),
             StoreError::Expunged(_) => imap::StoreError::Expunged,
-            StoreError::OverQuota { .. } => imap::StoreError::OverQuota(text),
+            StoreError::OverQuota(_) => imap::StoreError::OverQuota(text),
             StoreError::Io(io) if carrier_mta::sysexits::disk_full(&io) => {
                 warn!("imap({}): {io}", self.account.user());
                 imap::StoreError::OverQuota("The server's disk is full; try again later".into())
@@ -195,9 +196,20 @@ impl Mailboxes for ImapStore {
         self.call(|s| s.account.rename(from, to))
     }
 
-    fn quota(&mut self) -> StoreResult<Option<(u64, u64)>> {
-        let Some(limit) = self.account.limit() else { return Ok(None) };
-        Ok(Some((self.call(|s| s.account.usage())?, limit)))
+    fn quota(&mut self) -> StoreResult<Vec<QuotaUse>> {
+        let quota = self.account.quota();
+        if !quota.is_limited() {
+            return Ok(Vec::new());
+        }
+        let used = self.call(|s| s.account.usage())?;
+        let resources = [
+            (QuotaResource::Storage, quota.storage, used.octets),
+            (QuotaResource::Message, quota.messages, used.messages),
+        ];
+        Ok(resources
+            .into_iter()
+            .filter_map(|(resource, limit, used)| Some(QuotaUse { resource, used, limit: limit? }))
+            .collect())
     }
 
     fn status(&mut self, name: &str) -> StoreResult<MailboxStatus> {
