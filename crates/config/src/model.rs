@@ -330,6 +330,8 @@ pub struct Delivery {
     pub delay_warning: Option<Duration>,
     /// Honour the MTA-STS policies of receiving domains (RFC 8461).
     pub mta_sts: bool,
+    /// Honour DNSSEC-secure TLSA records of MX hosts (DANE, RFC 7672).
+    pub dane: bool,
     /// Record TLS outcomes and send daily reports to domains that ask (RFC 8460).
     pub tls_reports: bool,
     /// The HTTPS port MTA-STS policies are fetched from (443; tests use another).
@@ -376,6 +378,7 @@ impl Default for Delivery {
             max_queue_time: Duration::from_secs(5 * 86_400),
             delay_warning: None,
             mta_sts: true,
+            dane: true,
             tls_reports: true,
             mta_sts_port: 443,
             ca_file: None,

@@ -198,6 +198,7 @@ struct RawDelivery {
     max_queue_time: Option<S<toml::Value>>,
     delay_warning: Option<S<toml::Value>>,
     mta_sts: Option<bool>,
+    dane: Option<bool>,
     tls_reports: Option<bool>,
     mta_sts_port: Option<S<u16>>,
     ca_file: Option<String>,
@@ -502,6 +503,9 @@ fn duration_value(ctx: &Ctx, v: &S<toml::Value>, key: &str) -> Result<Duration, 
 
 fn delivery(ctx: &Ctx, raw: &RawDelivery, base: &Path) -> Result<Delivery, ConfigError> {
     let mut d = Delivery::default();
+    if let Some(v) = raw.dane {
+        d.dane = v;
+    }
     if let Some(v) = raw.mta_sts {
         d.mta_sts = v;
     }

@@ -102,6 +102,25 @@ pub async fn txt(resolver: &Resolver, name: &str) -> Result<Vec<String>, Failure
         .collect())
 }
 
+/// The TLSA records at `name` (RFC 6698), such as `_25._tcp.mx.example.com`.
+pub async fn tlsa(resolver: &Resolver, name: &str) -> Result<Vec<carrier_tls::dane::Tlsa>, Failure> {
+    let lookup = resolver.lookup(fqdn(name), hickory_resolver::proto::rr::RecordType::TLSA).await.map_err(failure)?;
+    Ok(lookup.answers().iter().filter_map(|r| tlsa_of(&r.data)).collect())
+}
+
+/// A TLSA record's fields, if `data` is one.
+pub fn tlsa_of(data: &RData) -> Option<carrier_tls::dane::Tlsa> {
+    match data {
+        RData::TLSA(t) => Some(carrier_tls::dane::Tlsa {
+            usage: t.cert_usage.into(),
+            selector: t.selector.into(),
+            matching: t.matching.into(),
+            data: t.cert_data.clone(),
+        }),
+        _ => None,
+    }
+}
+
 /// What a client's address says about its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientName {

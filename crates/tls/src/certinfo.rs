@@ -58,6 +58,22 @@ impl CertInfo {
     }
 }
 
+/// The subjectPublicKeyInfo of a DER certificate, tag and length included (what DANE's
+/// selector 1 hashes, RFC 6698 2.1.2).
+pub fn spki(der: &[u8]) -> Option<&[u8]> {
+    let (cert, _) = tlv(der, 0x30)?;
+    let (tbs, _) = tlv(cert, 0x30)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&0xa0) {
+        rest = tlv(rest, 0xa0)?.1; // [0] version
+    }
+    for tag in [0x02, 0x30, 0x30, 0x30, 0x30] {
+        rest = tlv(rest, tag)?.1; // serialNumber, signature, issuer, validity, subject
+    }
+    let after = tlv(rest, 0x30)?.1;
+    Some(&rest[..rest.len() - after.len()])
+}
+
 /// Splits one TLV with the expected tag: (value, what follows).
 fn tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     if *input.first()? != tag {

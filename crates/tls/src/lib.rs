@@ -5,6 +5,7 @@
 //! default.
 
 pub mod certinfo;
+pub mod dane;
 
 use rustls::ServerConfig;
 use rustls::version::{TLS12, TLS13};
@@ -393,7 +394,7 @@ pub fn verifying_client_config(ca_file: &Path, setting: &str) -> Result<Arc<rust
 /// Accepts any certificate, but still checks the handshake signatures, so the peer must
 /// hold the key of the certificate it sent (RFC 7435: encryption without authentication).
 #[derive(Debug)]
-struct AcceptAnyCertificate;
+pub(crate) struct AcceptAnyCertificate;
 
 impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(

@@ -151,6 +151,7 @@ async fn check_dns(cfg: &Config, resolver: &dns::Resolver, r: &mut Report) {
     for ip in &ours {
         check_reverse(host, *ip, resolver, r).await;
     }
+    check_dane(cfg, resolver, r).await;
     let keys = match carrier_mailauth::Keyring::load(cfg) {
         Ok(keys) => keys,
         Err(e) => {
@@ -165,6 +166,45 @@ async fn check_dns(cfg: &Config, resolver: &dns::Resolver, r: &mut Report) {
         check_domain(host, domain, &ours, resolver, r).await;
         check_authentication(cfg, domain, &ours, &keys, resolver, r).await;
     }
+}
+
+/// RFC 7672: TLSA records that match no certificate of ours make every sender that checks
+/// DANE keep our mail in its queue; none at all is fine (DANE is optional).
+async fn check_dane(cfg: &Config, resolver: &dns::Resolver, r: &mut Report) {
+    let host = &cfg.hostname;
+    let name = format!("_25._tcp.{host}");
+    let records = match dns::tlsa(resolver, &name).await {
+        Ok(records) if !records.is_empty() => records,
+        Ok(_) | Err(dns::Failure::NotFound) => return r.ok(format!("DANE: no TLSA records at {name} (optional)")),
+        Err(dns::Failure::Unreachable(e)) => return r.not_checked(format!("DANE: the TLSA records at {name} ({e})")),
+    };
+    let cert_file = cfg.tls.as_ref().map_or_else(|| cfg.data_dir.join("tls/cert.pem"), |t| t.cert.clone());
+    let chain: Vec<Vec<u8>> = std::fs::read(&cert_file)
+        .map(|pem| {
+            use rustls_pki_types::pem::PemObject;
+            rustls_pki_types::CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok).map(|c| c.to_vec()).collect()
+        })
+        .unwrap_or_default();
+    // DANE-EE names the server's own certificate, DANE-TA one of the chain it sends.
+    let matches = records.iter().filter(|t| t.is_usable()).any(|t| match t.usage {
+        3 => chain.first().is_some_and(|ee| t.matches(ee)),
+        _ => chain.iter().skip(1).any(|c| t.matches(c)),
+    });
+    if matches {
+        return r.ok(format!("DANE: a TLSA record at {name} matches the certificate"));
+    }
+    let fix = match chain.first().and_then(|ee| carrier_tls::dane::Tlsa::end_entity(ee)) {
+        Some(tlsa) => format!("publish `{name}. IN TLSA {tlsa}` (carrier dns-records), then remove the old records"),
+        None => format!("remove the TLSA records at {name}, or make {} readable", cert_file.display()),
+    };
+    r.problem(
+        format!(
+            "DANE: none of the {} TLSA records at {name} matches the certificate {}; senders that check DANE will not deliver to this server",
+            records.len(),
+            cert_file.display()
+        ),
+        fix,
+    );
 }
 
 /// What receivers find when they check the domain's mail: the DKIM keys carrier signs with

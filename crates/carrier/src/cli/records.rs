@@ -7,20 +7,24 @@ use carrier_mailauth::Keyring;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-/// Prints the records, with the DKIM keys found in data_dir.
+/// Prints the records, with the DKIM keys found in data_dir and the TLSA record of the
+/// listeners' certificate.
 pub fn print(cfg: &Config) -> Result<(), String> {
     let keys = Keyring::load(cfg).map_err(|e| format!("cannot read the DKIM keys: {e}"))?;
-    print!("{}", render(cfg, &keys));
+    let cert_file = cfg.tls.as_ref().map_or_else(|| cfg.data_dir.join("tls/cert.pem"), |t| t.cert.clone());
+    let cert = std::fs::read(cert_file).ok().and_then(|pem| carrier_tls::certinfo::first_certificate(&pem));
+    print!("{}", render(cfg, &keys, cert.as_deref()));
     Ok(())
 }
 
-/// The whole text for every local domain.
-pub fn render(cfg: &Config, keys: &Keyring) -> String {
+/// The whole text for every local domain; `cert` is the listeners' certificate (DER).
+pub fn render(cfg: &Config, keys: &Keyring, cert: Option<&[u8]>) -> String {
     let host = &cfg.hostname;
     let mut out = String::new();
     let _ = writeln!(out, "; DNS records for carrier on {host} (carrier dns-records).");
     let _ = writeln!(out, "; Publish each block in the zone it names; `carrier check` verifies the result.\n");
     host_block(cfg, &mut out);
+    dane_block(cfg, cert, &mut out);
     for domain in &cfg.domains {
         domain_block(cfg, keys, domain, &mut out);
     }
@@ -54,6 +58,19 @@ fn host_block(cfg: &Config, out: &mut String) {
     comment(out, "and the reverse (PTR) record of each address must be this name: ask your hosting provider");
     comment(out, "SPF for the name the server greets with (RFC 7208 2.3):");
     record(out, host, "TXT", "\"v=spf1 a -all\"");
+    out.push('\n');
+}
+
+/// RFC 7672 3.1.1, RFC 7671 5.1: a `3 1 1` TLSA record for the certificate's key, for
+/// senders that check DANE. Only useful (and only safe) in a DNSSEC-signed zone.
+fn dane_block(cfg: &Config, cert: Option<&[u8]>, out: &mut String) {
+    let host = &cfg.hostname;
+    comment(out, "DANE (RFC 7672), only if this zone is DNSSEC-signed; before the certificate's key changes,");
+    comment(out, "publish the new key's record beside this one (a renewal with the same key keeps it):");
+    match cert.and_then(carrier_tls::dane::Tlsa::end_entity) {
+        Some(tlsa) => record(out, &format!("_25._tcp.{host}"), "TLSA", &tlsa.to_string()),
+        None => comment(out, "(no certificate yet: run `carrier dns-records` again after the first start)"),
+    }
     out.push('\n');
 }
 
@@ -136,7 +153,20 @@ mod tests {
     use super::*;
 
     fn render_plain(cfg: &Config) -> String {
-        render(cfg, &Keyring::default())
+        render(cfg, &Keyring::default(), None)
+    }
+
+    #[test]
+    fn the_certificate_gets_a_dane_ee_record_of_its_key() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["mx.example.com".into()]).unwrap().self_signed(&key).unwrap();
+        let cfg = config("");
+        let text = render(&cfg, &Keyring::default(), Some(cert.der()));
+        let expected = carrier_tls::dane::Tlsa::end_entity(cert.der()).unwrap().to_string();
+        assert!(expected.starts_with("3 1 1 ") && expected.len() == 6 + 64, "{expected}");
+        let line = format!("_25._tcp.mx.example.com.                 3600 IN TLSA  {expected}");
+        assert!(text.contains(&line), "{text}");
+        assert!(render_plain(&cfg).contains("no certificate yet"));
     }
 
     fn config(extra: &str) -> Config {

@@ -53,6 +53,7 @@ fn a_good_setup_passes() {
         "ok:          example.com: SPF lets this server (192.0.2.10) send",
         "ok:          example.net: SPF lets this server (192.0.2.10) send",
         "ok:          example.com: DMARC record \"v=DMARC1; p=none\"",
+        "ok:          DANE: no TLSA records at _25._tcp.mx.example.com (optional)",
         "no problems found",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
@@ -98,6 +99,35 @@ fn published_authentication_records_must_match_what_carrier_signs_and_sends_from
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
+}
+
+#[test]
+fn a_tlsa_record_that_matches_no_certificate_is_a_problem_with_the_record_to_publish() {
+    let dns = FakeDns::start();
+    dns.a("mx.example.com", "192.0.2.10");
+    let server = Server::start_with(with_dns(&dns));
+    dns.tlsa("_25._tcp.mx.example.com", 3, 1, 1, &[0x5a; 32]);
+    let (code, out, _) = server.cli(&["check", "--no-outbound"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "PROBLEM:     DANE: none of the 1 TLSA records at _25._tcp.mx.example.com matches the certificate"
+        ),
+        "{out}"
+    );
+    let (_, records, _) = server.cli(&["dns-records"], "");
+    let published = records.lines().find(|l| l.starts_with("_25._tcp.mx.example.com.")).unwrap();
+    let data = published.split("TLSA  ").nth(1).unwrap();
+    assert!(out.contains(&format!("fix:       publish `_25._tcp.mx.example.com. IN TLSA {data}`")), "{out}");
+    // The record dns-records prints is the one that matches.
+    let hex = data.rsplit(' ').next().unwrap();
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    dns.tlsa("_25._tcp.mx.example.com", 3, 1, 1, &bytes);
+    let (_, out, _) = server.cli(&["check", "--no-outbound"], "");
+    assert!(
+        out.contains("ok:          DANE: a TLSA record at _25._tcp.mx.example.com matches the certificate"),
+        "{out}"
+    );
 }
 
 #[test]

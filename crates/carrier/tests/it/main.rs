@@ -8,6 +8,7 @@ mod check;
 mod cli;
 mod common;
 mod crash;
+mod dane;
 mod dkim;
 mod faults;
 mod imap;

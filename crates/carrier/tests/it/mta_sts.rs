@@ -17,16 +17,23 @@ struct Remote {
     https_port: u16,
 }
 
-fn receiver(dns: &FakeDns, policy: &str) -> Remote {
-    let mx = Server::start_with(Options {
+/// A carrier at 127.0.0.5 named mx.final.test, for dora@final.test, with `sections` (the
+/// DANE tests give it `[tls]`).
+pub fn final_mx(sections: &str) -> Server {
+    Server::start_with(Options {
         hostname: "mx.final.test".into(),
         domains: vec!["final.test".into()],
         users: vec![("dora@final.test".into(), "x".into())],
         smtp: "127.0.0.5:0".into(),
         submission: "127.0.0.5:0".into(),
         smtps: "127.0.0.5:0".into(),
+        sections: sections.into(),
         ..Options::default()
-    });
+    })
+}
+
+fn receiver(dns: &FakeDns, policy: &str) -> Remote {
+    let mx = final_mx("");
     let (https_port, mut listeners) = common_port(&["127.0.0.6"]);
     let policy = Https::start(listeners.remove(0), "mta-sts.final.test", policy);
     dns.mx("final.test", 10, "mx.final.test");

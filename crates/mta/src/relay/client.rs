@@ -60,10 +60,36 @@ pub enum TlsPolicy {
     StartTls(Arc<rustls::ClientConfig>),
     /// A smarthost on port 465: TLS from the first byte (RFC 8314), verified.
     Implicit(Arc<rustls::ClientConfig>),
-    /// An MX host of a domain whose MTA-STS policy is enforced (RFC 8461 4.2): STARTTLS is
-    /// required and the certificate must be valid for the MX name; otherwise the host is
-    /// not used.
-    Required(Arc<rustls::ClientConfig>),
+    /// An MX host that must be reached over TLS, checked by the configuration: under an
+    /// enforced MTA-STS policy (RFC 8461 4.2) valid for the MX name, under DANE (RFC 7672)
+    /// matching its TLSA records; otherwise the host is not used.
+    Required(Arc<rustls::ClientConfig>, Mandate),
+}
+
+/// Who requires TLS of an MX host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mandate {
+    /// The domain's enforced MTA-STS policy: a certificate valid for the MX name.
+    MtaSts,
+    /// The host's DNSSEC-secure TLSA records: a certificate matching them.
+    Dane,
+    /// Secure TLSA records of which none is usable: TLS, unauthenticated (RFC 7672 3.1.3).
+    DaneEncrypt,
+}
+
+impl Mandate {
+    /// For errors: "its domain's MTA-STS policy requires" TLS.
+    pub fn who(self) -> &'static str {
+        match self {
+            Mandate::MtaSts => "its domain's MTA-STS policy requires",
+            Mandate::Dane | Mandate::DaneEncrypt => "its DNSSEC-signed TLSA records (DANE) require",
+        }
+    }
+
+    /// Whether the certificate is checked (for the log's "Verified" or "Untrusted").
+    pub fn verifies(self) -> bool {
+        self != Mandate::DaneEncrypt
+    }
 }
 
 /// Credentials for AUTH (smarthosts).
@@ -186,13 +212,16 @@ impl Connection {
     async fn start_tls(&mut self, setup: &Setup<'_>) -> Result<(), OpenError> {
         let (config, verified) = match setup.tls {
             TlsPolicy::Opportunistic { config, plain: false } => (config.clone(), false),
-            TlsPolicy::StartTls(config) | TlsPolicy::Required(config) => (config.clone(), true),
+            TlsPolicy::StartTls(config) | TlsPolicy::Required(config, _) => (config.clone(), true),
             TlsPolicy::Opportunistic { plain: true, .. } | TlsPolicy::Implicit(_) => return Ok(()),
         };
-        let required = matches!(setup.tls, TlsPolicy::Required(_));
-        if !self.caps.starttls && required {
-            let text =
-                format!("{} offers no STARTTLS, but its domain's MTA-STS policy requires TLS", self.peer.describe());
+        let mandate = match setup.tls {
+            TlsPolicy::Required(_, mandate) => Some(*mandate),
+            _ => None,
+        };
+        let required = mandate.is_some();
+        if let Some(mandate) = mandate.filter(|_| !self.caps.starttls) {
+            let text = format!("{} offers no STARTTLS, but {} TLS", self.peer.describe(), mandate.who());
             return Err(OpenError::Insecure(Failure::temporary("4.7.5", text), TlsResult::StartTlsNotSupported));
         }
         if !self.caps.starttls {
@@ -520,7 +549,9 @@ fn connect_failure(peer: &Peer, why: &str) -> Failure {
 fn tls_error_text(e: &io::Error, policy: &TlsPolicy) -> String {
     let text = e.to_string();
     let setting = match policy {
-        TlsPolicy::Required(_) => "`ca_file` under [delivery]",
+        // The DANE verifier's own error names the TLSA records; no setting changes them.
+        TlsPolicy::Required(_, Mandate::Dane) => return text,
+        TlsPolicy::Required(..) => "`ca_file` under [delivery]",
         _ => "`smarthost_ca` under [relay]",
     };
     if text.contains("certificate") || text.contains("Certificate") {

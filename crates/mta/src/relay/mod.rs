@@ -3,13 +3,16 @@
 //! single transaction; connections are kept a few seconds for the next message.
 
 pub mod client;
+pub mod dane;
 pub mod mta_sts;
 pub mod route;
 pub mod tls_report;
 
 use crate::outcome::{Failure, Outcome};
 use carrier_config::Config;
-use client::{Connection, Credentials, Mail, OpenError, Peer, Setup, TlsPolicy};
+use carrier_tls::dane::Tlsa;
+use client::{Connection, Credentials, Mail, Mandate, OpenError, Peer, Setup, TlsPolicy};
+use dane::{Dane, HostTls};
 use hickory_resolver::TokioResolver;
 use mta_sts::Policy;
 use route::{Hop, Me};
@@ -61,6 +64,8 @@ pub struct Relay {
     sts: Option<mta_sts::Sts>,
     /// Where sessions with MX hosts are recorded for TLS reports (RFC 8460).
     reports: Option<tls_report::Recorder>,
+    /// Secure lookups of TLSA records; None when `[delivery] dane = false`.
+    dane: Option<Dane>,
 }
 
 /// Why and until when a destination is not tried.
@@ -96,6 +101,7 @@ impl Relay {
         Relay {
             sts: cfg.delivery.mta_sts.then(|| mta_sts::Sts::new(cfg, resolver.clone())),
             reports: cfg.delivery.tls_reports.then(|| tls_report::Recorder::new(&cfg.data_dir)),
+            dane: cfg.delivery.dane.then(|| Dane::new(cfg)),
             resolver,
             me: Me { hostname: cfg.hostname.clone(), listeners, port: cfg.delivery.remote_port },
             smarthost,
@@ -154,12 +160,17 @@ impl Relay {
             Err(failure) => return all(None, msg, failure),
         };
         // Sessions with a domain's MX hosts are what TLS reports count; a smarthost is not one.
-        let report = |result: TlsResult, peer: &Peer| {
+        let report = |result: TlsResult, peer: &Peer, tlsa: Option<&[Tlsa]>| {
             if let Some(recorder) = self.reports.as_ref().filter(|_| self.smarthost.is_none()) {
                 let mx = Some((peer.name.as_str(), peer.ip));
-                recorder.record(&Session { domain: destination, policy: sts.as_ref(), result, mx });
+                recorder.record(&Session { domain: destination, policy: sts.as_ref(), tlsa, result, mx });
             }
         };
+        let secure = match self.dane_applies(destination).await {
+            Ok(secure) => secure,
+            Err(failure) => return all(None, msg, failure),
+        };
+        let mut dane_of: HashMap<String, Result<HostTls, Failure>> = HashMap::new();
         let mail = Mail {
             sender: msg.sender,
             recipients: &msg.recipients,
@@ -175,12 +186,37 @@ impl Relay {
         addresses.truncate(MAX_ADDRESSES);
         let mut reached = false;
         for (name, ip) in addresses {
+            let host_tls = match dane_of.get(&name) {
+                Some(known) => known.clone(),
+                None => {
+                    let found = match (secure, &self.dane) {
+                        (true, Some(dane)) => dane.host(&name, port).await,
+                        _ => Ok(HostTls::None),
+                    };
+                    dane_of.insert(name.clone(), found.clone());
+                    found
+                }
+            };
             let peer = Peer { name, ip, port };
-            let setup = Setup { helo: &self.me.hostname, tls: &policy, auth: auth.as_ref() };
+            // RFC 8461 2: where DANE applies, it is used instead of MTA-STS.
+            let (hop_policy, tlsa) = match host_tls {
+                Ok(HostTls::None) => (policy.clone(), None),
+                Ok(HostTls::Verify(records)) => {
+                    let config = carrier_tls::dane::client_config(records.clone(), &peer.name);
+                    (TlsPolicy::Required(config, Mandate::Dane), Some(records))
+                }
+                Ok(HostTls::Encrypt) => (TlsPolicy::Required(self.opportunistic.clone(), Mandate::DaneEncrypt), None),
+                // RFC 7672 2.2.2: a host whose TLSA records cannot be looked up is not used.
+                Err(f) => {
+                    last = Some((Some(peer), f));
+                    continue;
+                }
+            };
+            let setup = Setup { helo: &self.me.hostname, tls: &hop_policy, auth: auth.as_ref() };
             let mut tls = None;
             let opened = self.connect(peer.clone(), &setup, &mut tls).await;
             if let Some(result) = tls {
-                report(result, &peer);
+                report(result, &peer, tlsa.as_deref());
             }
             let mut conn = match opened {
                 Ok(conn) => {
@@ -212,6 +248,17 @@ impl Relay {
             self.suspend(destination, relay.clone(), failure.clone());
         }
         all(relay, msg, failure)
+    }
+
+    /// RFC 7672 2.2.1: whether DANE applies to the destination's MX hosts (their MX records,
+    /// or the domain's own address, are DNSSEC-secure). Never for a smarthost or an address.
+    async fn dane_applies(&self, destination: &str) -> Result<bool, Failure> {
+        match &self.dane {
+            Some(dane) if self.smarthost.is_none() && !destination.starts_with('[') => {
+                dane.domain_is_secure(destination).await
+            }
+            _ => Ok(false),
+        }
     }
 
     /// The hosts to try, the TLS policy, the credentials and the port for a destination, and
@@ -256,8 +303,13 @@ impl Relay {
             if let Some(recorder) = &self.reports {
                 for hop in &hops {
                     let mx = hop.addrs.first().map(|ip| (hop.name.as_str(), *ip));
-                    let session =
-                        Session { domain: destination, policy: Some(&policy), result: TlsResult::MxNotInPolicy, mx };
+                    let session = Session {
+                        domain: destination,
+                        policy: Some(&policy),
+                        tlsa: None,
+                        result: TlsResult::MxNotInPolicy,
+                        mx,
+                    };
                     recorder.record(&session);
                 }
             }
@@ -266,7 +318,7 @@ impl Relay {
                 format!("no MX host of {destination} is one its MTA-STS policy names (mx: {})", policy.mx.join(", ")),
             ));
         }
-        Ok((allowed, TlsPolicy::Required(config), Some(policy)))
+        Ok((allowed, TlsPolicy::Required(config, Mandate::MtaSts), Some(policy)))
     }
 
     async fn smarthost_addresses(&self, host: &str) -> Result<Vec<IpAddr>, Failure> {
@@ -285,7 +337,7 @@ impl Relay {
     /// to how TLS went on a new connection, for the TLS reports.
     async fn connect(&self, peer: Peer, setup: &Setup<'_>, tls: &mut Option<TlsResult>) -> Result<Connection, Failure> {
         // A kept connection was opened under some other policy; verified TLS starts afresh.
-        let reuse = !matches!(setup.tls, TlsPolicy::Required(_));
+        let reuse = !matches!(setup.tls, TlsPolicy::Required(..));
         while reuse && let Some(mut conn) = self.pool.take(&peer) {
             if conn.reset().await {
                 return Ok(conn);
@@ -318,14 +370,17 @@ impl Relay {
 /// What `plan` decides: hosts, TLS, credentials, port, and the MTA-STS policy in force.
 type Plan = (Vec<Hop>, TlsPolicy, Option<Credentials>, u16, Option<Policy>);
 
-/// Postfix's wording: "Untrusted" for unverified (MX) TLS, "Verified" for the smarthost.
+/// Postfix's wording: "Untrusted" for unverified (MX) TLS, "Verified" for the smarthost,
+/// MTA-STS and DANE.
 fn log_tls(conn: &Connection, policy: &TlsPolicy) {
-    match (&conn.tls, policy) {
-        (Some(tls), TlsPolicy::Opportunistic { .. }) => {
-            info!("Untrusted TLS connection established to {}: {tls}", conn.peer.describe())
+    let Some(tls) = &conn.tls else { return };
+    let peer = conn.peer.describe();
+    match policy {
+        TlsPolicy::Opportunistic { .. } | TlsPolicy::Required(_, Mandate::DaneEncrypt) => {
+            info!("Untrusted TLS connection established to {peer}: {tls}")
         }
-        (Some(tls), _) => info!("Verified TLS connection established to {}: {tls}", conn.peer.describe()),
-        (None, _) => {}
+        TlsPolicy::Required(_, Mandate::Dane) => info!("Verified TLS connection established to {peer}: {tls} (DANE)"),
+        _ => info!("Verified TLS connection established to {peer}: {tls}"),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::dns::{self, Resolver};
 use crate::intake::{Intake, Message, Origin, Unknown};
 use base64::Engine;
 use carrier_config::Config;
+use carrier_tls::dane::Tlsa;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -74,6 +75,8 @@ pub struct Session<'a> {
     pub domain: &'a str,
     /// Its MTA-STS policy in force, if any.
     pub policy: Option<&'a Policy>,
+    /// The host's TLSA records, when DANE applied (it then takes the place of MTA-STS).
+    pub tlsa: Option<&'a [Tlsa]>,
     pub result: Result,
     /// The MX host and address the session was with (none when no host was eligible).
     pub mx: Option<(&'a str, IpAddr)>,
@@ -94,9 +97,11 @@ impl Recorder {
     /// Records one session; a statistics file, so it is not fsynced, and a failure to write
     /// it only costs a report line.
     pub fn record(&self, s: &Session<'_>) {
-        let (policy_type, policy) = match s.policy {
-            Some(p) => ("sts", policy_lines(p).join("|")),
-            None => ("no-policy-found", String::new()),
+        // RFC 8460 4.4: a TLSA policy is reported as its records.
+        let (policy_type, policy) = match (s.tlsa, s.policy) {
+            (Some(records), _) => ("tlsa", records.iter().map(ToString::to_string).collect::<Vec<_>>().join("|")),
+            (None, Some(p)) => ("sts", policy_lines(p).join("|")),
+            (None, None) => ("no-policy-found", String::new()),
         };
         let (mx, ip) = s.mx.map_or((String::new(), String::new()), |(h, ip)| (h.to_string(), ip.to_string()));
         let line = format!("{}\t{policy_type}\t{policy}\t{}\t{mx}\t{ip}\n", s.domain, s.result.word());
@@ -195,8 +200,10 @@ fn report_json(cfg: &Config, domain: &str, date: &str, policies: &BTreeMap<(Stri
                 })
                 .collect();
             let mut policy = json!({"policy-type": policy_type, "policy-domain": domain});
-            if policy_type == "sts" {
+            if policy_type != "no-policy-found" {
                 policy["policy-string"] = json!(lines);
+            }
+            if policy_type == "sts" {
                 policy["mx-host"] = json!(mx);
             }
             json!({

@@ -1,8 +1,11 @@
-//! A fake DNS server on a loopback UDP port, answering MX, A, AAAA, CNAME, PTR and TXT
-//! queries from a table the test fills. Names it does not know are NXDOMAIN.
+//! A fake DNS server on a loopback UDP port, answering MX, A, AAAA, CNAME, PTR, TXT and TLSA
+//! queries from a table the test fills. Names it does not know are NXDOMAIN. Names marked
+//! secure are answered with the AD bit, as a validating resolver does for signed zones when
+//! the query asks for it (RFC 6840 5.7).
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, TXT};
+use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, TLSA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -18,6 +21,7 @@ enum Rec {
     Cname(String),
     Ptr(String),
     Txt(String),
+    Tlsa(u8, u8, u8, Vec<u8>),
 }
 
 struct Zone {
@@ -27,6 +31,8 @@ struct Zone {
     servfail: Vec<String>,
     /// Names whose queries get no answer at all (a dead name server: the resolver times out).
     silent: Vec<String>,
+    /// Names in DNSSEC-signed zones: their answers, and denials, carry the AD bit.
+    secure: Vec<String>,
 }
 
 /// The server; it stops when dropped.
@@ -45,8 +51,13 @@ impl FakeDns {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         let addr = socket.local_addr().unwrap();
-        let zone =
-            Arc::new(Mutex::new(Zone { ttl: 60, records: HashMap::new(), servfail: Vec::new(), silent: Vec::new() }));
+        let zone = Arc::new(Mutex::new(Zone {
+            ttl: 60,
+            records: HashMap::new(),
+            servfail: Vec::new(),
+            silent: Vec::new(),
+            secure: Vec::new(),
+        }));
         let stop = Arc::new(AtomicBool::new(false));
         let (z, s) = (zone.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -93,6 +104,16 @@ impl FakeDns {
         self.add(name, Rec::Txt(text.into()));
     }
 
+    /// A TLSA record (RFC 6698), e.g. at `_25._tcp.mx.example.net`.
+    pub fn tlsa(&self, name: &str, usage: u8, selector: u8, matching: u8, data: &[u8]) {
+        self.add(name, Rec::Tlsa(usage, selector, matching, data.to_vec()));
+    }
+
+    /// Answers about `name` are DNSSEC-validated (AD), as from a signed zone.
+    pub fn secure(&self, name: &str) {
+        self.zone.lock().unwrap().secure.push(key(name));
+    }
+
     /// Answers from now on live `seconds` in resolvers' caches (60 by default).
     pub fn ttl(&self, seconds: u32) {
         self.zone.lock().unwrap().ttl = seconds;
@@ -137,6 +158,9 @@ fn answer(zone: &Zone, packet: &[u8]) -> Option<Vec<u8>> {
     reply.metadata.recursion_available = true;
     reply.add_query(q.clone());
     let mut name = key(&q.name().to_ascii());
+    // RFC 6840 5.7: AD only for a query that asks for it (AD or DO set).
+    let asks = query.metadata.authentic_data || query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+    reply.metadata.authentic_data = asks && zone.secure.contains(&name);
     if zone.silent.contains(&name) {
         return None;
     }
@@ -177,6 +201,12 @@ fn rdata_for(rec: &Rec, wanted: RecordType) -> Option<RData> {
         (Rec::Addr(IpAddr::V4(ip)), RecordType::A) => Some(RData::A(A(*ip))),
         (Rec::Addr(IpAddr::V6(ip)), RecordType::AAAA) => Some(RData::AAAA(AAAA(*ip))),
         (Rec::Ptr(target), RecordType::PTR) => Some(RData::PTR(PTR(name(target)?))),
+        (Rec::Tlsa(usage, selector, matching, data), RecordType::TLSA) => Some(RData::TLSA(TLSA::new(
+            CertUsage::from(*usage),
+            Selector::from(*selector),
+            Matching::from(*matching),
+            data.clone(),
+        ))),
         (Rec::Txt(text), RecordType::TXT) => {
             let strings = text.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
             Some(RData::TXT(TXT::new(strings)))
