@@ -267,7 +267,8 @@ mod tests {
         };
         verify(&verifier(vec![ta.clone()], "mx.example.net"), &server, std::slice::from_ref(&ca)).unwrap();
         // The TLSA base domain is the reference identifier (RFC 7672 3.2.2).
-        let e = verify(&verifier(vec![ta.clone()], "other.example.net"), &server, std::slice::from_ref(&ca)).unwrap_err();
+        let e =
+            verify(&verifier(vec![ta.clone()], "other.example.net"), &server, std::slice::from_ref(&ca)).unwrap_err();
         assert!(
             matches!(e, rustls::Error::InvalidCertificate(_)) && e.to_string().contains("not valid for name"),
             "{e}"

@@ -162,9 +162,35 @@ async fn check_dns(cfg: &Config, resolver: &dns::Resolver, r: &mut Report) {
             carrier_mailauth::Keyring::default()
         }
     };
+    let sts = carrier_mta::relay::mta_sts::Sts::new(cfg, resolver.clone());
     for domain in &cfg.domains {
         check_domain(host, domain, &ours, resolver, r).await;
         check_authentication(cfg, domain, &ours, &keys, resolver, r).await;
+        check_mta_sts(host, domain, &sts, r).await;
+    }
+}
+
+/// RFC 8461: a domain's MTA-STS policy must name this server, or senders that enforce it keep
+/// its mail; a record whose policy cannot be fetched is a problem too (RFC 8461 3.3).
+async fn check_mta_sts(host: &str, domain: &str, sts: &carrier_mta::relay::mta_sts::Sts, r: &mut Report) {
+    let policy_url = format!("https://mta-sts.{domain}/.well-known/mta-sts.txt");
+    match sts.published(domain).await {
+        Ok(None) => r.ok(format!("{domain}: no MTA-STS policy (optional)")),
+        Err(e) => r.problem(
+            format!("{domain}: `_mta-sts.{domain}` is published but its policy cannot be fetched: {e}"),
+            format!("serve the policy at {policy_url} (carrier dns-records shows one), or remove the record"),
+        ),
+        Ok(Some(p)) if p.mode == carrier_mta::relay::mta_sts::Mode::None || p.matches(host) => {
+            r.ok(format!("{domain}: MTA-STS policy (mode {:?}) names this server", p.mode))
+        }
+        Ok(Some(p)) => r.problem(
+            format!(
+                "{domain}: its MTA-STS policy (mode {:?}) names mx {}, not {host}; senders that enforce it will not deliver here",
+                p.mode,
+                p.mx.join(", ")
+            ),
+            format!("add `mx: {host}` to the policy at {policy_url}, then change the id in `_mta-sts.{domain}`"),
+        ),
     }
 }
 

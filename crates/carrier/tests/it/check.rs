@@ -54,6 +54,7 @@ fn a_good_setup_passes() {
         "ok:          example.net: SPF lets this server (192.0.2.10) send",
         "ok:          example.com: DMARC record \"v=DMARC1; p=none\"",
         "ok:          DANE: no TLSA records at _25._tcp.mx.example.com (optional)",
+        "ok:          example.com: no MTA-STS policy (optional)",
         "no problems found",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
@@ -128,6 +129,43 @@ fn a_tlsa_record_that_matches_no_certificate_is_a_problem_with_the_record_to_pub
         out.contains("ok:          DANE: a TLSA record at _25._tcp.mx.example.com matches the certificate"),
         "{out}"
     );
+}
+
+#[test]
+fn an_mta_sts_policy_must_name_this_server_and_be_fetchable() {
+    let dns = FakeDns::start();
+    dns.a("mx.example.com", "192.0.2.10");
+    let (https_port, mut listeners) = crate::common::sink::common_port(&["127.0.0.6"]);
+    let policy = crate::common::https::Https::start(
+        listeners.remove(0),
+        "mta-sts.example.com",
+        "version: STSv1\nmode: enforce\nmx: mx.example.org\nmax_age: 86400\n",
+    );
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &policy.cert_pem).unwrap();
+    dns.a("mta-sts.example.com", "127.0.0.6");
+    dns.txt("_mta-sts.example.com", "v=STSv1; id=1;");
+    dns.txt("_mta-sts.example.net", "v=STSv1; id=1;"); // and no policy server at all
+    let server = Server::start_with(Options {
+        sections: format!(
+            "{}[delivery]\nmta_sts_port = {https_port}\nca_file = {:?}\n",
+            dns.config(),
+            ca.path().display().to_string()
+        ),
+        ..Options::default()
+    });
+    let (code, out, _) = server.cli(&["check", "--no-outbound"], "");
+    assert_eq!(code, 1, "{out}");
+    for line in [
+        "PROBLEM:     example.com: its MTA-STS policy (mode Enforce) names mx mx.example.org, not mx.example.com; senders that enforce it will not deliver here",
+        "fix:       add `mx: mx.example.com` to the policy at https://mta-sts.example.com/.well-known/mta-sts.txt, then change the id in `_mta-sts.example.com`",
+        "PROBLEM:     example.net: `_mta-sts.example.net` is published but its policy cannot be fetched: mta-sts.example.net does not exist in DNS",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    policy.set_body("version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 86400\n");
+    let (_, out, _) = server.cli(&["check", "--no-outbound"], "");
+    assert!(out.contains("ok:          example.com: MTA-STS policy (mode Enforce) names this server"), "{out}");
 }
 
 #[test]

@@ -180,6 +180,19 @@ impl Sts {
         policy.filter(|p| p.mode != Mode::None)
     }
 
+    /// What `domain` publishes now, fetched afresh and kept nowhere (for `carrier check`):
+    /// None without an `_mta-sts` record.
+    pub async fn published(&self, domain: &str) -> Result<Option<Policy>, String> {
+        let records = match dns::txt(&self.resolver, &format!("_mta-sts.{domain}")).await {
+            Ok(records) => records,
+            Err(dns::Failure::NotFound) => return Ok(None),
+            Err(dns::Failure::Unreachable(e)) => return Err(format!("no answer for _mta-sts.{domain}: {e}")),
+        };
+        let Some(id) = record_id(&records) else { return Ok(None) };
+        let body = self.fetch(domain).await?;
+        Policy::parse(&body, &id, now()).map(Some)
+    }
+
     /// Fetches the policy for `id`, unless a delivery that started first just did.
     async fn refresh(&self, domain: &str, id: &str, now: u64) -> Option<Policy> {
         let lock =
@@ -233,7 +246,10 @@ impl Sts {
     async fn fetch(&self, domain: &str) -> Result<String, String> {
         let host = format!("mta-sts.{domain}");
         let config = self.verifying.clone()?;
-        let addrs = dns::addresses(&self.resolver, &host).await.map_err(|e| format!("{host}: {e:?}"))?;
+        let addrs = dns::addresses(&self.resolver, &host).await.map_err(|e| match e {
+            dns::Failure::NotFound => format!("{host} does not exist in DNS"),
+            dns::Failure::Unreachable(e) => format!("no DNS answer for {host}: {e}"),
+        })?;
         let ip = *addrs.first().ok_or(format!("{host} has no address"))?;
         let name = ServerName::try_from(host.clone()).map_err(|e| format!("{host}: {e}"))?;
         let get = async {
