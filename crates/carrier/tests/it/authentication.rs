@@ -143,6 +143,41 @@ fn the_rfc_8463_vectors_verify_for_ed25519_and_rsa() {
     assert_eq!(results(tampered).matches("dkim=fail").count(), 2, "{}", results(tampered));
 }
 
+/// RFC 6376 appendix A.2, signed c=simple/simple with appendix C's 1024-bit key (RFC 8301
+/// still lets verifiers accept 1024 bits); the Received field is signed too.
+#[test]
+fn the_rfc_6376_example_verifies_with_simple_canonicalization() {
+    let dns = FakeDns::start();
+    dns.txt(
+        "brisbane._domainkey.example.com",
+        "v=DKIM1; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDwIRP/UC3SBsEmGqZ9ZJW3/DkMoGeLnQg1fWn7/zYtIxN2SnFCjxOCKG9v3b4jY\
+         fcTNh5ijSsq631uBItLa7od+v/RtdC2UzJ1lWT947qR+Rcac2gbto/NMqJ0fzfVjH4OuKhitdY9tf6mcwGjaNBcWToIMmPSPDdQPNUYckcQ2QIDAQAB",
+    );
+    let server = checking_server(&dns, "");
+    let message = "DKIM-Signature: v=1; a=rsa-sha256; s=brisbane; d=example.com;\r\n      c=simple/simple; \
+                   q=dns/txt; i=joe@football.example.com;\r\n      h=Received : From : To : Subject : Date : \
+                   Message-ID;\r\n      bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n      \
+                   b=AuUoFEfDxTDkHlLXSZEpZj79LICEps6eda7W3deTVFOk4yAUoqOB\r\n      \
+                   4nujc7YopdG5dWLSdNg6xNAZpOPr+kHxt1IrE+NahM6L/LbvaHut\r\n      \
+                   KVdkLLkpVaVVQPzeRDI009SO2Il5Lu7rDNH6mZckBdrIx0orEtZV\r\n      4bmp/YzhwvcubU4=;\r\n\
+                   Received: from client1.football.example.com  [192.0.2.1]\r\n      by submitserver.example.com \
+                   with SUBMISSION;\r\n      Fri, 11 Jul 2003 21:01:54 -0700 (PDT)\r\n\
+                   From: Joe SixPack <joe@football.example.com>\r\nTo: Suzie Q <suzie@shopping.example.net>\r\n\
+                   Subject: Is dinner ready?\r\nDate: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n\
+                   Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n\r\nHi.\r\n\r\n\
+                   We lost the game. Are you hungry yet?\r\n\r\nJoe.\r\n";
+    deliver(&server, "mail.football.example.com", "joe@football.example.com", message).expect(250);
+    let got = server.wait_messages("example.com", "alice", 1);
+    let ar = results(&got[0]);
+    assert!(ar.contains("dkim=pass header.i=joe@football.example.com header.s=brisbane"), "{ar}");
+    // Simple canonicalization: one more space inside the signed Subject breaks it.
+    let spaced = message.replace("Subject: Is dinner", "Subject: Is  dinner");
+    deliver(&server, "mail.football.example.com", "joe@football.example.com", &spaced).expect(250);
+    let msgs = server.wait_messages("example.com", "alice", 2);
+    let broken = msgs.iter().find(|m| m.contains("Is  dinner")).unwrap();
+    assert!(results(broken).contains("dkim=fail"), "{}", results(broken));
+}
+
 #[test]
 fn a_forged_from_of_a_reject_domain_is_refused_and_quarantine_goes_to_junk() {
     let dns = FakeDns::start();
