@@ -2,6 +2,7 @@
 
 use crate::address::{is_routing_trick, normalize, split};
 use crate::aliases::AliasFile;
+use crate::srs::Srs;
 use crate::users::UserDb;
 use std::collections::HashSet;
 
@@ -36,6 +37,8 @@ pub struct Directory {
     domains: Vec<String>,
     users: UserDb,
     aliases: Option<AliasFile>,
+    /// Rewrites the senders of forwarded mail, and takes their bounces back.
+    srs: Option<Srs>,
 }
 
 /// What one address means before alias targets are followed.
@@ -85,7 +88,19 @@ impl Directory {
     /// Builds a directory; `domains` are the local domains (all share one namespace).
     pub fn new(domains: Vec<String>, users: UserDb, aliases: Option<AliasFile>) -> Directory {
         let domains = domains.iter().map(|d| normalize(d.strip_suffix('.').unwrap_or(d))).collect();
-        Directory { domains, users, aliases }
+        Directory { domains, users, aliases, srs: None }
+    }
+
+    /// Takes bounces to our SRS addresses (in `srs`'s domain, one of ours) back to the
+    /// senders they stand for.
+    pub fn with_srs(mut self, srs: Srs) -> Directory {
+        self.srs = Some(srs);
+        self
+    }
+
+    /// The sender rewriting of forwarded mail, when on.
+    pub fn srs(&self) -> Option<&Srs> {
+        self.srs.as_ref()
     }
 
     /// True for a local domain (case-insensitive, trailing dot ignored).
@@ -133,6 +148,15 @@ impl Directory {
         };
         if !self.is_local_domain(domain) {
             return Lookup::NotLocal;
+        }
+        if let Some(srs) = self.srs.as_ref().filter(|s| Srs::is_srs(local) && domain.eq_ignore_ascii_case(s.domain())) {
+            // A bounce of mail we forwarded: back to its sender. Anything we did not make,
+            // or that has expired, is no one here.
+            let today = crate::srs::day_of(std::time::SystemTime::now());
+            return match srs.reverse(address, today) {
+                Ok(original) => Lookup::Deliver(vec![Route::Remote(original)]),
+                Err(_) => Lookup::UnknownUser,
+            };
         }
         let mut out = Vec::new();
         match self.expand(local, &domain.to_lowercase(), &mut Vec::new(), &mut out) {

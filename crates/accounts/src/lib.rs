@@ -6,10 +6,12 @@ pub mod aliases;
 pub mod directory;
 pub mod login_cache;
 pub mod passwd;
+pub mod srs;
 pub mod system;
 pub mod users;
 
 pub use aliases::{AliasError, AliasFile, Aliases};
 pub use directory::{Directory, Lookup, Route};
 pub use login_cache::LoginCache;
+pub use srs::{Srs, SrsError};
 pub use users::{AccountError, Cap, Credentials, Limit, UserDb, generate_password};

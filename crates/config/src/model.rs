@@ -332,6 +332,8 @@ pub struct Delivery {
     pub mta_sts: bool,
     /// Honour DNSSEC-secure TLSA records of MX hosts (DANE, RFC 7672).
     pub dane: bool,
+    /// Rewrite the envelope sender of forwarded mail (SRS) and take its bounces back.
+    pub srs: bool,
     /// Record TLS outcomes and send daily reports to domains that ask (RFC 8460).
     pub tls_reports: bool,
     /// The HTTPS port MTA-STS policies are fetched from (443; tests use another).
@@ -379,6 +381,7 @@ impl Default for Delivery {
             delay_warning: None,
             mta_sts: true,
             dane: true,
+            srs: true,
             tls_reports: true,
             mta_sts_port: 443,
             ca_file: None,

@@ -199,6 +199,7 @@ struct RawDelivery {
     delay_warning: Option<S<toml::Value>>,
     mta_sts: Option<bool>,
     dane: Option<bool>,
+    srs: Option<bool>,
     tls_reports: Option<bool>,
     mta_sts_port: Option<S<u16>>,
     ca_file: Option<String>,
@@ -505,6 +506,9 @@ fn delivery(ctx: &Ctx, raw: &RawDelivery, base: &Path) -> Result<Delivery, Confi
     let mut d = Delivery::default();
     if let Some(v) = raw.dane {
         d.dane = v;
+    }
+    if let Some(v) = raw.srs {
+        d.srs = v;
     }
     if let Some(v) = raw.mta_sts {
         d.mta_sts = v;

@@ -1,6 +1,6 @@
 //! Users and aliases shared by the listeners, the intake and the queue runner.
 
-use carrier_accounts::{AliasFile, Directory, UserDb};
+use carrier_accounts::{AliasFile, Directory, Srs, UserDb};
 use carrier_config::Config;
 use carrier_store::{Quota, QuotaSource};
 use std::sync::{Mutex, MutexGuard};
@@ -19,7 +19,12 @@ pub fn open(cfg: &Config) -> Result<Directory, String> {
     if !domains.contains(&cfg.hostname) {
         domains.push(cfg.hostname.clone());
     }
-    Ok(Directory::new(domains, users, aliases))
+    let directory = Directory::new(domains, users, aliases);
+    // The daemon made the secret at start; a command that cannot read it does without.
+    match Srs::load(&cfg.data_dir, &cfg.hostname).filter(|_| cfg.delivery.srs) {
+        Some(srs) => Ok(directory.with_srs(srs)),
+        None => Ok(directory),
+    }
 }
 
 /// The directory, re-read when the users or aliases file changes.

@@ -331,12 +331,15 @@ impl Runner {
     /// relay's slots and loads the message: messages piling up for one slow or dead
     /// destination hold neither, so they cannot stall mail to every other destination.
     async fn deliver_remote(&self, id: &QueueId, env: &Envelope, indexes: Vec<usize>) -> Vec<Attempted> {
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let forwarding = self.forwarding_sender(id, env);
+        // Forwarded copies leave with another sender, so they travel apart from the rest.
+        let mut groups: BTreeMap<(String, bool), Vec<usize>> = BTreeMap::new();
         for i in indexes {
-            groups.entry(self.ctx.relay.destination(&env.recipients[i].address)).or_default().push(i);
+            let forwarded = forwarding.is_some() && self.forwarded(&env.recipients[i]);
+            groups.entry((self.ctx.relay.destination(&env.recipients[i].address), forwarded)).or_default().push(i);
         }
         let mut tasks = JoinSet::new();
-        for (destination, indexes) in groups {
+        for ((destination, forwarded), indexes) in groups {
             let limit = self.destination_limit(&destination);
             let slots = self.remote_slots.clone();
             let (spool, queued) = (self.spool.clone(), id.clone());
@@ -344,7 +347,10 @@ impl Runner {
             let job = GroupJob {
                 recipients: indexes.iter().map(|&i| env.recipients[i].address.clone()).collect(),
                 indexes,
-                sender: env.sender.clone(),
+                sender: match (&forwarding, forwarded) {
+                    (Some(rewritten), true) => rewritten.clone(),
+                    _ => env.sender.clone(),
+                },
                 eight_bit: env.body_8bit,
                 smtputf8: env.smtputf8,
                 destination,
@@ -367,6 +373,28 @@ impl Runner {
             }
         }
         out
+    }
+
+    /// The sender forwarded copies of this message leave with (SRS): the original sender
+    /// rewritten into our domain, so SPF passes at the next hop and bounces come back to us.
+    /// None when SRS is off, for bounces (no sender), and for our own domains' senders,
+    /// whom SPF already lets us send for.
+    fn forwarding_sender(&self, id: &QueueId, env: &Envelope) -> Option<String> {
+        let dir = self.ctx.directory.lock();
+        let srs = dir.srs()?;
+        let (_, domain) = env.sender.rsplit_once('@')?;
+        if dir.is_local_domain(domain) || !env.recipients.iter().any(|r| !r.local && r.orig != r.address) {
+            return None;
+        }
+        let rewritten = srs.forward(&env.sender, carrier_accounts::srs::day_of(SystemTime::now()));
+        info!("{id}: forwarded with sender <{rewritten}> (SRS for <{}>)", env.sender);
+        Some(rewritten)
+    }
+
+    /// A remote recipient an alias of ours led to (not one a client named itself).
+    fn forwarded(&self, r: &carrier_spool::Recipient) -> bool {
+        let orig_domain = r.orig.rsplit_once('@').map_or("", |(_, d)| d);
+        !r.local && r.orig != r.address && self.ctx.directory.lock().is_local_domain(orig_domain)
     }
 
     /// Records a group's remote successes at once, not when the slowest group of the message

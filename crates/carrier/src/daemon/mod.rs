@@ -162,6 +162,12 @@ fn log_keys(keyring: &Keyring, cfg: &Config) {
 }
 
 fn open_directory(cfg: &Config) -> Result<Directory, String> {
+    if cfg.delivery.srs {
+        let secret = carrier_accounts::srs::secret_path(&cfg.data_dir);
+        carrier_accounts::Srs::create_secret(&cfg.data_dir)
+            .map_err(|e| format!("cannot make the SRS secret {}: {e}", secret.display()))?;
+        privileges::own(cfg, &secret)?;
+    }
     let directory = carrier_mta::directory::open(cfg)?;
     for problem in directory.alias_loops() {
         warn!("aliases: {problem}");

@@ -354,7 +354,7 @@ fn two_carriers_sign_and_verify_each_other_and_a_forged_sender_is_refused() {
 }
 
 /// The Authentication-Results field of host `authserv`, unfolded.
-fn results_of(message: &str, authserv: &str) -> String {
+pub fn results_of(message: &str, authserv: &str) -> String {
     results(&message.replace(&format!("Authentication-Results: {authserv}"), "Authentication-Results: mx.example.com"))
 }
 

@@ -11,6 +11,7 @@ mod crash;
 mod dane;
 mod dkim;
 mod faults;
+mod forwarding;
 mod imap;
 mod imap_clients;
 mod interop;
