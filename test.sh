@@ -2,7 +2,7 @@
 # Runs carrier's whole test suite: unit tests, integration tests that start the real
 # server on loopback ports, and interop tests with swaks, Python's smtplib, poplib and imaplib,
 # fetchmail, s-nail (Maildir and IMAPS), a private Postfix instance, and dkimpy and OpenDKIM's
-# tools for DKIM.
+# tools for DKIM, rspamd behind the milter client, and sieve-connect for ManageSieve.
 # On a fresh Debian machine it first installs the clients the tests use (needs root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +23,8 @@ command -v opendkim-genkey >/dev/null || missing+=(opendkim-tools)
 # rspamd, a private instance behind the milter client, in its own network namespace.
 [ -x /usr/bin/rspamd ] || missing+=(rspamd)
 command -v ip >/dev/null || missing+=(iproute2)
+# A ManageSieve client (RFC 5804) for the Sieve script tests.
+command -v sieve-connect >/dev/null || missing+=(sieve-connect)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${missing[*]}"

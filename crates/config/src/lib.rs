@@ -10,8 +10,8 @@ mod values;
 pub use error::ConfigError;
 pub use model::{
     Antispam, AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, DnsList, Imap, Listen,
-    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, SYSTEM_CONFIG, Smarthost, Smtp, SpamRule, Submission,
-    Tls,
+    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, SYSTEM_CONFIG, Sieve, Smarthost, Smtp, SpamRule,
+    Submission, Tls,
 };
 pub use values::{login_name, size};
 

@@ -46,6 +46,8 @@ pub struct Config {
     pub imap: Imap,
     /// The mailbox store.
     pub mailbox: Mailbox,
+    /// Users' Sieve scripts and ManageSieve.
+    pub sieve: Sieve,
     /// DKIM signing of outgoing mail.
     pub dkim: Dkim,
     /// Checks of incoming mail on port 25: SPF, DKIM, ARC, DMARC, iprev.
@@ -85,11 +87,13 @@ pub struct Listen {
     pub imap: Vec<SocketAddr>,
     /// IMAP over TLS (993).
     pub imaps: Vec<SocketAddr>,
+    /// ManageSieve (4190, RFC 5804).
+    pub managesieve: Vec<SocketAddr>,
 }
 
 impl Listen {
     /// Every service with its addresses, by its key name in `[listen]`.
-    pub fn services(&self) -> [(&'static str, &[SocketAddr]); 7] {
+    pub fn services(&self) -> [(&'static str, &[SocketAddr]); 8] {
         [
             ("smtp", &self.smtp),
             ("submission", &self.submission),
@@ -98,6 +102,7 @@ impl Listen {
             ("pop3s", &self.pop3s),
             ("imap", &self.imap),
             ("imaps", &self.imaps),
+            ("managesieve", &self.managesieve),
         ]
     }
 }
@@ -492,6 +497,23 @@ impl Default for Imap {
     }
 }
 
+/// `[sieve]`: users' mail rules (RFC 5228) and their editing over ManageSieve (RFC 5804).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sieve {
+    /// The largest script, in octets (Dovecot's sieve_max_script_size).
+    pub max_script_size: u64,
+    /// Scripts one user may keep.
+    pub max_scripts: usize,
+    /// Redirects one script may make per message (Dovecot's sieve_max_redirects).
+    pub max_redirects: u32,
+}
+
+impl Default for Sieve {
+    fn default() -> Sieve {
+        Sieve { max_script_size: 1 << 20, max_scripts: 100, max_redirects: 4 }
+    }
+}
+
 /// `[mailbox]`: the mailbox store.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Mailbox {
@@ -552,6 +574,7 @@ impl Config {
             pop3: Pop3::default(),
             imap: Imap::default(),
             mailbox: Mailbox::default(),
+            sieve: Sieve::default(),
             dkim: Dkim::default(),
             authentication: Authentication::default(),
             milters: Vec::new(),

@@ -4,7 +4,7 @@
 use crate::error::ConfigError;
 use crate::model::{
     Antispam, AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, DnsList, Imap, Listen,
-    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, Smarthost, Smtp, SpamRule, Submission, Tls,
+    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, Sieve, Smarthost, Smtp, SpamRule, Submission, Tls,
 };
 use crate::values::{self, login_name};
 use serde::Deserialize;
@@ -45,6 +45,8 @@ struct Raw {
     imap: RawImap,
     #[serde(default)]
     mailbox: RawMailbox,
+    #[serde(default)]
+    sieve: RawSieve,
     #[serde(default)]
     dkim: RawDkim,
     #[serde(default)]
@@ -129,6 +131,14 @@ struct RawImap {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct RawSieve {
+    max_script_size: Option<S<toml::Value>>,
+    max_scripts: Option<S<usize>>,
+    max_redirects: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct RawMailbox {
     quota: Option<S<toml::Value>>,
     quota_messages: Option<u64>,
@@ -164,6 +174,8 @@ struct RawListen {
     imap: Vec<S<String>>,
     #[serde(default)]
     imaps: Vec<S<String>>,
+    #[serde(default)]
+    managesieve: Vec<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -331,6 +343,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         pop3: pop3(&ctx, &raw.pop3)?,
         imap: imap(&ctx, &raw.imap)?,
         mailbox: mailbox(&ctx, &raw.mailbox)?,
+        sieve: sieve(&ctx, &raw.sieve)?,
         dkim: dkim(&ctx, &raw.dkim, &base)?,
         authentication: authentication(&ctx, &raw.authentication)?,
         milters: raw.milter.iter().map(|m| milter(&ctx, m, &base)).collect::<Result<_, _>>()?,
@@ -413,6 +426,7 @@ fn listen(ctx: &Ctx, raw: &RawListen) -> Result<Listen, ConfigError> {
         ("pop3s", &raw.pop3s),
         ("imap", &raw.imap),
         ("imaps", &raw.imaps),
+        ("managesieve", &raw.managesieve),
     ];
     let mut seen: Vec<(SocketAddr, &str)> = Vec::new();
     let mut parsed = Vec::new();
@@ -441,6 +455,7 @@ fn listen(ctx: &Ctx, raw: &RawListen) -> Result<Listen, ConfigError> {
         pop3s: next(),
         imap: next(),
         imaps: next(),
+        managesieve: next(),
     })
 }
 
@@ -801,6 +816,18 @@ fn imap(ctx: &Ctx, raw: &RawImap) -> Result<Imap, ConfigError> {
     i.max_connections_per_user_ip = raw.max_connections_per_user_ip.unwrap_or(i.max_connections_per_user_ip);
     i.max_connections_per_ip = raw.max_connections_per_ip.unwrap_or(i.max_connections_per_ip);
     Ok(i)
+}
+
+fn sieve(ctx: &Ctx, raw: &RawSieve) -> Result<Sieve, ConfigError> {
+    let mut s = Sieve::default();
+    if let Some(v) = &raw.max_script_size {
+        s.max_script_size = size_value(ctx, v, "sieve.max_script_size")?;
+    }
+    if let Some(v) = &raw.max_scripts {
+        s.max_scripts = ctx.check(v, "sieve.max_scripts", |n| nonzero(*n as u64).map(|_| *n))?;
+    }
+    s.max_redirects = raw.max_redirects.unwrap_or(s.max_redirects);
+    Ok(s)
 }
 
 fn mailbox(ctx: &Ctx, raw: &RawMailbox) -> Result<Mailbox, ConfigError> {

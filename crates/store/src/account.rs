@@ -449,6 +449,11 @@ impl Account {
         Ok(fsutil::write_atomic(&self.root.join(SUBSCRIPTIONS), text.as_bytes())?)
     }
 
+    /// The account's Sieve scripts.
+    pub fn scripts(&self) -> crate::scripts::Scripts {
+        crate::scripts::Scripts::new(&self.root)
+    }
+
     /// The account's limits: its own, else `[mailbox] quota` and `quota_messages`.
     pub fn quota(&self) -> Quota {
         self.store.quota_of(&self.user)

@@ -28,6 +28,7 @@ mod maildir;
 pub mod names;
 mod notify;
 mod quota;
+mod scripts;
 mod sync;
 mod uidvalidity;
 
@@ -39,3 +40,4 @@ pub use maildir::{Delivered, Delivery, MailboxStore, Maildir};
 pub use names::{DELIMITER, mutf7};
 pub use notify::{POLL_INTERVAL, Registry, Watch};
 pub use quota::{Exceeded, Quota, QuotaSource, Resource, Usage};
+pub use scripts::{ScriptError, Scripts};

@@ -7,6 +7,7 @@ mod control;
 mod imap;
 mod limits;
 mod login;
+mod managesieve;
 mod memory;
 mod pickup;
 mod pop3;
@@ -123,6 +124,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
             Service::Smtp(s) => tokio::spawn(smtp::listen(server.clone(), listener, s)),
             Service::Pop3(s) => tokio::spawn(pop3::listen(server.clone(), listener, s)),
             Service::Imap(s) => tokio::spawn(imap::listen(server.clone(), listener, s)),
+            Service::ManageSieve => tokio::spawn(managesieve::listen(server.clone(), listener)),
         };
     }
     tokio::spawn(control::serve(server.clone(), control));
@@ -184,6 +186,7 @@ enum Service {
     Smtp(smtp::Service),
     Pop3(pop3::Service),
     Imap(imap::Service),
+    ManageSieve,
 }
 
 impl Service {
@@ -193,6 +196,7 @@ impl Service {
             Service::Smtp(s) => s.name(),
             Service::Pop3(s) => s.name(),
             Service::Imap(s) => s.name(),
+            Service::ManageSieve => "managesieve",
         }
     }
 }
@@ -207,6 +211,7 @@ async fn bind(cfg: &Config) -> Result<Vec<(TcpListener, Service)>, String> {
         (Service::Pop3(pop3::Service::Pop3s), &cfg.listen.pop3s),
         (Service::Imap(imap::Service::Imap), &cfg.listen.imap),
         (Service::Imap(imap::Service::Imaps), &cfg.listen.imaps),
+        (Service::ManageSieve, &cfg.listen.managesieve),
     ] {
         let name = service.name();
         for addr in addrs {

@@ -57,6 +57,7 @@ pub struct Server {
     pub imap_port: u16,
     /// IMAP over implicit TLS.
     pub imaps_port: u16,
+    pub managesieve_port: u16,
     pub config: PathBuf,
     child: Option<Child>,
     /// The DNS server answering for a test that brought none.
@@ -146,7 +147,7 @@ impl Server {
             "hostname = \"{host}\"\ndata_dir = \"{data}\"\ndomains = {domains:?}\n{top}\n\
              [listen]\nsmtp = [\"{smtp}\"]\nsubmission = [\"{submission}\"]\nsmtps = [\"{smtps}\"]\n\
              pop3 = [\"127.0.0.1:0\"]\npop3s = [\"127.0.0.1:0\"]\n\
-             imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
+             imap = [\"127.0.0.1:0\"]\nimaps = [\"127.0.0.1:0\"]\nmanagesieve = [\"127.0.0.1:0\"]\n\n[relay]\nnetworks = [{nets}]\n{relay}\n\n{sections}\n",
             host = opts.hostname,
             domains = opts.domains,
             smtp = opts.smtp,
@@ -170,6 +171,7 @@ impl Server {
             pop3s_port: 0,
             imap_port: 0,
             imaps_port: 0,
+            managesieve_port: 0,
             config,
             child: None,
             _dns: dns,
@@ -270,6 +272,7 @@ impl Server {
                 (self.port, self.submission_port, self.smtps_port) = (smtp.port(), submission.port(), smtps.port());
                 (self.pop3_port, self.pop3s_port) = (pop3.port(), pop3s.port());
                 (self.imap_port, self.imaps_port) = (imap.port(), imaps.port());
+                self.managesieve_port = addr("managesieve").map_or(0, |a| a.port());
                 self.smtp_ip = smtp.ip();
                 return;
             }
