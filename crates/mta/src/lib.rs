@@ -25,6 +25,7 @@ pub mod policy;
 pub mod rate;
 pub mod recent;
 pub mod relay;
+pub mod rules;
 pub mod runner;
 pub mod sysexits;
 pub mod verify;

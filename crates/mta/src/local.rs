@@ -1,61 +1,116 @@
-//! The local delivery agent: one queued message into one user's Maildir.
+//! The local delivery agent: one queued message into one user's Maildir, as the user's
+//! mail rules ([`crate::rules`]) say: INBOX, folders, flags, or a refusal.
 //!
 //! Delivery is idempotent: each (message, recipient) pair has a stable Maildir name, so a
 //! crash between writing the mailbox and recording the status cannot duplicate a message
 //! (the store recognises its own earlier write).
 
 use crate::outcome::{Failure, Outcome};
+use crate::rules::{Copy, Plan};
 use carrier_accounts::{Directory, Lookup, Route};
 use carrier_smtp::trace::{self, Trace};
 use carrier_spool::{Envelope, QueueId};
-use carrier_store::{Delivery, Exceeded, MailboxStore, Maildir, Resource, SpecialUse};
+use carrier_store::{Delivery, Exceeded, Flag, MailboxStore, Maildir, Resource, SpecialUse};
+use tracing::warn;
 
-/// Writes the message for recipient `index`. `body` has LF line ends already.
-pub fn deliver(
-    store: &Maildir,
-    hostname: &str,
-    id: &QueueId,
-    env: &Envelope,
-    index: usize,
-    body: &[u8],
-    recovering: bool,
-) -> Outcome {
-    let rcpt = &env.recipients[index];
-    let id_text = id.to_string();
-    let return_path = trace::return_path(&env.sender).replace("\r\n", "\n");
-    let received = trace::received(&Trace {
-        helo: &env.helo,
-        client_name: &env.client_name,
-        client_ip: env.client_ip,
-        hostname,
-        proto: &env.proto,
-        id: &id_text,
-        recipient: Some(&rcpt.orig),
-        time: env.received,
-    })
-    .replace("\r\n", "\n");
-    let unique = format!("{id}.{index}");
-    let parts: [&[u8]; 3] = [return_path.as_bytes(), received.as_bytes(), body];
-    // A DMARC or SPF verdict sends it to Junk; the folder is made (and subscribed) as at login.
-    let folder = env.junk.then_some(SpecialUse::Junk.name());
-    if folder.is_some()
-        && let Err(e) = store.account(&rcpt.address).prepare()
-    {
-        let path = store.path_for(&rcpt.address);
-        return Outcome::Deferred(Failure::temporary(
-            "4.3.0",
-            format!("cannot make the Junk folder in {}: {e}", path.display()),
-        ));
+/// One message's local delivery: what every recipient's copies share.
+pub struct Local<'a> {
+    pub store: &'a Maildir,
+    pub hostname: &'a str,
+    pub id: &'a QueueId,
+    pub env: &'a Envelope,
+    /// After a restart: an earlier attempt may have stored copies already.
+    pub recovering: bool,
+}
+
+impl Local<'_> {
+    /// Our Received: field for recipient `index` (RFC 5321 4.4), CRLF.
+    pub fn received(&self, index: usize) -> String {
+        let env = self.env;
+        let id_text = self.id.to_string();
+        trace::received(&Trace {
+            helo: &env.helo,
+            client_name: &env.client_name,
+            client_ip: env.client_ip,
+            hostname: self.hostname,
+            proto: &env.proto,
+            id: &id_text,
+            recipient: Some(&env.recipients[index].orig),
+            time: env.received,
+        })
     }
-    let delivery = Delivery { user: &rcpt.address, id: &unique, time: env.received, parts: &parts, recovering, folder };
-    match store.deliver(&delivery) {
-        Ok(done) if done.duplicate => Outcome::Sent("already in mailbox".into()),
-        Ok(_) if folder.is_some() => Outcome::Sent("delivered to maildir folder Junk".into()),
-        Ok(_) => Outcome::Sent("delivered to maildir".into()),
-        Err(e) => Outcome::Deferred(Failure::temporary(
-            "4.3.0",
-            format!("cannot write to mailbox {}: {e}", store.path_for(&rcpt.address).display()),
-        )),
+
+    /// Carries out `plan` for recipient `index`: stores its copies, or reports the refusal.
+    /// `body` is the message with LF line ends (the script's edit replaces it).
+    pub fn deliver(&self, index: usize, body: &[u8], plan: &Plan) -> Outcome {
+        let address = &self.env.recipients[index].address;
+        if let Some(reason) = &plan.reject {
+            // RFC 5429 2.1: the sender learns of the refusal, with the user's reason, in a DSN.
+            let text = format!("<{address}>: refused by the recipient's mail rules: {reason}");
+            return Outcome::Failed(Failure::permanent("5.7.1", text));
+        }
+        if plan.copies.is_empty() {
+            return Outcome::Sent("discarded by the recipient's Sieve script".into());
+        }
+        let edited = plan.edited.as_deref().map(carrier_syntax::lines::to_lf);
+        let body = edited.as_deref().unwrap_or(body);
+        let trace = format!("{}{}", trace::return_path(&self.env.sender), self.received(index)).replace("\r\n", "\n");
+        let mut places = Vec::new();
+        for copy in &plan.copies {
+            match self.store_copy(index, &trace, body, copy) {
+                Ok(place) => places.push(place),
+                Err(failure) => return Outcome::Deferred(failure),
+            }
+        }
+        places.dedup();
+        match places.as_slice() {
+            [place] if place == "already in mailbox" => Outcome::Sent(place.clone()),
+            [place] if place == "INBOX" => Outcome::Sent("delivered to maildir".into()),
+            _ => Outcome::Sent(format!("delivered to maildir folder {}", places.join(", "))),
+        }
+    }
+
+    /// Stores one copy; returns the folder's name (or that it was there already).
+    fn store_copy(&self, index: usize, trace: &str, body: &[u8], copy: &Copy) -> Result<String, Failure> {
+        let address = &self.env.recipients[index].address;
+        let account = self.store.account(address);
+        let path = || self.store.path_for(address).display().to_string();
+        let folder = match &copy.folder {
+            Some(name) => match account.delivery_folder(name, copy.create) {
+                Ok(folder) => folder,
+                // RFC 5228 4.1: a fileinto that cannot be done falls back to the implicit keep.
+                Err(e) => {
+                    warn!("{}: sieve: <{address}>: fileinto {name:?}: {e}; kept in INBOX", self.id);
+                    None
+                }
+            },
+            // A DMARC, SPF or filter verdict sends what would go to INBOX to Junk instead;
+            // the folder is made (and subscribed) as at login.
+            None if self.env.junk => {
+                account.prepare().map_err(|e| {
+                    Failure::temporary("4.3.0", format!("cannot make the Junk folder in {}: {e}", path()))
+                })?;
+                Some(SpecialUse::Junk.name().to_string())
+            }
+            None => None,
+        };
+        let flags: Vec<Flag> = copy.flags.iter().filter_map(|f| Flag::parse(f).ok()).collect();
+        let unique = format!("{}.{index}", self.id);
+        let parts: [&[u8]; 2] = [trace.as_bytes(), body];
+        let delivery = Delivery {
+            user: address,
+            id: &unique,
+            time: self.env.received,
+            parts: &parts,
+            recovering: self.recovering,
+            folder: folder.as_deref(),
+            flags: &flags,
+        };
+        match self.store.deliver(&delivery) {
+            Ok(done) if done.duplicate => Ok("already in mailbox".into()),
+            Ok(_) => Ok(folder.unwrap_or_else(|| "INBOX".into())),
+            Err(e) => Err(Failure::temporary("4.3.0", format!("cannot write to mailbox {}: {e}", path()))),
+        }
     }
 }
 
@@ -148,6 +203,7 @@ mod tests {
                 parts: &parts,
                 recovering: false,
                 folder: None,
+                flags: &[],
             };
             store.deliver(&d).unwrap();
             size as u64

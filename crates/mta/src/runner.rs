@@ -12,6 +12,7 @@ use crate::jobs::{Inbox, Job as Request};
 use crate::outcome::{Failure, Outcome};
 use crate::recent::Recent;
 use crate::relay::{self, Relay};
+use crate::rules::{self, Plan};
 use crate::{local, mailq};
 use carrier_config::Config;
 use carrier_smtp::trace::{self, Trace};
@@ -214,6 +215,30 @@ impl GroupJob {
     }
 }
 
+/// What a delivery sends on once the copies are stored (see [`Runner::send_onward`]).
+#[derive(Default)]
+struct Onward {
+    /// Addresses and the message for each, our trace fields on top (RFC 5321 4.4).
+    redirects: Vec<(String, Vec<u8>)>,
+    /// Vacation replies: the sender and the reply.
+    replies: Vec<(String, Vec<u8>)>,
+}
+
+impl Onward {
+    fn of(local: &local::Local, index: usize, message: &[u8], plan: Plan) -> Onward {
+        let redirects = if plan.redirects.is_empty() {
+            Vec::new()
+        } else {
+            // The Received: field counts this hop, so a redirect loop ends at the hop limit.
+            let received = local.received(index);
+            let body = plan.edited.as_deref().unwrap_or(message);
+            let content = [received.as_bytes(), body].concat();
+            plan.redirects.into_iter().map(|to| (to, content.clone())).collect()
+        };
+        Onward { redirects, replies: plan.replies }
+    }
+}
+
 /// One recipient's outcome in this pass and who produced it.
 struct Attempted {
     index: usize,
@@ -277,24 +302,104 @@ impl Runner {
             indexes.iter().map(|&i| local::mailbox_exists(&dir, &env.recipients[i].address)).collect()
         };
         let size = message.len() as u64;
-        let (store, hostname, id, envelope) =
+        let (store, hostname, queued, envelope) =
             (self.ctx.store.clone(), self.ctx.cfg.hostname.clone(), id.clone(), env.clone());
+        let limits = rules::limits(&self.ctx.cfg.sieve);
         let work = move || {
             let env = envelope;
             // Maildir files use Unix line ends, as mutt, Postfix local(8) and Dovecot expect.
             let body = carrier_syntax::lines::to_lf(&message);
-            let deliver = |i: usize, known: bool| match known {
-                true => local::deliver(&store, &hostname, &id, &env, i, &body, recovering),
-                false => local::unknown(&env.recipients[i].address),
+            let local = local::Local { store: &store, hostname: &hostname, id: &queued, env: &env, recovering };
+            let id_text = queued.to_string();
+            let run = rules::Run { store: &store, hostname: &hostname, limits: &limits, id: &id_text };
+            let deliver = |i: usize, known: bool| {
+                if !known {
+                    return (local::unknown(&env.recipients[i].address), Onward::default());
+                }
+                let plan = rules::plan(&run, &env, i, &message);
+                let outcome = local.deliver(i, &body, &plan);
+                let onward = match outcome {
+                    Outcome::Sent(_) => Onward::of(&local, i, &message, plan),
+                    _ => Onward::default(),
+                };
+                (outcome, onward)
             };
             let results = indexes.into_iter().zip(known);
             results
-                .map(|(i, k)| Attempted { index: i, outcome: deliver(i, k), relay: "local".into(), recorded: false })
+                .map(|(i, k)| {
+                    let (outcome, onward) = deliver(i, k);
+                    (Attempted { index: i, outcome, relay: "local".into(), recorded: false }, onward)
+                })
                 .collect::<Vec<_>>()
         };
-        let attempted = tokio::task::spawn_blocking(work).await.unwrap_or_default();
+        let done = tokio::task::spawn_blocking(work).await.unwrap_or_default();
+        let mut attempted = Vec::with_capacity(done.len());
+        for (mut a, onward) in done {
+            self.send_onward(id, env, &mut a, onward).await;
+            attempted.push(a);
+        }
         self.warn_of_quota(env, &attempted, size).await;
         attempted
+    }
+
+    /// Queues what a user's mail rules send on: redirected copies and vacation replies. A
+    /// redirect that cannot be queued now defers the recipient, so the message is not lost
+    /// (its stored copies are recognised on the next attempt).
+    async fn send_onward(&self, id: &QueueId, env: &Envelope, a: &mut Attempted, onward: Onward) {
+        let rcpt = &env.recipients[a.index].address;
+        for (to, content) in onward.redirects {
+            let msg = Message {
+                sender: self.redirect_sender(id, env, &to),
+                recipients: vec![to.clone()],
+                content,
+                origin: Origin::Notification,
+                body_8bit: env.body_8bit,
+                smtputf8: env.smtputf8,
+            };
+            match self.ctx.intake.accept(msg, Unknown::Fail).await {
+                Ok(q) => info!("{id}: sieve: <{rcpt}> redirected to <{to}>: queued as {}", q.id),
+                // A loop (too many hops) or a refused address: the redirect is dropped.
+                Err(r) if r.reply.code >= 500 => warn!("{id}: sieve: redirect of <{rcpt}> to <{to}>: {}", r.text()),
+                Err(r) => {
+                    warn!("{id}: sieve: redirect of <{rcpt}> to <{to}> not queued: {}", r.text());
+                    let text = format!("cannot queue the redirect to <{to}>: {}", r.text());
+                    a.outcome = Outcome::Deferred(Failure::temporary("4.3.0", text));
+                    return;
+                }
+            }
+        }
+        for (to, content) in onward.replies {
+            // RFC 5230 5.1 / RFC 3834 3.3: replies go out with the null sender.
+            let msg = Message {
+                sender: String::new(),
+                recipients: vec![to.clone()],
+                body_8bit: !content.is_ascii(),
+                smtputf8: !to.is_ascii(),
+                content,
+                origin: Origin::Notification,
+            };
+            match self.ctx.intake.accept(msg, Unknown::Skip).await {
+                Ok(q) => info!("{id}: sieve: vacation reply from <{rcpt}> to <{to}>: queued as {}", q.id),
+                Err(r) => warn!("{id}: sieve: vacation reply from <{rcpt}> to <{to}> not queued: {}", r.text()),
+            }
+        }
+    }
+
+    /// The sender a redirected copy leaves with: the original sender, rewritten with SRS when
+    /// it goes to another domain (RFC 5228 4.2 keeps the envelope sender; SRS keeps SPF
+    /// passing at the next hop and brings bounces back to the original sender).
+    fn redirect_sender(&self, id: &QueueId, env: &Envelope, to: &str) -> String {
+        let dir = self.ctx.directory.lock();
+        let domain_of = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+        let (from, to) = (domain_of(&env.sender), domain_of(to));
+        match dir.srs() {
+            Some(srs) if !from.is_empty() && !dir.is_local_domain(&from) && !dir.is_local_domain(&to) => {
+                let rewritten = srs.forward(&env.sender, carrier_accounts::srs::day_of(SystemTime::now()));
+                info!("{id}: redirected with sender <{rewritten}> (SRS for <{}>)", env.sender);
+                rewritten
+            }
+            _ => env.sender.clone(),
+        }
     }
 
     /// Tells each recipient whose mailbox this delivery took past 90 % of its quota.

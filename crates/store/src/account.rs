@@ -323,6 +323,26 @@ impl Account {
         Ok(())
     }
 
+    /// Where a delivery into mailbox `name` goes: None for INBOX, else the folder's canonical
+    /// name. A missing folder is made and subscribed when `create` is set (Sieve's
+    /// `fileinto :create`, RFC 5490 3.2), else it is `NoSuchMailbox`.
+    pub fn delivery_folder(&self, name: &str, create: bool) -> Result<Option<String>, StoreError> {
+        let canonical = names::normalize(name)?;
+        if canonical == "INBOX" {
+            return Ok(None);
+        }
+        if !self.exists(&canonical) {
+            if !create {
+                return Err(StoreError::NoSuchMailbox(canonical));
+            }
+            match self.create(&canonical) {
+                Ok(()) | Err(StoreError::AlreadyExists(_)) => self.subscribe(&canonical)?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(canonical))
+    }
+
     /// DELETE (RFC 3501 6.3.4): the mailbox and its messages go; children stay, and the name
     /// then lists as `\Noselect`. INBOX cannot be deleted.
     pub fn delete(&self, name: &str) -> Result<(), StoreError> {

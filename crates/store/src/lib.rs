@@ -40,4 +40,4 @@ pub use maildir::{Delivered, Delivery, MailboxStore, Maildir};
 pub use names::{DELIMITER, mutf7};
 pub use notify::{POLL_INTERVAL, Registry, Watch};
 pub use quota::{Exceeded, Quota, QuotaSource, Resource, Usage};
-pub use scripts::{ScriptError, Scripts};
+pub use scripts::{Remembered, ScriptError, Scripts};

@@ -26,6 +26,9 @@ pub struct Delivery<'a> {
     pub recovering: bool,
     /// A folder other than INBOX (its IMAP name, such as "Junk"); it must exist.
     pub folder: Option<&'a str>,
+    /// Flags the message arrives with (Sieve's imap4flags, RFC 5232): it then goes to cur/
+    /// with them, as Dovecot stores a flagged delivery.
+    pub flags: &'a [crate::Flag],
 }
 
 /// Where a message went.
@@ -131,7 +134,8 @@ impl MailboxStore for Maildir {
         if new.exists() {
             return Ok(Delivered { path: new, duplicate: true });
         }
-        if d.recovering
+        // A flagged delivery goes straight to cur/, so an earlier one is looked for there.
+        if (d.recovering || !d.flags.is_empty())
             && let Some(path) = find_in_cur(&dir, &name)?
         {
             return Ok(Delivered { path, duplicate: true });
@@ -149,10 +153,35 @@ impl MailboxStore for Maildir {
         }
         file.sync_data()?;
         drop(file);
+        if !d.flags.is_empty() {
+            let path = self.flagged(d, &dir, tmp, name).map_err(io::Error::other)?;
+            return Ok(Delivered { path, duplicate: false });
+        }
         fs::rename(&tmp, &new)?;
         self.dir_syncs.sync(&dir.join("new"))?;
         self.registry.changed(&dir);
         Ok(Delivered { path: new, duplicate: false })
+    }
+}
+
+impl Maildir {
+    /// Moves a delivered file from tmp/ into cur/ with its flags, under the mailbox lock
+    /// (new keywords take letters in the mailbox's `dovecot-keywords`).
+    fn flagged(&self, d: &Delivery, dir: &Path, tmp: PathBuf, name: String) -> Result<PathBuf, crate::StoreError> {
+        let place = crate::sync::Place {
+            dir: dir.to_path_buf(),
+            root: self.path_for(d.user),
+            registry: self.registry.clone(),
+            host: self.host.clone(),
+        };
+        let mut locked = crate::sync::Locked::acquire(&place)?;
+        let flags: crate::Flags = d.flags.iter().cloned().collect();
+        let info = crate::flags::to_info(&flags, "", &mut locked.keywords)?;
+        locked.keywords.save()?;
+        locked.insert(&[(tmp, name.clone(), info.clone())])?;
+        locked.touched();
+        locked.finish()?;
+        Ok(dir.join("cur").join(format!("{name}:2,{info}")))
     }
 }
 
@@ -233,7 +262,15 @@ mod tests {
     }
 
     fn delivery<'a>(user: &'a str, id: &'a str, parts: &'a [&'a [u8]], recovering: bool) -> Delivery<'a> {
-        Delivery { user, id, time: UNIX_EPOCH + Duration::from_secs(1_700_000_000), parts, recovering, folder: None }
+        Delivery {
+            user,
+            id,
+            time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            parts,
+            recovering,
+            folder: None,
+            flags: &[],
+        }
     }
 
     #[test]
@@ -263,6 +300,25 @@ mod tests {
         assert!(m.deliver(&delivery("bob@example.com", "Q1.0", &parts, false)).unwrap().duplicate);
         assert!(!m.deliver(&delivery("bob@example.com", "Q1.1", &parts, false)).unwrap().duplicate);
         assert_eq!(fs::read_dir(dir.path().join("mail/example.com/bob/new")).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn flagged_deliveries_go_to_cur_with_their_flags_once() {
+        use crate::Flag;
+        let dir = tempfile::tempdir().unwrap();
+        let m = store(dir.path());
+        let parts: [&[u8]; 1] = [b"m\n"];
+        let flags = [Flag::Flagged, Flag::Keyword("$Label1".into()), Flag::Seen];
+        let d = Delivery { flags: &flags, ..delivery("bob@example.com", "Q3.0", &parts, false) };
+        let first = m.deliver(&d).unwrap();
+        let name = first.path.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(name.ends_with(":2,FSa"), "{name}");
+        assert_eq!(first.path.parent().unwrap(), dir.path().join("mail/example.com/bob/cur"));
+        let keywords = fs::read_to_string(dir.path().join("mail/example.com/bob/dovecot-keywords")).unwrap();
+        assert_eq!(keywords, "0 $Label1\n");
+        let again = m.deliver(&d).unwrap();
+        assert!(again.duplicate && again.path == first.path);
+        assert_eq!(fs::read_dir(dir.path().join("mail/example.com/bob/new")).unwrap().count(), 0);
     }
 
     #[test]

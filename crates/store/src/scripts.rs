@@ -3,13 +3,17 @@
 //! by the symbolic link `sieve/.active` (Dovecot keeps the same link as `~/.dovecot.sieve`).
 //! Names come checked by the ManageSieve session: no `/`, no leading `.`.
 
-use crate::fsutil;
+use crate::fsutil::{self, Lock};
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// The link naming the active script.
 const ACTIVE: &str = ".active";
+/// What the scripts remember between messages, and the lock that guards it.
+const MEMORY: &str = ".memory";
+const MEMORY_LOCK: &str = ".memory.lock";
 const SUFFIX: &str = ".sieve";
 
 /// Why a script operation was refused (RFC 5804 1.3 response codes).
@@ -130,6 +134,28 @@ impl Scripts {
         Ok(self.list()?.len())
     }
 
+    /// What the scripts remember between messages, locked until it is saved or dropped.
+    pub fn remembered(&self) -> io::Result<Remembered> {
+        fs::create_dir_all(&self.dir)?;
+        let lock = Lock::exclusive(&self.dir.join(MEMORY_LOCK))?;
+        let path = self.dir.join(MEMORY);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
+        };
+        // A damaged line is dropped: at worst one more vacation reply goes out.
+        let entries = text
+            .lines()
+            .filter_map(|line| {
+                let mut f = line.split(' ');
+                let key = u64::from_str_radix(f.next()?, 16).ok()?;
+                Some((key, (f.next()?.parse().ok()?, f.next()?.parse().ok()?)))
+            })
+            .collect();
+        Ok(Remembered { path, _lock: lock, entries, changed: false })
+    }
+
     fn active_name(&self) -> io::Result<Option<String>> {
         match fs::read_link(self.dir.join(ACTIVE)) {
             Ok(target) => Ok(target.to_str().and_then(|t| t.strip_suffix(SUFFIX)).map(str::to_string)),
@@ -146,6 +172,54 @@ impl Scripts {
         fs::rename(&tmp, self.dir.join(ACTIVE))?;
         fsutil::sync_dir(&self.dir)
     }
+}
+
+/// What a user's scripts remember between messages: vacation replies sent and duplicates
+/// seen (RFC 5230 4.2, RFC 7352), kept in `sieve/.memory` as one `KEY RECORDED PERIOD` line
+/// each (a 64-bit hash of the key, Unix seconds, seconds). Two deliveries to the same user
+/// at once take turns through the lock, so neither loses the other's entry.
+pub struct Remembered {
+    path: PathBuf,
+    _lock: Lock,
+    entries: HashMap<u64, (u64, u64)>,
+    changed: bool,
+}
+
+impl Remembered {
+    /// True when `key` was recorded less than `period` seconds before `now`; otherwise
+    /// records it at `now` (a reply's period starts when the reply goes).
+    pub fn seen(&mut self, key: &str, period: u64, now: u64) -> bool {
+        let hash = fnv1a(key.as_bytes());
+        if let Some((recorded, _)) = self.entries.get(&hash)
+            && now.saturating_sub(*recorded) < period
+        {
+            return true;
+        }
+        self.entries.insert(hash, (now, period));
+        self.changed = true;
+        false
+    }
+
+    /// Writes the entries back, leaving out the expired ones; releases the lock.
+    pub fn save(self, now: u64) -> io::Result<()> {
+        if !self.changed {
+            return Ok(());
+        }
+        let mut lines: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, (recorded, period))| recorded.saturating_add(*period) > now)
+            .map(|(key, (recorded, period))| format!("{key:016x} {recorded} {period}\n"))
+            .collect();
+        lines.sort();
+        fsutil::write_atomic(&self.path, lines.concat().as_bytes())
+    }
+}
+
+/// FNV-1a: keys hold whole vacation texts, so they are kept as hashes, and 64 bits make a
+/// collision (one reply too few) as unlikely as it needs to be for one user's senders.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn not_found(e: io::Error) -> ScriptError {
@@ -180,5 +254,23 @@ mod tests {
         assert!(matches!(s.get("rules"), Err(ScriptError::NotFound)));
         assert_eq!(s.get("away").unwrap(), b"vacation \"gone\";\n");
         assert_eq!(s.count().unwrap(), 1);
+    }
+
+    #[test]
+    fn memory_lasts_for_its_period_and_survives_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Scripts::new(dir.path());
+        let mut m = s.remembered().unwrap();
+        assert!(!m.seen("vacation\0gone\0alice@example.org", 100, 1000));
+        assert!(m.seen("vacation\0gone\0alice@example.org", 100, 1050));
+        assert!(!m.seen("vacation\0gone\0carol@example.org", 10, 1050));
+        m.save(1050).unwrap();
+        let mut m = s.remembered().unwrap();
+        assert!(m.seen("vacation\0gone\0alice@example.org", 100, 1099));
+        assert!(!m.seen("vacation\0gone\0alice@example.org", 100, 1100), "the period is over");
+        m.save(1100).unwrap();
+        // carol's entry expired at 1060 and is gone from the file.
+        assert_eq!(fs::read_to_string(dir.path().join("sieve/.memory")).unwrap().lines().count(), 1);
+        assert_eq!(s.list().unwrap(), [], "the memory is not a script");
     }
 }

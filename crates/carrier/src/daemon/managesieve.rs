@@ -166,9 +166,9 @@ impl Client {
 fn operate(scripts: &Scripts, limits: &carrier_config::Sieve, request: Request, user: &str) -> Response {
     let outcome = match request {
         Request::HaveSpace { name, .. } => room_for(scripts, limits, &name).map(|()| Response::Done(None)),
-        Request::Check { script } => return compiled(&script),
+        Request::Check { script } => return compiled(&script, limits),
         Request::Put { name, script } => {
-            let verdict = compiled(&script);
+            let verdict = compiled(&script, limits);
             if let Response::No(..) = verdict {
                 return verdict;
             }
@@ -185,7 +185,7 @@ fn operate(scripts: &Scripts, limits: &carrier_config::Sieve, request: Request, 
             let target = (!name.is_empty()).then_some(name.as_str());
             // A script stored before an upgrade of the compiler must still compile.
             if let Some(text) = target.and_then(|n| scripts.get(n).ok())
-                && let Response::No(code, why) = compiled(&text)
+                && let Response::No(code, why) = compiled(&text, limits)
             {
                 return Response::No(code, why);
             }
@@ -210,8 +210,8 @@ fn room_for(scripts: &Scripts, limits: &carrier_config::Sieve, name: &str) -> Re
 }
 
 /// The compiler's verdict: OK, OK with warnings, or NO with the errors and their positions.
-fn compiled(script: &[u8]) -> Response {
-    match carrier_sieve::compile(script) {
+fn compiled(script: &[u8], limits: &carrier_config::Sieve) -> Response {
+    match carrier_sieve::compile_with(script, carrier_mta::rules::limits(limits)) {
         Ok(compiled) if compiled.warnings.is_empty() => Response::Done(None),
         Ok(compiled) => Response::Done(Some(compiled.warnings.join("\n"))),
         Err(errors) => Response::No(None, errors.to_string()),

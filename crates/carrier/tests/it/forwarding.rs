@@ -11,14 +11,14 @@ const MESSAGE: &str = "From: alice@sender.example\r\nTo: fwd@example.com\r\nSubj
 /// A forwards `fwd@example.com` to dora@final.test, whose MX is B at 127.0.0.5; the
 /// original sender's domain, sender.example, has its MX (a sink) at 127.0.0.2; everything
 /// on one port, A's `remote_port`.
-struct Setup {
-    a: Server,
-    b: Server,
-    origin: Sink,
+pub struct Setup {
+    pub a: Server,
+    pub b: Server,
+    pub origin: Sink,
     _dns: FakeDns,
 }
 
-fn setup(srs: bool) -> Setup {
+pub fn setup(srs: bool) -> Setup {
     let dns = FakeDns::start();
     let (port, mut listeners) = common_port(&["127.0.0.5", "127.0.0.2"]);
     drop(listeners.remove(0)); // B binds it
@@ -52,7 +52,7 @@ fn setup(srs: bool) -> Setup {
 }
 
 /// `Return-Path:` of a delivered message.
-fn return_path(message: &str) -> String {
+pub fn return_path(message: &str) -> String {
     let line = message.lines().find(|l| l.starts_with("Return-Path: <")).expect("a Return-Path");
     line["Return-Path: <".len()..line.len() - 1].to_string()
 }

@@ -27,6 +27,7 @@ mod quota;
 mod relay;
 mod security;
 mod sendmail;
+mod sieve;
 mod smarthost;
 mod smtp_inbound;
 mod submission;

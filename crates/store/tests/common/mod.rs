@@ -17,7 +17,15 @@ pub fn deliver(m: &Maildir, body: &str) -> PathBuf {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let id = format!("Q{}.0", SEQ.fetch_add(1, Ordering::Relaxed));
     let parts: [&[u8]; 1] = [body.as_bytes()];
-    let d = Delivery { user: USER, id: &id, time: SystemTime::now(), parts: &parts, recovering: false, folder: None };
+    let d = Delivery {
+        user: USER,
+        id: &id,
+        time: SystemTime::now(),
+        parts: &parts,
+        recovering: false,
+        folder: None,
+        flags: &[],
+    };
     m.deliver(&d).unwrap().path
 }
 

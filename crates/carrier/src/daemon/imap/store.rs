@@ -367,6 +367,7 @@ mod tests {
             parts: &parts,
             recovering: false,
             folder: None,
+            flags: &[],
         };
         m.deliver(&d).unwrap();
     }
