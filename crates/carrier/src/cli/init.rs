@@ -203,6 +203,7 @@ smtps = ["0.0.0.0:465", "[::]:465"]         # mail clients: TLS from the start
 # imap = ["0.0.0.0:143", "[::]:143"]        # IMAP, STARTTLS before login
 # pop3s = ["0.0.0.0:995", "[::]:995"]       # POP3 over TLS
 # pop3 = ["0.0.0.0:110", "[::]:110"]        # POP3, STLS before login
+# managesieve = ["0.0.0.0:4190", "[::]:4190"]  # users edit their mail rules (Sieve)
 
 # [tls]                     # absent: the self-signed certificate in data_dir/tls
 # cert = "/etc/letsencrypt/live/{hostname}/fullchain.pem"

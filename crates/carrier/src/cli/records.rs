@@ -135,7 +135,7 @@ fn txt_strings(text: &str) -> String {
 }
 
 /// (SRV service label, configured port if the service listens, standard port).
-fn services(cfg: &Config) -> [(&'static str, Option<u16>, u16); 6] {
+fn services(cfg: &Config) -> [(&'static str, Option<u16>, u16); 7] {
     let port = |addrs: &[SocketAddr]| addrs.first().map(SocketAddr::port);
     let l = &cfg.listen;
     [
@@ -145,6 +145,8 @@ fn services(cfg: &Config) -> [(&'static str, Option<u16>, u16); 6] {
         ("_imaps", port(&l.imaps), 993),
         ("_pop3", port(&l.pop3), 110),
         ("_pop3s", port(&l.pop3s), 995),
+        // RFC 5804 1.8: clients find the ManageSieve server this way.
+        ("_sieve", port(&l.managesieve), 4190),
     ]
 }
 
