@@ -17,6 +17,7 @@ mod compile;
 mod date;
 mod matching;
 mod message;
+mod mime;
 mod parser;
 mod program;
 mod run;

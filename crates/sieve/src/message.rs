@@ -1,8 +1,9 @@
 //! The message as scripts see it: header fields (unfolded and decoded, RFC 5228 2.7.2),
 //! addresses in them, the body (RFC 5173), and edits by `addheader`/`deleteheader`.
 
+use crate::mime::{self, Piece};
 use mail_parser::parsers::MessageStream;
-use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Address, HeaderValue};
 
 /// One header field as it appears in the message.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,39 +116,41 @@ impl Message {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// RFC 5173 5.2/5.3: the decoded text of the parts whose media type matches `types`
-    /// ("" matches every part, "text" every text/*, "text/html" only that).
-    pub fn body_parts(&self, types: &[String]) -> Vec<String> {
-        let raw = self.to_bytes();
-        let Some(parsed) = MessageParser::default().parse(&raw) else { return vec![self.body_raw()] };
+    /// RFC 5173 5.2 `:content`: what the entities of the types `types` hold: a leaf its
+    /// decoded content, a multipart its prologue and its epilogue, an enclosed message its
+    /// header.
+    pub fn body_content(&self, types: &[String]) -> Vec<String> {
+        let wanted = |media: &Option<(String, String)>| types.iter().any(|t| mime::wanted(t, media));
         let mut out = Vec::new();
-        for part in parsed.parts.iter() {
-            let (kind, sub) = match part.content_type() {
-                Some(ct) => (ct.ctype().to_ascii_lowercase(), ct.subtype().unwrap_or_default().to_ascii_lowercase()),
-                None => ("text".to_string(), "plain".to_string()),
-            };
-            // RFC 5173 5.2: "" is every part, "type" a type, "type/subtype" exactly that.
-            let wanted = types.iter().any(|t| {
-                let t = t.to_ascii_lowercase();
-                t.is_empty() || t == kind || t == format!("{kind}/{sub}")
-            });
-            if !wanted || kind == "multipart" {
-                continue;
+        for piece in mime::pieces(&self.pairs(), &self.body) {
+            match piece {
+                Piece::Leaf { media, text: Some(text) } if wanted(&media) => out.push(text),
+                Piece::Multipart { subtype, prologue, epilogue }
+                    if wanted(&Some(("multipart".into(), subtype.clone()))) =>
+                {
+                    out.extend([prologue, epilogue])
+                }
+                Piece::Message { header } if wanted(&Some(("message".into(), "rfc822".into()))) => out.push(header),
+                _ => {}
             }
-            if part.is_empty() {
-                continue;
-            }
-            let text = match &part.body {
-                PartType::Text(t) => t.to_string(),
-                // RFC 5173 5.3: `:text` compares what a reader sees, not markup.
-                PartType::Html(t) if types == ["text"] => mail_parser::decoders::html::html_to_text(t),
-                PartType::Html(t) => t.to_string(),
-                PartType::Binary(b) | PartType::InlineBinary(b) => String::from_utf8_lossy(b).into_owned(),
-                _ => continue,
-            };
-            out.push(text);
         }
         out
+    }
+
+    /// RFC 5173 5.3 `:text`: the text parts as a reader sees them, markup removed.
+    pub fn body_text(&self) -> Vec<String> {
+        let pieces = mime::pieces(&self.pairs(), &self.body);
+        pieces
+            .into_iter()
+            .filter_map(|piece| match piece {
+                Piece::Leaf { media, text: Some(text) } => mime::readable(&media, &text),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn pairs(&self) -> Vec<(String, String)> {
+        self.fields.iter().map(|f| (f.name.clone(), f.raw_value.clone())).collect()
     }
 }
 
@@ -255,8 +258,10 @@ mod tests {
         let m = Message::parse(
             b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nplain text\r\n--b\r\nContent-Type: text/html\r\n\r\n<b>html</b>\r\n--b--\r\n",
         );
-        assert_eq!(m.body_parts(&["text/plain".into()]).len(), 1);
-        assert!(m.body_parts(&["text".into()]).iter().any(|p| p.contains("html")));
+        assert_eq!(m.body_content(&["text/plain".into()]), ["plain text"]);
+        assert_eq!(m.body_content(&["text".into()]), ["plain text", "<b>html</b>"]);
+        assert_eq!(m.body_content(&["multipart".into()]), ["", ""]);
+        assert_eq!(m.body_text(), ["plain text", "html"]);
         assert!(m.body_raw().contains("--b--"));
     }
 }

@@ -342,11 +342,12 @@ impl<'a, 'c> Run<'a, 'c> {
                         "auth" => self.ctx.envelope.auth.clone(),
                         _ => None,
                     };
-                    // RFC 5228 5.4: the null reverse-path compares as "" for every part.
-                    match address {
-                        Some(a) if a.is_empty() => values.push(String::new()),
-                        Some(a) => values.extend(address_part(&a, *part)),
-                        None => {}
+                    // RFC 5228 5.4: the null reverse-path compares as "" for every part; a
+                    // path that is not valid SMTP matches nothing.
+                    match address.as_deref().map(smtp_path) {
+                        Some(Some(None)) => values.push(String::new()),
+                        Some(Some(Some(a))) => values.extend(address_part(&a, *part)),
+                        _ => {}
                     }
                 }
                 self.compare(m, &values, keys)
@@ -362,10 +363,10 @@ impl<'a, 'c> Run<'a, 'c> {
                 let values = match transform {
                     BodyTransform::Raw if self.message.body_raw().is_empty() => vec![],
                     BodyTransform::Raw => vec![self.message.body_raw()],
-                    BodyTransform::Text => self.message.body_parts(&["text".to_string()]),
+                    BodyTransform::Text => self.message.body_text(),
                     BodyTransform::Content(types) => {
                         let types: Vec<String> = types.iter().map(|t| self.expand(t)).collect();
-                        self.message.body_parts(&types)
+                        self.message.body_content(&types)
                     }
                 };
                 // RFC 5173 5: the body test leaves the match variables as they were.
@@ -405,7 +406,10 @@ impl<'a, 'c> Run<'a, 'c> {
                     )),
                     None => self.flags.clone(),
                 };
-                self.compare(m, &values, keys)
+                // RFC 5232 4: a key holding several flags is those flags ("b A").
+                let keys: Vec<String> = keys.iter().map(|k| self.expand(k)).collect();
+                let keys = if matches!(m.kind, MatchType::Count(_)) { keys } else { split_flags(&keys) };
+                self.compare_expanded(m, &values, &keys)
             }
             Test::Duplicate(d) => self.duplicate(d),
             Test::MailboxExists(names) => names.iter().all(|n| {
@@ -442,12 +446,16 @@ impl<'a, 'c> Run<'a, 'c> {
     /// Compares values with keys under a match type; `:matches` sets the match variables.
     fn compare(&mut self, m: &Match, values: &[String], keys: &[Str]) -> bool {
         let keys: Vec<String> = keys.iter().map(|k| self.expand(k)).collect();
+        self.compare_expanded(m, values, &keys)
+    }
+
+    fn compare_expanded(&mut self, m: &Match, values: &[String], keys: &[String]) -> bool {
         if let MatchType::Count(rel) = m.kind {
             let count = values.len().to_string();
             return keys.iter().any(|k| rel.holds(m.comparator.compare(&count, k)));
         }
         for v in values {
-            for k in &keys {
+            for k in keys {
                 if let Some(groups) = compare_one(m, v, k) {
                     if m.kind == MatchType::Matches && self.program.variables {
                         let mut all = vec![v.clone()];
@@ -528,6 +536,48 @@ fn position(i: Index, count: usize) -> Option<usize> {
         return None;
     }
     Some(if i.last { count + 1 - i.n } else { i.n })
+}
+
+/// An envelope path as SMTP gives it (RFC 5321 4.1.2), with or without its angle brackets:
+/// Some(None) for the null path, Some(address) without any source route (RFC 5321 C), None
+/// when it is not a valid path. A bare local part is allowed (`<MAILER-DAEMON>`), and local
+/// parts may have dots anywhere, as some mailers send them.
+fn smtp_path(raw: &str) -> Option<Option<String>> {
+    let inner = match raw.strip_prefix('<') {
+        Some(rest) => rest.strip_suffix('>')?,
+        None => raw,
+    };
+    if inner.contains(['<', '>']) {
+        return None;
+    }
+    if inner.is_empty() {
+        return Some(None);
+    }
+    let mailbox = match inner.strip_prefix('@') {
+        Some(_) => {
+            let (route, mailbox) = inner.split_once(':')?;
+            route.split(',').all(|hop| hop.strip_prefix('@').is_some_and(path_domain)).then_some(mailbox)?
+        }
+        None => inner,
+    };
+    let (local, domain) = match mailbox.split_once('@') {
+        Some((l, d)) => (l, Some(d)),
+        None => (mailbox, None),
+    };
+    let atext = |c: char| c.is_alphanumeric() || !c.is_ascii() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+    let local_ok = !local.is_empty() && (quoted || local.chars().all(atext));
+    (local_ok && domain.is_none_or(path_domain)).then(|| Some(mailbox.to_string()))
+}
+
+/// A domain in a path: dot-separated labels of letters, digits, `-` and `_` (Pigeonhole
+/// accepts the underscores and edge hyphens real hosts use), or an address literal.
+fn path_domain(domain: &str) -> bool {
+    if domain.starts_with('[') && domain.ends_with(']') {
+        return domain.len() > 2;
+    }
+    let label = |l: &str| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+    domain.split('.').all(label)
 }
 
 /// RFC 5228 2.7.4 and RFC 5233 4 (`+` separates user and detail).
