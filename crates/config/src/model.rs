@@ -303,14 +303,20 @@ impl SpamRule {
                     && value.get(..prefix.len()).is_some_and(|v| v.eq_ignore_ascii_case(prefix))
             }
             SpamRule::AtLeast { field, score } => {
-                let number: String = value
-                    .chars()
-                    .skip_while(|c| !c.is_ascii_digit() && *c != '-')
-                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
-                    .collect();
-                name.eq_ignore_ascii_case(field) && number.parse::<f64>().is_ok_and(|n| n >= *score)
+                name.eq_ignore_ascii_case(field) && SpamRule::number(value).is_some_and(|n| n >= *score)
             }
         }
+    }
+
+    /// The first number in a field's value (`7.3`, `-1.5 (low)`).
+    pub fn number(value: &str) -> Option<f64> {
+        let number: String = value
+            .trim()
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit() && *c != '-')
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+            .collect();
+        number.parse().ok()
     }
 }
 

@@ -171,6 +171,7 @@ mod tests {
             body_8bit: false,
             warned: false,
             junk: false,
+            spam: None,
         }
     }
 

@@ -141,7 +141,9 @@ pub struct MailAuth {
 /// What the filters decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Filtered {
-    Deliver,
+    /// Delivered as usual; the filters' spam verdict in percent when any looked at it (for
+    /// Sieve's spamtest, RFC 5235).
+    Deliver(Option<u8>),
     /// Quarantined by a filter: delivered into the Junk folders.
     Junk,
     /// Dropped by this filter, while the client is told it was accepted.
@@ -196,6 +198,10 @@ impl Intake {
         }
         let mut envelope = self.envelope(&msg, recipients);
         envelope.junk = checked.as_ref().is_some_and(|c| c.junk) || filtered == Filtered::Junk;
+        envelope.spam = match filtered {
+            Filtered::Deliver(percent) => percent,
+            Filtered::Junk | Filtered::Discard(_) => Some(100),
+        };
         let (size, nrcpts) = (msg.content.len(), envelope.recipients.len());
         match self.0.spool.enqueue_as(id, envelope, msg.content).await {
             Ok(id) => {
@@ -248,12 +254,11 @@ impl Intake {
             Origin::Local { helo, .. } => {
                 ("sendmail", None, "localhost".to_string(), helo.clone().unwrap_or_else(|| "localhost".into()), None)
             }
-            Origin::Notification => return Ok(Filtered::Deliver),
+            Origin::Notification => return Ok(Filtered::Deliver(None)),
         };
-        let mut outcome = Filtered::Deliver;
+        let mut outcome = Filtered::Deliver(None);
         let mut filtered = false;
         for filter in self.0.cfg.milters.iter().filter(|m| m.listeners.iter().any(|l| l == listener)) {
-            filtered = true;
             // Boxed for the same reason as the checks: the conversation's state is large.
             let client =
                 milter::Client { ip, name: &name, helo: &helo, user: user.as_deref(), queue_id: id.to_string() };
@@ -264,8 +269,11 @@ impl Intake {
                 content: &mut msg.content,
                 max_size: usize::try_from(self.0.cfg.smtp.max_message_size).unwrap_or(usize::MAX),
             };
-            match Box::pin(milter::run(filter, &self.0.cfg.hostname, &mut view)).await {
-                milter::Verdict::Continue => {}
+            let verdict = Box::pin(milter::run(filter, &self.0.cfg.hostname, &mut view)).await;
+            // Only a filter that was asked makes the message's spam headers believable.
+            filtered |= verdict != milter::Verdict::Skipped;
+            match verdict {
+                milter::Verdict::Continue | milter::Verdict::Skipped => {}
                 milter::Verdict::Accept => break,
                 milter::Verdict::Quarantine(_) => outcome = Filtered::Junk,
                 milter::Verdict::Discard => return Ok(Filtered::Discard(milter::describe(&filter.socket))),
@@ -282,6 +290,9 @@ impl Intake {
         if filtered && milter::marked_as_spam(&msg.content, &self.0.cfg.antispam.spam_rules) {
             info!("message from <{}> marked as spam by a filter: to Junk", msg.sender);
             outcome = Filtered::Junk;
+        }
+        if filtered && outcome == Filtered::Deliver(None) {
+            outcome = Filtered::Deliver(Some(milter::spam_percent(&msg.content, &self.0.cfg.antispam.spam_rules)));
         }
         Ok(outcome)
     }
@@ -469,6 +480,7 @@ impl Intake {
             body_8bit: msg.body_8bit,
             warned: false,
             junk: false,
+            spam: None,
         }
     }
 }

@@ -28,6 +28,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Verdict {
     /// Go on (with its changes applied).
     Continue,
+    /// Go on without this filter: it could not be asked (`default_action = "accept"`).
+    Skipped,
     /// Accept now; later filters are not asked.
     Accept,
     /// Tell the client it was accepted, and drop it.
@@ -75,7 +77,7 @@ pub async fn run(filter: &Milter, hostname: &str, msg: &mut Message<'_>) -> Verd
             match filter.default_action {
                 MilterDefault::Accept => {
                     warn!("milter {name}: {e}; the message goes on without it (default_action = \"accept\")");
-                    Verdict::Continue
+                    Verdict::Skipped
                 }
                 MilterDefault::Tempfail => {
                     warn!("milter {name}: {e}; the message is deferred (default_action = \"tempfail\")");
@@ -363,6 +365,24 @@ pub fn marked_as_spam(content: &[u8], rules: &[SpamRule]) -> bool {
     fields(split(content).0).iter().any(|(name, value)| rules.iter().any(|r| r.matches(name, value)))
 }
 
+/// The filters' verdict in percent for Sieve's spamtest (RFC 5235): the number in a score
+/// rule's field against the rule's threshold (the threshold is 100 %, as Pigeonhole reads
+/// SpamAssassin's `required=`), else 100 for a message marked as spam and 0 for one that is
+/// not.
+pub fn spam_percent(content: &[u8], rules: &[SpamRule]) -> u8 {
+    let fields = fields(split(content).0);
+    for rule in rules {
+        let SpamRule::AtLeast { field, score: threshold } = rule else { continue };
+        let found = fields.iter().find(|(name, _)| name.eq_ignore_ascii_case(field));
+        if let Some(score) = found.and_then(|(_, value)| SpamRule::number(value))
+            && *threshold > 0.0
+        {
+            return (score / threshold * 100.0).clamp(0.0, 100.0).round() as u8;
+        }
+    }
+    if marked_as_spam(content, rules) { 100 } else { 0 }
+}
+
 fn unbracket(addr: &str) -> String {
     addr.trim().trim_start_matches('<').trim_end_matches('>').to_string()
 }
@@ -569,6 +589,11 @@ mod tests {
         assert!(marked_as_spam(b"X-Spam-Score: 7.3\r\n\r\n", &score));
         assert!(!marked_as_spam(b"X-Spam-Score: 4.9 (low)\r\n\r\n", &score));
         assert!(!marked_as_spam(b"X-Spam-Score: -12\r\n\r\n", &score));
+        assert_eq!(spam_percent(b"X-Spam-Score: 4.0 (low)\r\n\r\n", &score), 80);
+        assert_eq!(spam_percent(b"X-Spam-Score: -12\r\n\r\n", &score), 0);
+        assert_eq!(spam_percent(b"X-Spam-Score: 12\r\n\r\n", &score), 100);
+        assert_eq!(spam_percent(b"X-Spam: Yes\r\n\r\n", &rules), 100);
+        assert_eq!(spam_percent(b"X-Spam: No\r\n\r\n", &rules), 0);
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub fn plan(run: &Run, env: &Envelope, index: usize, message: &[u8]) -> Plan {
     };
     let envelope = SieveEnvelope { from: env.sender.clone(), to: rcpt.address.clone(), auth: None };
     let mut ctx = Context::new(envelope, &mut memory);
+    ctx.spam = env.spam;
     // Mail to one of the user's aliases names the user too (vacation's :addresses).
     if rcpt.orig != rcpt.address {
         ctx.addresses.push(rcpt.orig.clone());

@@ -28,6 +28,8 @@ pub const EXTENSIONS: &[&str] = &[
     "editheader",
     "duplicate",
     "mailbox",
+    "spamtest",
+    "spamtestplus",
 ];
 
 /// What a tagged argument takes.
@@ -692,6 +694,21 @@ impl Compiler {
                     a.count(2)?;
                     Test::CurrentDate { m, zone, part: a.string(0, "the date part")?, keys: strings(a.positional[1]) }
                 }
+            }
+            "spamtest" => {
+                // RFC 5235 3.2: spamtestplus implies spamtest and adds :percent.
+                if !self.has("spamtestplus") {
+                    self.need("spamtest", t.pos, "`spamtest`")?;
+                }
+                let percent_allowed = self.has("spamtestplus");
+                let a = self.args(t.pos, name, &t.args, &spec(&[("percent", Takes::Nothing)]))?;
+                no_tests()?;
+                a.count(1)?;
+                let percent = a.tags.contains_key("percent");
+                if percent && !percent_allowed {
+                    return Err(Error::new(t.pos, "`:percent` needs the \"spamtestplus\" extension"));
+                }
+                Test::Spam { m: self.match_of(&a)?, percent, keys: strings(a.positional[0]) }
             }
             "hasflag" => {
                 self.need("imap4flags", t.pos, "`hasflag`")?;

@@ -140,12 +140,15 @@ pub struct Context<'m> {
     pub zone: i32,
     /// Addresses of the user besides the envelope recipient (vacation's `:addresses` default).
     pub addresses: Vec<String>,
+    /// The spam filter's verdict as a percentage (0 clean, 100 surely spam); None when no
+    /// filter looked at the message (RFC 5235 `spamtest`).
+    pub spam: Option<u8>,
     pub memory: &'m mut dyn Memory,
 }
 
 impl<'m> Context<'m> {
     pub fn new(envelope: Envelope, memory: &'m mut dyn Memory) -> Context<'m> {
-        Context { envelope, now: SystemTime::now(), zone: 0, addresses: Vec::new(), memory }
+        Context { envelope, now: SystemTime::now(), zone: 0, addresses: Vec::new(), spam: None, memory }
     }
 }
 

@@ -411,6 +411,10 @@ impl<'a, 'c> Run<'a, 'c> {
                 let keys = if matches!(m.kind, MatchType::Count(_)) { keys } else { split_flags(&keys) };
                 self.compare_expanded(m, &values, &keys)
             }
+            Test::Spam { m, percent, keys } => {
+                let value = spam_value(self.ctx.spam, *percent);
+                self.compare(m, &[value], keys)
+            }
             Test::Duplicate(d) => self.duplicate(d),
             Test::MailboxExists(names) => names.iter().all(|n| {
                 let name = self.expand(n);
@@ -536,6 +540,16 @@ fn position(i: Index, count: usize) -> Option<usize> {
         return None;
     }
     Some(if i.last { count + 1 - i.n } else { i.n })
+}
+
+/// RFC 5235 3.2.1/3.2.2: "0" when the message was not tested; else 1 (clearly not spam)
+/// to 10 (surely spam), or with `:percent` 0 to 100.
+fn spam_value(spam: Option<u8>, percent: bool) -> String {
+    match (spam, percent) {
+        (None, _) => "0".into(),
+        (Some(p), true) => p.min(100).to_string(),
+        (Some(p), false) => (1 + (u32::from(p.min(100)) * 9 + 50) / 100).to_string(),
+    }
 }
 
 /// An envelope path as SMTP gives it (RFC 5321 4.1.2), with or without its angle brackets:

@@ -198,6 +198,32 @@ fn rfc_5293_editheader_rfc_7352_duplicate_rfc_5260_date() {
 }
 
 #[test]
+fn rfc_5235_spamtest_reports_the_filter_verdict() {
+    let script = compile(
+        b"require [\"spamtestplus\", \"relational\", \"comparator-i;ascii-numeric\", \"fileinto\"];\n\
+          if spamtest :is \"0\" { fileinto \"Untested\"; }\n\
+          elsif spamtest :value \"ge\" :comparator \"i;ascii-numeric\" \"6\" { fileinto \"Junk\"; }\n\
+          elsif spamtest :percent :value \"ge\" :comparator \"i;ascii-numeric\" \"30\" { fileinto \"Maybe\"; }\n",
+    )
+    .unwrap();
+    // (filter verdict in percent, where it goes): 20 % is 3 of 10, 80 % is 8.
+    for (spam, expected) in [
+        (None, fileinto("Untested")),
+        (Some(20), keep()),
+        (Some(35), fileinto("Maybe")),
+        (Some(80), fileinto("Junk")),
+        (Some(100), fileinto("Junk")),
+    ] {
+        let mut memory = Clocked::default();
+        let mut ctx = Context::new(envelope("a@b.example", "c@d.example"), &mut memory);
+        ctx.spam = spam;
+        assert_eq!(run(&script, b"Subject: x\r\n\r\nx\r\n", &mut ctx).actions, [expected], "{spam:?}");
+    }
+    let e = compile(b"require \"spamtest\";\nif spamtest :percent \"50\" { discard; }\n").unwrap_err();
+    assert!(e.to_string().contains("`:percent` needs the \"spamtestplus\" extension"), "{e}");
+}
+
+#[test]
 fn compile_errors_point_at_the_problem() {
     for (script, want) in [
         (

@@ -29,6 +29,9 @@ pub struct Envelope {
     pub warned: bool,
     /// Local recipients get it in their Junk folder (a DMARC or SPF verdict).
     pub junk: bool,
+    /// The content filters' spam verdict in percent, when any looked at the message (for
+    /// Sieve's spamtest at delivery).
+    pub spam: Option<u8>,
 }
 
 /// One final destination and where its delivery stands.
@@ -142,6 +145,9 @@ pub fn encode(e: &Envelope, size: usize) -> Vec<u8> {
     if e.junk {
         s.push_str("junk 1\n");
     }
+    if let Some(spam) = e.spam {
+        s.push_str(&format!("spam {spam}\n"));
+    }
     for r in &e.recipients {
         let kind = if r.local { 'L' } else { 'R' };
         s.push_str(&format!("rcpt {kind} {} {}\n", escape(&r.address), escape(&r.orig)));
@@ -203,6 +209,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Head> {
         body_8bit: false,
         warned: false,
         junk: false,
+        spam: None,
     };
     let mut size = None;
     for line in lines {
@@ -218,6 +225,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Head> {
             "smtputf8" => e.smtputf8 = value == "1",
             "body-8bit" => e.body_8bit = value == "1",
             "junk" => e.junk = value == "1",
+            "spam" => e.spam = value.parse().ok(),
             "rcpt" => {
                 let mut parts = value.split(' ');
                 let (Some(kind), Some(addr), Some(orig)) = (parts.next(), parts.next(), parts.next()) else {

@@ -19,6 +19,7 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
         body_8bit: false,
         warned: false,
         junk: false,
+        spam: None,
     }
 }
 
@@ -26,7 +27,8 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
 fn round_trip_keeps_every_byte() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
-    let env = envelope("", &["bob@example.com", "\"john doe\"@example.com", "jöran@bücher.example"]);
+    let mut env = envelope("", &["bob@example.com", "\"john doe\"@example.com", "jöran@bücher.example"]);
+    (env.junk, env.spam) = (true, Some(73));
     let body = b"Subject: x\r\n\r\n8-bit \xe9\xff and CRLF\r\n\r\n\r\n".to_vec();
     let id = spool.enqueue_blocking(env.clone(), body.clone()).unwrap();
     let (loaded, message) = spool.load(&id).unwrap();

@@ -8,7 +8,7 @@ use crate::forwarding::{return_path, setup};
 use std::path::PathBuf;
 
 /// Stores `script` as the active script of `address` where ManageSieve would.
-fn activate(server: &Server, address: &str, script: &str) {
+pub fn activate(server: &Server, address: &str, script: &str) {
     let (local, domain) = address.split_once('@').unwrap();
     let dir = server.maildir(domain, local).join("sieve");
     std::fs::create_dir_all(&dir).unwrap();
