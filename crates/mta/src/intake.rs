@@ -39,6 +39,10 @@ pub enum Origin {
     Local { uid: u32, helo: Option<String>, proto: String },
     /// A delivery status notification carrier writes itself.
     Notification,
+    /// A copy a user's Sieve script sends on (`redirect`) of a message that came from
+    /// another server at `ip` (HELO `helo`, MAIL FROM `from`): checked again as then, so the
+    /// copy carries our results sealed into an ARC set (RFC 8617).
+    Redirect { ip: IpAddr, helo: String, from: String },
 }
 
 /// What to do with a recipient that resolves to no mailbox and no remote address.
@@ -239,7 +243,7 @@ impl Intake {
                 self.warn_forged_sender(msg, uid);
                 Ok(())
             }
-            Origin::Smtp { user: None, .. } | Origin::Notification => Ok(()),
+            Origin::Smtp { user: None, .. } | Origin::Notification | Origin::Redirect { .. } => Ok(()),
         }
     }
 
@@ -254,7 +258,8 @@ impl Intake {
             Origin::Local { helo, .. } => {
                 ("sendmail", None, "localhost".to_string(), helo.clone().unwrap_or_else(|| "localhost".into()), None)
             }
-            Origin::Notification => return Ok(Filtered::Deliver(None)),
+            // Redirected copies were filtered when they arrived.
+            Origin::Notification | Origin::Redirect { .. } => return Ok(Filtered::Deliver(None)),
         };
         let mut outcome = Filtered::Deliver(None);
         let mut filtered = false;
@@ -301,7 +306,11 @@ impl Intake {
     /// not from a relay network. Only such mail is checked; the rest is ours and is signed.
     fn foreign<'a>(&self, origin: &'a Origin) -> Option<(IpAddr, &'a str)> {
         match origin {
-            Origin::Smtp { ip, helo, user: None, .. } if !self.0.cfg.relay_allowed(*ip) => Some((*ip, helo)),
+            Origin::Smtp { ip, helo, user: None, .. } | Origin::Redirect { ip, helo, .. }
+                if !self.0.cfg.relay_allowed(*ip) =>
+            {
+                Some((*ip, helo))
+            }
             _ => None,
         }
     }
@@ -316,7 +325,12 @@ impl Intake {
             msg.content = cleaned;
         }
         let Some(verifier) = &self.0.auth.verifier else { return Ok(None) };
-        let facts = Facts { ip, helo, sender: &msg.sender };
+        // A redirected copy leaves with a rewritten sender; SPF was the original one's.
+        let sender = match &msg.origin {
+            Origin::Redirect { from, .. } => from.as_str(),
+            _ => msg.sender.as_str(),
+        };
+        let facts = Facts { ip, helo, sender };
         let sealer = forwarded.then(|| self.0.auth.signer.arc_key(&self.0.cfg.domains)).flatten();
         let seal = sealer.as_ref().map(|(keys, index)| &keys.keys()[*index]);
         // Boxed: the checks' state is large, and an unboxed future would make every idle SMTP
@@ -466,7 +480,9 @@ impl Intake {
             Origin::Local { uid, helo, proto } => {
                 (None, format!("uid {uid}"), helo.clone().unwrap_or_else(|| "localhost".into()), proto.clone())
             }
-            Origin::Notification => (None, "localhost".into(), self.0.cfg.hostname.clone(), "local".into()),
+            Origin::Notification | Origin::Redirect { .. } => {
+                (None, "localhost".into(), self.0.cfg.hostname.clone(), "local".into())
+            }
         };
         Envelope {
             sender: msg.sender.clone(),
@@ -490,7 +506,7 @@ fn client(origin: &Origin) -> String {
     match origin {
         Origin::Smtp { ip, name, .. } => format!("{name}[{ip}]"),
         Origin::Local { uid, .. } => format!("uid {uid}"),
-        Origin::Notification => "localhost".into(),
+        Origin::Notification | Origin::Redirect { .. } => "localhost".into(),
     }
 }
 
@@ -503,6 +519,7 @@ fn log_origin(origin: &Origin) -> String {
         }
         Origin::Local { uid, proto, .. } => format!("proto={proto}, uid={uid}"),
         Origin::Notification => "proto=local".into(),
+        Origin::Redirect { ip, .. } => format!("proto=local, redirect of mail from [{ip}]"),
     }
 }
 

@@ -215,6 +215,16 @@ impl GroupJob {
     }
 }
 
+/// Where a redirected copy comes from: mail another server sent us is checked again and
+/// sealed (ARC) on its way on; mail of our users and local commands is ours.
+fn redirect_origin(env: &Envelope) -> Origin {
+    let authenticated = env.proto.ends_with('A'); // RFC 3848: ESMTPA, ESMTPSA
+    match env.client_ip {
+        Some(ip) if !authenticated => Origin::Redirect { ip, helo: env.helo.clone(), from: env.sender.clone() },
+        _ => Origin::Notification,
+    }
+}
+
 /// What a delivery sends on once the copies are stored (see [`Runner::send_onward`]).
 #[derive(Default)]
 struct Onward {
@@ -352,7 +362,7 @@ impl Runner {
                 sender: self.redirect_sender(id, env, &to),
                 recipients: vec![to.clone()],
                 content,
-                origin: Origin::Notification,
+                origin: redirect_origin(env),
                 body_8bit: env.body_8bit,
                 smtputf8: env.smtputf8,
             };

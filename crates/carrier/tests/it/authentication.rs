@@ -257,6 +257,19 @@ fn a_dns_failure_defers_only_when_the_policy_needs_the_answer() {
 
 #[test]
 fn forwarded_mail_is_arc_sealed_and_dkimpy_validates_the_chain() {
+    forwarded_and_sealed("forwarder@example.com", None);
+}
+
+/// A user's Sieve `redirect` (issue 19.3) is sealed as an alias's forward is.
+#[test]
+fn mail_a_sieve_script_redirects_is_arc_sealed_too() {
+    forwarded_and_sealed("bob@example.com", Some("redirect \"carol@remote.example\";\r\n"));
+}
+
+/// Mail from sender.example (DKIM-signed, DMARC p=reject) to `rcpt`, which an alias or
+/// `script` sends on to carol@remote.example: the copy carries an ARC set that dkimpy
+/// validates, and the sender's signature still verifies.
+fn forwarded_and_sealed(rcpt: &str, script: Option<&str>) {
     require_dkimpy();
     let dns = FakeDns::start();
     sender_domain(&dns, "v=DMARC1; p=reject");
@@ -276,12 +289,15 @@ fn forwarded_mail_is_arc_sealed_and_dkimpy_validates_the_chain() {
         ),
         ..Options::default()
     });
-    let message = "From: news@sender.example\r\nTo: forwarder@example.com\r\nSubject: forwarded\r\n\r\nkeep me\r\n";
-    let signed = signed_by_dkimpy(message, &key, "sender.example", "s1");
+    if let Some(script) = script {
+        crate::sieve::activate(&server, rcpt, script);
+    }
+    let message = format!("From: news@sender.example\r\nTo: {rcpt}\r\nSubject: forwarded\r\n\r\nkeep me\r\n");
+    let signed = signed_by_dkimpy(&message, &key, "sender.example", "s1");
     let mut c = Client::connect(server.port);
     c.cmd("EHLO client.sender.example").expect(250);
     c.cmd("MAIL FROM:<news@sender.example>").expect(250);
-    c.cmd("RCPT TO:<forwarder@example.com>").expect(250);
+    c.cmd(&format!("RCPT TO:<{rcpt}>")).expect(250);
     c.cmd("DATA").expect(354);
     c.data(&signed).expect(250);
     let got = sink.wait(1);

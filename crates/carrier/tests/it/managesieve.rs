@@ -150,9 +150,13 @@ fn bad_input_gets_precise_answers_and_the_server_stays_usable() {
     // A wrong password is refused without saying which part was wrong.
     assert_eq!(c.last(&auth_wrong), "NO \"Authentication failed.\"");
     // A line longer than any command is refused and the connection closed.
-    c.0.raw(format!("NOOP \"{}\"\r\n", "x".repeat(70_000)).as_bytes());
-    let end = c.response();
-    assert!(end.last().unwrap().starts_with("BYE"), "{end:?}");
+    // (The server may close before it has read the rest, and the BYE can then be lost to
+    // the connection's reset.)
+    c.0.try_raw(format!("NOOP \"{}\"\r\n", "x".repeat(70_000)).as_bytes());
+    if let Some(line) = c.0.line() {
+        assert_eq!(line, "BYE \"Line too long.\"");
+    }
+    assert!(c.0.is_closed());
 
     // A fresh connection logs in.
     let (mut c, _) = Raw::connect(&server);

@@ -75,6 +75,12 @@ impl LineConn {
         self.stream.io().flush().unwrap();
     }
 
+    /// Sends bytes the server may stop reading (it closes on an overlong line); false when
+    /// it had closed.
+    pub fn try_raw(&mut self, bytes: &[u8]) -> bool {
+        self.stream.io().write_all(bytes).and_then(|()| self.stream.io().flush()).is_ok()
+    }
+
     /// Reads one line without CRLF; None when the server closed the connection.
     pub fn line(&mut self) -> Option<String> {
         loop {
