@@ -6,6 +6,7 @@
 
 mod cli;
 mod daemon;
+mod logging;
 mod privileges;
 mod sendmail;
 
@@ -25,6 +26,9 @@ struct Cli {
     /// Configuration file (else $CARRIER_CONFIG, else /etc/carrier/carrier.toml, else development defaults).
     #[arg(short, long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The daemon's log lines as `text` or `json` (one object per line, for log shippers); else [log] format.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = carrier_config::log_format)]
+    log_format: Option<carrier_config::LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -107,7 +111,7 @@ fn main() -> ExitCode {
         };
     }
     let result = match cli.command {
-        Command::Serve => serve(cfg),
+        Command::Serve => serve(cfg, cli.log_format),
         Command::User { action } => users::run(&cfg, action),
         Command::Status => return status::run(&cfg),
         Command::DnsRecords => records::print(&cfg),
@@ -130,14 +134,8 @@ fn finish(result: Result<(), String>) -> ExitCode {
     }
 }
 
-fn serve(cfg: carrier_config::Config) -> Result<(), String> {
-    use std::io::IsTerminal;
-    // Colours only on a terminal: logs in files and the journal stay plain text for grep.
-    tracing_subscriber::fmt()
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+fn serve(cfg: carrier_config::Config, log_format: Option<carrier_config::LogFormat>) -> Result<(), String> {
+    logging::init(&cfg.log, log_format);
     if cfg.source.is_none() {
         eprintln!(
             "carrier: no configuration file found; running on development defaults (data in {})",

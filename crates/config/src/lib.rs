@@ -10,10 +10,10 @@ mod values;
 pub use error::ConfigError;
 pub use model::{
     Antispam, AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, DnsList, Imap, Listen,
-    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, SYSTEM_CONFIG, Sieve, Smarthost, Smtp, SpamRule,
-    Submission, Tls,
+    Log, LogFormat, LogTarget, Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, SYSTEM_CONFIG, Sieve,
+    Smarthost, Smtp, SpamRule, Submission, Tls,
 };
-pub use values::{login_name, size};
+pub use values::{log_format, login_name, size};
 
 use std::path::{Path, PathBuf};
 

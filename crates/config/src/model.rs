@@ -26,6 +26,8 @@ pub struct Config {
     /// Local users besides root and `user` who may list, flush and ask the status of the
     /// queue through the daemon (Postfix's `authorized_mailq_users`); "*" is everyone.
     pub authorized_mailq_users: Vec<String>,
+    /// Where and how the daemon logs (`[log]`).
+    pub log: Log,
     /// Listening addresses per service.
     pub listen: Listen,
     /// Certificate and key; None means a generated self-signed certificate.
@@ -68,6 +70,36 @@ pub enum AuthSource {
     Carrier,
     /// The host's login accounts: passwords from the shadow file.
     System,
+}
+
+/// `[log]`: where the daemon's log lines go, and in what form.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Log {
+    /// stderr (the journal, under systemd), syslog or the journal's own protocol.
+    pub target: LogTarget,
+    /// Plain lines, or one JSON object per line for log shippers.
+    pub format: LogFormat,
+    /// The Unix datagram socket of the syslog or journald target; None is the standard one.
+    pub socket: Option<PathBuf>,
+}
+
+/// `[log] target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogTarget {
+    #[default]
+    Stderr,
+    /// The mail facility over /dev/log (RFC 3164 lines), so /var/log/mail.log keeps working.
+    Syslog,
+    /// The journal's native protocol on /run/systemd/journal/socket.
+    Journald,
+}
+
+/// `[log] format` (or `--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// `[listen]`: each a list of socket addresses; empty means not listening.
@@ -570,6 +602,7 @@ impl Config {
             user: None,
             auth: AuthSource::Carrier,
             authorized_mailq_users: Vec::new(),
+            log: Log::default(),
             listen: Listen { smtp: vec!["127.0.0.1:2525".parse().unwrap()], ..Listen::default() },
             tls: None,
             relay: Relay::default(),

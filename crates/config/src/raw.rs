@@ -4,7 +4,8 @@
 use crate::error::ConfigError;
 use crate::model::{
     Antispam, AuthSource, Authentication, Config, Delivery, Disposition, Dkim, DkimKey, Dns, DnsList, Imap, Listen,
-    Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, Sieve, Smarthost, Smtp, SpamRule, Submission, Tls,
+    Log, LogFormat, LogTarget, Mailbox, Milter, MilterDefault, MilterSocket, Pop3, Relay, Sieve, Smarthost, Smtp,
+    SpamRule, Submission, Tls,
 };
 use crate::values::{self, login_name};
 use serde::Deserialize;
@@ -26,6 +27,8 @@ struct Raw {
     user: Option<S<String>>,
     #[serde(default)]
     authorized_mailq_users: Vec<S<String>>,
+    #[serde(default)]
+    log: RawLog,
     #[serde(default)]
     listen: RawListen,
     tls: Option<S<RawTls>>,
@@ -79,6 +82,14 @@ struct RawMilter {
     listeners: Option<Vec<String>>,
     timeout: Option<toml::Value>,
     default_action: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    target: Option<S<String>>,
+    format: Option<S<String>>,
+    socket: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -333,6 +344,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             "*" => Ok(u.to_string()),
             _ => login_name(u).map_err(|e| format!("{e} (or \"*\" for everyone)")),
         })?,
+        log: log(&ctx, &raw.log, &base)?,
         listen: listen(&ctx, &raw.listen)?,
         tls: tls(&ctx, raw.tls.as_ref(), &base)?,
         relay: relay(&ctx, &raw.relay, &base)?,
@@ -457,6 +469,26 @@ fn listen(ctx: &Ctx, raw: &RawListen) -> Result<Listen, ConfigError> {
         imaps: next(),
         managesieve: next(),
     })
+}
+
+fn log(ctx: &Ctx, raw: &RawLog, base: &Path) -> Result<Log, ConfigError> {
+    let target = match &raw.target {
+        None => LogTarget::Stderr,
+        Some(t) => ctx.check(t, "log.target", |t| match t.as_str() {
+            "stderr" => Ok(LogTarget::Stderr),
+            "syslog" => Ok(LogTarget::Syslog),
+            "journald" => Ok(LogTarget::Journald),
+            other => Err(format!(
+                "expected \"stderr\" (the journal under systemd), \"syslog\" (the mail facility: /var/log/mail.log) \
+                 or \"journald\", found {other:?}"
+            )),
+        })?,
+    };
+    let format = match &raw.format {
+        None => LogFormat::Text,
+        Some(f) => ctx.check(f, "log.format", |f| values::log_format(f))?,
+    };
+    Ok(Log { target, format, socket: raw.socket.as_ref().map(|s| absolute(base, s)) })
 }
 
 fn tls(ctx: &Ctx, raw: Option<&S<RawTls>>, base: &Path) -> Result<Option<Tls>, ConfigError> {

@@ -1,5 +1,6 @@
 //! Parsers for the value formats the file uses: durations, sizes, addresses, names.
 
+use crate::model::LogFormat;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -101,6 +102,17 @@ pub fn host_port(text: &str) -> Result<(String, u16), String> {
         return Ok((host.to_string(), port));
     }
     dns_name(host).map(|h| (h, port)).map_err(|_| bad())
+}
+
+/// `[log] format` and `--log-format`.
+pub fn log_format(text: &str) -> Result<LogFormat, String> {
+    match text {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => {
+            Err(format!("expected \"text\" (one line per event) or \"json\" (one object per line), found {other:?}"))
+        }
+    }
 }
 
 /// A local login name as useradd(8) accepts it (and never an option: no leading `-`).

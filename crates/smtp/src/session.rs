@@ -687,6 +687,12 @@ impl Session {
         }
     }
 
+    /// Error replies sent so far (malformed, unknown or out-of-order commands and refusals,
+    /// as Postfix's error count), for the session's closing log line.
+    pub fn errors(&self) -> u32 {
+        self.errors
+    }
+
     /// The authenticated user, if any.
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()

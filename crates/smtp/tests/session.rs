@@ -182,6 +182,8 @@ fn unknown_and_malformed_commands_keep_session_usable() {
     assert_eq!(codes(&d.send(b"MAIL FROM:bob\r\n")), ["501 5.1.7"]);
     assert_eq!(codes(&d.send(b"HELO a\0b\r\n")), ["500 5.5.2"]);
     assert_eq!(codes(&d.send(b"NOOP\r\n")), ["250 2.0.0"]);
+    // Counted for the closing log line (issue 15.10); the NOOP is not.
+    assert_eq!(d.session.errors(), 3);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! running daemon through the control socket, and `list` does too when the caller may not
 //! read the spool (an ordinary user's `mailq`).
 
+use crate::logging;
 use carrier_config::Config;
 use carrier_mta::handoff::control::{self, Answer};
 use carrier_mta::handoff::{self, pickup};
@@ -89,9 +90,19 @@ fn delete(cfg: &Config, what: &Delete) -> Result<usize, Failure> {
         Delete::One(id) => missing(id, e),
         Delete::All => fail(sysexits::IOERR, format!("cannot list the queue: {e}")),
     })?;
+    // The line goes where the daemon's lines go when that is a log daemon ([log] target).
     let (uid, _) = carrier_accounts::passwd::caller();
+    let (log, note) = logging::Sink::open(&cfg.log, None);
+    if let Some(note) = note {
+        eprintln!("carrier: {note}");
+    }
     for id in &removed {
-        eprintln!("{} (the daemon is not running; this line is not in its log)", mailq::deleted_line(id, uid));
+        match log.is_stderr() {
+            true => {
+                eprintln!("{} (the daemon is not running; this line is not in its log)", mailq::deleted_line(id, uid))
+            }
+            false => log.write(tracing::Level::INFO, &mailq::deleted_line(id, uid)),
+        }
     }
     Ok(removed.len())
 }

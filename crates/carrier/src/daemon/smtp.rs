@@ -462,10 +462,11 @@ impl Client {
 
     fn log_disconnect(&self, end: String) {
         info!(
-            "disconnect from {} messages={} rejected={} ({end})",
+            "disconnect from {} messages={} rejected={} errors={} ({end})",
             self.shown(),
             self.counts.messages,
-            self.counts.rejected
+            self.counts.rejected,
+            self.session.errors()
         );
     }
 }

@@ -16,6 +16,7 @@ mod imap;
 mod imap_clients;
 mod interop;
 mod load;
+mod logs;
 mod managesieve;
 mod milter;
 mod mta_sts;
