@@ -190,7 +190,10 @@ fn operate(scripts: &Scripts, limits: &carrier_config::Sieve, request: Request, 
                 return Response::No(code, why);
             }
             scripts.set_active(target).map(|()| {
-                info!("managesieve({user}): active script is now {target:?}");
+                match target {
+                    Some(name) => info!("managesieve({user}): active script is now {name:?}"),
+                    None => info!("managesieve({user}): no script is active now"),
+                }
                 Response::Done(None)
             })
         }

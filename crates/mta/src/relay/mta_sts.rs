@@ -203,7 +203,8 @@ impl Sts {
         }
         match self.fetch(domain).await.and_then(|body| self.store(domain, id, &body, now)) {
             Ok(policy) => {
-                info!("MTA-STS: {domain} policy id {id}: mode {:?}, mx {}", policy.mode, policy.mx.join(", "));
+                let mode = format!("{:?}", policy.mode).to_lowercase(); // RFC 8461 3.2 names: enforce, testing, none
+                info!("MTA-STS: {domain} policy id {id}: mode {mode}, mx {}", policy.mx.join(", "));
                 Some(policy)
             }
             Err(e) => {
