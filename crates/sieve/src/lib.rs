@@ -13,7 +13,9 @@
 //! assert_eq!(outcome.actions, [Action::FileInto { mailbox: "Lists.rust".into(), flags: vec![], create: false }]);
 //! ```
 
+mod action;
 mod compile;
+mod context;
 mod date;
 mod matching;
 mod message;
@@ -22,40 +24,11 @@ mod parser;
 mod program;
 mod run;
 
+pub use action::{Action, Outcome, Reply};
 pub use compile::EXTENSIONS;
+pub use context::{Context, Envelope, Limits, Memory, NoMemory};
 pub use parser::{Error, Pos};
 use std::fmt;
-use std::time::SystemTime;
-
-/// Bounds on what one script may cost.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Octets of script text.
-    pub max_script_size: usize,
-    /// Blocks and tests inside each other.
-    pub max_nesting: usize,
-    /// Commands and tests evaluated per message.
-    pub max_steps: u64,
-    /// `redirect`s per message (Dovecot's sieve_max_redirects).
-    pub max_redirects: u32,
-    /// Actions per message.
-    pub max_actions: usize,
-    /// Octets a variable holds (RFC 5229 6: at least 4000).
-    pub max_variable_size: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_script_size: 1 << 20,
-            max_nesting: 32,
-            max_steps: 100_000,
-            max_redirects: 4,
-            max_actions: 32,
-            max_variable_size: 4096,
-        }
-    }
-}
 
 /// A script ready to run, and what the compiler would like its author to know.
 #[derive(Debug, Clone)]
@@ -98,129 +71,6 @@ fn build(script: &[u8], limits: Limits, testsuite: bool) -> Result<Compiled, Err
     compiler.testsuite = testsuite;
     let (program, warnings) = compiler.program(&commands).map_err(|e| Errors(vec![e]))?;
     Ok(Compiled { program, warnings, limits })
-}
-
-/// The envelope of the message being delivered (RFC 5228 5.4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    /// MAIL FROM; "" for the null reverse-path.
-    pub from: String,
-    /// The recipient this delivery is for.
-    pub to: String,
-    /// The authenticated sender (RFC 4954 AUTH=), if any.
-    pub auth: Option<String>,
-}
-
-/// What outlives one message: vacation replies sent and duplicates seen, and which
-/// mailboxes exist. The delivery agent keeps it per user.
-pub trait Memory {
-    /// True when `key` was recorded less than `period` seconds ago; records it now.
-    fn seen(&mut self, key: &str, period: u64) -> bool;
-    /// RFC 5490 3.1 `mailboxexists`.
-    fn mailbox_exists(&self, _name: &str) -> bool {
-        false
-    }
-}
-
-/// A [`Memory`] that remembers nothing (every reply goes, nothing is a duplicate).
-pub struct NoMemory;
-
-impl Memory for NoMemory {
-    fn seen(&mut self, _key: &str, _period: u64) -> bool {
-        false
-    }
-}
-
-/// What a run needs besides the script and the message.
-pub struct Context<'m> {
-    pub envelope: Envelope,
-    /// The time `currentdate` sees.
-    pub now: SystemTime,
-    /// The local zone, minutes east of UTC (RFC 5260 4.1's default zone).
-    pub zone: i32,
-    /// Addresses of the user besides the envelope recipient (vacation's `:addresses` default).
-    pub addresses: Vec<String>,
-    /// The spam filter's verdict as a percentage (0 clean, 100 surely spam); None when no
-    /// filter looked at the message (RFC 5235 `spamtest`).
-    pub spam: Option<u8>,
-    pub memory: &'m mut dyn Memory,
-}
-
-impl<'m> Context<'m> {
-    pub fn new(envelope: Envelope, memory: &'m mut dyn Memory) -> Context<'m> {
-        Context { envelope, now: SystemTime::now(), zone: 0, addresses: Vec::new(), spam: None, memory }
-    }
-}
-
-/// What to do with the message; several may come from one run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Store in INBOX with these flags (RFC 5232 5).
-    Keep { flags: Vec<String> },
-    /// Store in this mailbox (created first if `create`, RFC 5490 3.2).
-    FileInto { mailbox: String, flags: Vec<String>, create: bool },
-    /// Send on to this address (RFC 5228 4.2).
-    Redirect { address: String },
-    /// Refuse with this reason: in the SMTP reply when still possible, else in an MDN
-    /// (RFC 5429); `extended` is `ereject`.
-    Reject { reason: String, extended: bool },
-    /// Send this reply to the sender (RFC 5230).
-    Vacation(Reply),
-}
-
-/// An automatic reply (RFC 5230 5, RFC 3834).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    /// The original sender.
-    pub to: String,
-    /// `:from`, else the caller's choice (the recipient's address).
-    pub from: Option<String>,
-    pub subject: String,
-    pub body: String,
-    /// The body is a MIME entity of its own (`:mime`).
-    pub mime: bool,
-    pub in_reply_to: Option<String>,
-    pub references: Option<String>,
-}
-
-impl Reply {
-    /// The reply as a message from `from` (when the script named none), dated `date`
-    /// (RFC 5322 form), with `Auto-Submitted: auto-replied` (RFC 3834 5).
-    pub fn to_message(&self, from: &str, date: &str, message_id: &str) -> Vec<u8> {
-        let sender = self.from.as_deref().unwrap_or(from);
-        let mut out = format!(
-            "From: {sender}\r\nTo: <{}>\r\nSubject: {}\r\nDate: {date}\r\nMessage-ID: {message_id}\r\n",
-            self.to, self.subject
-        );
-        if let Some(id) = &self.in_reply_to {
-            out.push_str(&format!("In-Reply-To: {id}\r\n"));
-        }
-        if let Some(refs) = &self.references {
-            out.push_str(&format!("References: {refs}\r\n"));
-        }
-        out.push_str("Auto-Submitted: auto-replied (vacation)\r\nPrecedence: bulk\r\nMIME-Version: 1.0\r\n");
-        let body = self.body.replace("\r\n", "\n").replace('\n', "\r\n");
-        if self.mime {
-            out.push_str(&body);
-        } else {
-            out.push_str("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
-            out.push_str(&body);
-        }
-        if !out.ends_with("\r\n") {
-            out.push_str("\r\n");
-        }
-        out.into_bytes()
-    }
-}
-
-/// The result of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub actions: Vec<Action>,
-    /// The message after `addheader`/`deleteheader`, when the script changed it.
-    pub message: Option<Vec<u8>>,
-    /// A run-time error (RFC 5228 2.10.6): the actions are then only the implicit keep.
-    pub error: Option<String>,
 }
 
 /// Runs a compiled script against a message.

@@ -1,10 +1,11 @@
 //! Running a [`Program`] against one message (RFC 5228 2.10): tests, variables, flags, header
 //! edits, and the actions that come out, with the implicit keep.
 
+use crate::action::{Action, Outcome, Reply};
+use crate::context::{Context, Limits};
 use crate::date::{self, Moment};
 use crate::message::{Message, addresses_in};
 use crate::program::*;
-use crate::{Action, Context, Limits, Outcome, Reply};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
