@@ -78,7 +78,7 @@ fn an_enforced_policy_delivers_over_verified_tls_and_is_fetched_once() {
     }
     let got = remote.mx.wait_messages("final.test", "dora", 2);
     assert_eq!(got.len(), 2, "sender:\n{}\nmx:\n{}", server.log(), remote.mx.log());
-    server.wait_log("MTA-STS: final.test policy id 20261205T000000: mode Enforce, mx mx.final.test", 1);
+    server.wait_log("MTA-STS: final.test policy id 20261205T000000: mode enforce, mx mx.final.test", 1);
     server.wait_log("Verified TLS connection established to mx.final.test[127.0.0.5]", 1);
     assert_eq!(remote.policy.requests(), 1, "the cached policy is used while its id stands");
     // Kept on disk, so a restart does not depend on the policy server being up.
@@ -121,7 +121,7 @@ fn a_testing_policy_changes_nothing() {
     let server = sender(&dns, &remote, false);
     server.send_mail("alice@example.com", &["dora@final.test"], MESSAGE).expect(250);
     assert_eq!(remote.mx.wait_messages("final.test", "dora", 1).len(), 1, "{}", server.log());
-    server.wait_log("mode Testing", 1);
+    server.wait_log("mode testing", 1);
     server.wait_log("Untrusted TLS connection established to mx.final.test", 1);
 }
 
