@@ -101,6 +101,7 @@ fn rspamd_rejects_gtube_marks_clean_mail_and_when_it_stops_the_default_action_ap
     );
     send("clean", "Hello Alice, lunch on Friday?").expect(250);
     server.wait_log("sieve: <alice@example.com>: script \"rules\": fileinto \"Scanned\"", 1);
+    server.wait_log("to=<alice@example.com>, relay=local", 1); // stored after the script's line
     let scanned = crate::common::read_maildir(&server.maildir("example.com", "alice").join(".Scanned"));
     assert_eq!(scanned.len(), 1, "{}", server.log());
     assert!(

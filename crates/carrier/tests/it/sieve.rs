@@ -46,6 +46,7 @@ fn fileinto_creates_the_folder_sets_flags_and_edits_headers() {
     server.send_mail("alice@example.org", &["bob@example.com"], "Subject: hi\r\n\r\nplain\r\n").expect(250);
     server.wait_log("sieve: <bob@example.com>: script \"rules\": keep", 1);
     server.wait_log("sieve: <bob@example.com>: script \"rules\": fileinto \"Lists/rust\"", 1);
+    server.wait_log("to=<bob@example.com>, relay=local", 2); // both stored
     let filed = files(&server, ".Lists.rust");
     assert_eq!(filed.len(), 1, "{filed:?}");
     assert!(filed[0].starts_with("cur/") && filed[0].ends_with(":2,Fa"), "{filed:?}");
