@@ -8,10 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tracing::warn;
@@ -130,12 +131,41 @@ pub enum Conn {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// What [`Conn::read_by`] got.
+pub enum Read {
+    Bytes(usize),
+    /// Nothing came by the deadline.
+    Idle,
+    /// The connection ended; why, for the log.
+    Ended(String),
+}
+
 impl Conn {
     /// Runs the server side of a TLS handshake on a plain connection.
     pub async fn start_tls(self, acceptor: &TlsAcceptor) -> io::Result<Conn> {
         match self {
             Conn::Plain(tcp) => Ok(Conn::Tls(Box::new(acceptor.accept(tcp).await?))),
             Conn::Tls(_) => Err(io::Error::other("TLS is already active")),
+        }
+    }
+
+    /// STARTTLS for a session: the handshake must end by `deadline`; a failure comes back in
+    /// words for the session's closing log line.
+    pub async fn upgrade(self, acceptor: &TlsAcceptor, deadline: Instant) -> Result<Conn, String> {
+        match timeout_at(deadline, self.start_tls(acceptor)).await {
+            Ok(Ok(tls)) => Ok(tls),
+            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+            Err(_) => Err("TLS handshake timed out".into()),
+        }
+    }
+
+    /// Reads what the client sends by `deadline`.
+    pub async fn read_by(&mut self, buf: &mut [u8], deadline: Instant) -> Read {
+        match timeout_at(deadline, self.read(buf)).await {
+            Err(_) => Read::Idle,
+            Ok(Ok(0)) => Read::Ended("Connection closed".into()),
+            Ok(Ok(n)) => Read::Bytes(n),
+            Ok(Err(e)) => Read::Ended(format!("read error: {e}")),
         }
     }
 

@@ -5,7 +5,7 @@
 //! `pop3-login: Login: user=<bob@example.com>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, TLS`
 //! and `pop3(bob@example.com): Disconnected: Logged out top=0/0, retr=1/1234, del=1/3, size=5678`.
 
-use super::conn::{self, Conn};
+use super::conn::{self, Conn, Read};
 use super::limits;
 use super::login::{self, Refusal};
 use super::shared::Server;
@@ -14,9 +14,8 @@ use carrier_store::{Access, Flag, FlagOp, Flags, Mailbox, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::{Instant, timeout};
 use tracing::{info, warn};
 
 /// Which POP3 service a listener offers.
@@ -118,30 +117,26 @@ impl Client {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    match timeout_at(self.deadline(), conn.read(&mut buf)).await {
-                        Err(_) => {
+                    match conn.read_by(&mut buf, self.deadline()).await {
+                        Read::Bytes(n) => self.session.feed(&buf[..n]),
+                        Read::Idle => {
                             self.session.timeout();
                             let _ = self.flush(&mut conn).await;
                             return "Disconnected for inactivity".into();
                         }
-                        Ok(Ok(0)) => return "Connection closed".into(),
-                        Ok(Ok(n)) => self.session.feed(&buf[..n]),
-                        Ok(Err(e)) => return format!("read error: {e}"),
+                        Read::Ended(why) => return why,
                     }
                 }
                 Event::StartTls => {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    match timeout_at(self.deadline(), conn.start_tls(&self.server.tls.acceptor())).await {
-                        Ok(Ok(tls)) => {
-                            conn = tls;
-                            self.tls = true;
-                            self.session.tls_established();
-                        }
-                        Ok(Err(e)) => return format!("TLS handshake failed: {e}"),
-                        Err(_) => return "TLS handshake timed out".into(),
-                    }
+                    conn = match conn.upgrade(&self.server.tls.acceptor(), self.deadline()).await {
+                        Ok(tls) => tls,
+                        Err(end) => return end,
+                    };
+                    self.tls = true;
+                    self.session.tls_established();
                 }
                 Event::Auth { mechanism, login, password } => {
                     let result = self.login(mechanism, login, password).await;

@@ -277,16 +277,13 @@ impl Client {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    let acceptor = self.server.tls.acceptor();
-                    match timeout(self.server.cfg.smtp.timeout, conn.start_tls(&acceptor)).await {
-                        Ok(Ok(tls)) => {
-                            conn = tls;
-                            info!("TLS established from {}: {}", self.shown(), conn.tls_summary().unwrap_or_default());
-                            self.session.tls_established();
-                        }
-                        Ok(Err(e)) => return format!("TLS handshake failed: {e}"),
-                        Err(_) => return "TLS handshake timed out".into(),
-                    }
+                    let deadline = tokio::time::Instant::now() + self.server.cfg.smtp.timeout;
+                    conn = match conn.upgrade(&self.server.tls.acceptor(), deadline).await {
+                        Ok(tls) => tls,
+                        Err(end) => return end,
+                    };
+                    info!("TLS established from {}: {}", self.shown(), conn.tls_summary().unwrap_or_default());
+                    self.session.tls_established();
                 }
                 Event::Close => {
                     let _ = self.flush(&mut conn).await;

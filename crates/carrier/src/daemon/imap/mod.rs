@@ -26,7 +26,7 @@ use std::time::Duration;
 use store::ImapStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
+use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::{info, warn};
 
 /// Which IMAP service a listener offers.
@@ -215,15 +215,12 @@ impl Client {
                     if let Err(e) = self.flush(&mut conn).await {
                         return format!("write error: {e}");
                     }
-                    match timeout_at(self.deadline(), conn.start_tls(&self.server.tls.acceptor())).await {
-                        Ok(Ok(tls)) => {
-                            conn = tls;
-                            self.tls = true;
-                            self.session().tls_established();
-                        }
-                        Ok(Err(e)) => return format!("TLS handshake failed: {e}"),
-                        Err(_) => return "TLS handshake timed out".into(),
-                    }
+                    conn = match conn.upgrade(&self.server.tls.acceptor(), self.deadline()).await {
+                        Ok(tls) => tls,
+                        Err(end) => return end,
+                    };
+                    self.tls = true;
+                    self.session().tls_established();
                 }
                 Event::Auth { mechanism, login, password } => {
                     let result = self.login(mechanism, login, password).await;
